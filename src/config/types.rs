@@ -1,0 +1,231 @@
+//! Typed, validated configuration: what the rest of the daemon reads.
+//!
+//! Everything here is plain data produced by `config::load`; no I/O, no OS
+//! calls.  Field names follow `supervisord.conf` option names so a reader can
+//! map them one to one.  `PartialEq` matters: `reread`/`update` compare old and
+//! new group configs to decide what changed.
+
+use std::path::PathBuf;
+
+/// Supervisor's seven log levels (numeric values as in `loggers.LevelsByName`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    Blather = 3,
+    Trace = 5,
+    Debug = 10,
+    Info = 20,
+    Warn = 30,
+    Error = 40,
+    Critical = 50,
+}
+
+impl LogLevel {
+    /// The four-letter tag Supervisor writes in its main log (`INFO`, `CRIT`...).
+    pub fn tag(self) -> &'static str {
+        match self {
+            LogLevel::Blather => "BLAT",
+            LogLevel::Trace => "TRAC",
+            LogLevel::Debug => "DEBG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERRO",
+            LogLevel::Critical => "CRIT",
+        }
+    }
+}
+
+/// Where the main log goes (`[supervisord] logfile`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MainLogTarget {
+    /// A path (may be `/dev/stdout` or another non-seekable file).
+    File(PathBuf),
+    /// `logfile=syslog`.
+    Syslog,
+    /// `NONE`/`OFF`: no main log file (stdout mirroring still applies).
+    None,
+}
+
+/// A child's `stdout_logfile` / `stderr_logfile` value after expansion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChildLogTarget {
+    /// `NONE`/`OFF` (and stderr when `redirect_stderr=true`).
+    None,
+    /// `AUTO`: a file named `<name>-<channel>---<identifier>-XXXXXX.log` in childlogdir,
+    /// created when the process is first spawned.
+    Auto,
+    /// An explicit path.
+    File(PathBuf),
+}
+
+/// One output channel's logging options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelLog {
+    pub logfile: ChildLogTarget,
+    pub maxbytes: u64,
+    pub backups: u32,
+    pub capture_maxbytes: u64,
+    pub events_enabled: bool,
+    pub syslog: bool,
+}
+
+/// `autorestart`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoRestart {
+    Never,
+    Unexpected,
+    Always,
+}
+
+/// `[supervisord]` after CLI overrides are applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Supervisord {
+    pub logfile: MainLogTarget,
+    pub logfile_maxbytes: u64,
+    pub logfile_backups: u32,
+    pub loglevel: LogLevel,
+    pub pidfile: PathBuf,
+    pub umask: u32,
+    pub nodaemon: bool,
+    pub silent: bool,
+    pub minfds: u64,
+    pub minprocs: u64,
+    pub nocleanup: bool,
+    pub childlogdir: PathBuf,
+    /// `user=` for supervisord itself (a name or a numeric uid, unresolved).
+    pub user: Option<String>,
+    pub directory: Option<PathBuf>,
+    pub strip_ansi: bool,
+    /// `environment=`, in file order.
+    pub environment: Vec<(String, String)>,
+    pub identifier: String,
+}
+
+/// `user[:group]` as written in `chown=` / `socket_owner=` (unresolved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub user: String,
+    pub group: Option<String>,
+}
+
+/// One `[unix_http_server]` (or `[unix_http_server:name]`) section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixHttpServer {
+    pub section: String,
+    pub file: PathBuf,
+    pub chmod: u32,
+    pub chown: Option<Owner>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// One `[inet_http_server]` (or `[inet_http_server:name]`) section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InetHttpServer {
+    pub section: String,
+    /// `""` means all interfaces (`*:port` or `:port`).
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// `[supervisorctl]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ctl {
+    pub serverurl: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub prompt: String,
+    pub history_file: Option<PathBuf>,
+}
+
+/// One process (one instance of a program when `numprocs > 1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessConfig {
+    /// The expanded `process_name`.
+    pub name: String,
+    /// The `[program:x]` name.
+    pub program_name: String,
+    /// The command string after expansion (as written, for getAllConfigInfo).
+    pub command: String,
+    /// `command` split with shell-like quoting (validated at load time).
+    pub argv: Vec<String>,
+    pub directory: Option<PathBuf>,
+    pub umask: Option<u32>,
+    pub priority: i64,
+    pub autostart: bool,
+    pub autorestart: AutoRestart,
+    pub startsecs: u64,
+    pub startretries: u32,
+    /// `user=` as written (name or number); resolved at spawn.
+    pub user: Option<String>,
+    pub stdout: ChannelLog,
+    pub stderr: ChannelLog,
+    pub stopsignal: i32,
+    pub stopwaitsecs: u64,
+    pub stopasgroup: bool,
+    pub killasgroup: bool,
+    pub exitcodes: Vec<i32>,
+    pub redirect_stderr: bool,
+    /// The program's own `environment=`, in order, values expanded.
+    pub environment: Vec<(String, String)>,
+    /// `serverurl=`; `None` means AUTO.
+    pub serverurl: Option<String>,
+}
+
+/// `[fcgi-program:x] socket=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FcgiSocket {
+    Unix { path: PathBuf, owner: Option<Owner>, mode: u32 },
+    Tcp { host: String, port: u16 },
+}
+
+/// What kind of group this is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupKind {
+    /// `[program:x]` (a group of its own) or `[group:x]`.
+    Program,
+    /// `[eventlistener:x]`: a pool of listeners.
+    EventListener {
+        /// Upper-cased event type names, as written, validated against the known names.
+        events: Vec<String>,
+        buffer_size: usize,
+        /// `result_handler` as written (the default is `supervisor.dispatchers:default_handler`).
+        result_handler: String,
+    },
+    /// `[fcgi-program:x]`.
+    Fcgi { socket: FcgiSocket, backlog: u32 },
+}
+
+/// A process group: what supervisorctl addresses as `name:*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupConfig {
+    pub name: String,
+    pub priority: i64,
+    pub kind: GroupKind,
+    /// Sorted by priority ascending (stable: file order among equals).
+    pub processes: Vec<ProcessConfig>,
+}
+
+/// `[rpcinterface:x]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcInterface {
+    pub name: String,
+    pub factory: String,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The root file that was loaded (absolute).
+    pub file: PathBuf,
+    pub supervisord: Supervisord,
+    pub unix_http_servers: Vec<UnixHttpServer>,
+    pub inet_http_servers: Vec<InetHttpServer>,
+    pub supervisorctl: Option<Ctl>,
+    /// Sorted by group priority ascending (stable among equals).
+    pub groups: Vec<GroupConfig>,
+    pub rpcinterfaces: Vec<RpcInterface>,
+    /// The files that were read, root first, then includes in order.
+    pub files_read: Vec<PathBuf>,
+}

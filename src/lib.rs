@@ -1,0 +1,25 @@
+//! supervisor-rs: Supervisor's `supervisord`, rebuilt in Rust for containers.
+//!
+//! Data flow (one thread owns all state; see `daemon`):
+//!
+//! ```text
+//! kernel --SIGCHLD--> signal handler writes 1 byte to the self-pipe
+//! daemon loop: poll() wakes (timeout = earliest deadline, never a fixed tick)
+//!   1. drain signals            2. reap every child (waitpid(-1, WNOHANG) until 0)
+//!   3. pid -> process, drain its pipes into its logs
+//!   4. process::state::step(..., Input::Exited) -> effects
+//!   5. one emitter turns each state change into an Event on the bus
+//!   6. effects run (spawn, kill); the next deadline becomes poll's timeout
+//! ```
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod events;
+pub mod logs;
+pub mod process;
+
+/// The Supervisor version we are a drop-in for; reported by `-v` and the RPC.
+pub const SUPERVISOR_VERSION: &str = "4.3.0";
+/// XML-RPC API version (`supervisor.getAPIVersion`).
+pub const API_VERSION: &str = "3.0";
