@@ -12,6 +12,8 @@
 //!   6. effects run (spawn, kill); the next deadline becomes poll's timeout
 //! ```
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod cli;
 pub mod config;
 pub mod daemon;
