@@ -71,7 +71,12 @@ impl ChildLog {
 }
 
 /// Create a new AUTO log file `<name>-<channel>---<identifier>-XXXXXXXX.log` in `dir`.
-pub fn auto_log_path(dir: &Path, name: &str, channel: &str, identifier: &str) -> io::Result<PathBuf> {
+pub fn auto_log_path(
+    dir: &Path,
+    name: &str,
+    channel: &str,
+    identifier: &str,
+) -> io::Result<PathBuf> {
     todo!("logs helper")
 }
 

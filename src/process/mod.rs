@@ -1,1 +1,3 @@
+//! Processes: the pure state machine (`state`), spawning (`spawn`).
 
+pub mod state;
