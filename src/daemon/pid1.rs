@@ -1,0 +1,56 @@
+//! PID 1 duties: be a child subreaper when we are not init, and sweep
+//! leftovers at exit only when we really are PID 1 (outside a PID namespace,
+//! `kill(-1)` would hit every process of the user).
+
+use std::time::{Duration, Instant};
+
+pub fn is_pid1() -> bool {
+    std::process::id() == 1
+}
+
+/// Make orphans of our programs re-parent to us, so they are reaped here.
+pub fn become_subreaper() -> std::io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) };
+    if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+/// As PID 1 at exit: TERM every remaining process, wait up to `grace`
+/// (reaping), then KILL what is left.  Returns how many were reaped.
+pub fn final_sweep(grace: Duration) -> usize {
+    if !is_pid1() {
+        return 0;
+    }
+    let mut reaped = 0;
+    // SAFETY: kill(2); as PID 1 in a namespace, -1 means every other process in it.
+    unsafe { libc::kill(-1, libc::SIGTERM) };
+    let deadline = Instant::now() + grace;
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid with a valid pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid > 0 {
+            reaped += 1;
+            continue;
+        }
+        if pid < 0 {
+            return reaped; // ECHILD: nothing left
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(-1, libc::SIGKILL) };
+    loop {
+        let mut status = 0;
+        // SAFETY: blocking waitpid until ECHILD; everything left got SIGKILL.
+        let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if pid > 0 {
+            reaped += 1;
+        } else if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return reaped;
+        }
+    }
+}

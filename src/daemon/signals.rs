@@ -1,0 +1,59 @@
+//! Signals reach the loop through a self-pipe: the handler (installed by
+//! signal-hook) only sets a flag and writes a byte, the loop polls the pipe's
+//! read end, drains it, then acts on the flags.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The signals supervisord acts on.
+pub const HANDLED: [i32; 7] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGHUP,
+    libc::SIGUSR2,
+    libc::SIGCHLD,
+    libc::SIGUSR1,
+];
+
+pub struct Signals {
+    read: OwnedFd,
+    // Kept so the write end stays open for the handlers.
+    _write: OwnedFd,
+    flags: Vec<(i32, Arc<AtomicBool>)>,
+}
+
+impl Signals {
+    /// Install handlers for `sigs`.
+    pub fn install(sigs: &[i32]) -> std::io::Result<Signals> {
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+            .map_err(std::io::Error::from)?;
+        let mut flags = Vec::new();
+        for &sig in sigs {
+            let flag = Arc::new(AtomicBool::new(false));
+            signal_hook::flag::register(sig, Arc::clone(&flag))?;
+            let w = write.try_clone()?;
+            signal_hook::low_level::pipe::register(sig, w)?;
+            flags.push((sig, flag));
+        }
+        Ok(Signals { read, _write: write, flags })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.read.as_raw_fd()
+    }
+
+    /// Empty the pipe, then return the signals that arrived (each once, in
+    /// the order of `HANDLED`).
+    pub fn drain(&self) -> Vec<i32> {
+        let mut buf = [0u8; 256];
+        loop {
+            match nix::unistd::read(&self.read, &mut buf) {
+                Ok(n) if n == buf.len() => continue,
+                _ => break,
+            }
+        }
+        self.flags.iter().filter(|(_, f)| f.swap(false, Ordering::SeqCst)).map(|(s, _)| *s).collect()
+    }
+}

@@ -1,0 +1,462 @@
+//! Spawning a child the way Supervisor does (`Subprocess._spawn_as_child`).
+//!
+//! Everything the child needs (paths, argv, envp, user ids, error messages)
+//! is built in the parent before `fork`, so the child only makes
+//! async-signal-safe system calls: it runs after `fork` in a process that
+//! may have other threads.  We fork by hand rather than through
+//! `std::process::Command` because Supervisor's observable behaviour needs the
+//! child to report its own setup failures on the program's stderr log and
+//! exit 127 (`supervisor: couldn't chdir to /x: ENOENT`), which `Command`
+//! turns into an error of `spawn()` instead.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// A parent-side spawn failure, classified like Supervisor's
+/// `ProcessException` subclasses (the RPC maps them to NO_FILE,
+/// NOT_EXECUTABLE or SPAWN_ERROR).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpawnError {
+    NotFound(String),
+    NotExecutable(String),
+    Other(String),
+}
+
+impl SpawnError {
+    pub fn message(&self) -> &str {
+        match self {
+            SpawnError::NotFound(m) | SpawnError::NotExecutable(m) | SpawnError::Other(m) => m,
+        }
+    }
+}
+
+/// Python's `repr()` of a str, close enough for file names in messages.
+pub fn py_repr(s: &str) -> String {
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{s}\"")
+    } else {
+        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}
+
+/// Supervisor's `get_execv_args` + `check_execv_args`: find argv[0] on the
+/// program's PATH (its `environment=` PATH, else supervisord's) and check it
+/// can be executed.  Returns the file name to exec.
+pub fn resolve_command(argv: &[String], program_path: Option<&str>, daemon_path: Option<&OsStr>) -> Result<PathBuf, SpawnError> {
+    let program = match argv.first() {
+        Some(p) => p,
+        None => return Err(SpawnError::Other("command is empty".to_string())),
+    };
+    let (filename, meta) = if program.contains('/') {
+        (PathBuf::from(program), std::fs::metadata(program).ok())
+    } else {
+        let dirs: Vec<PathBuf> = match (program_path, daemon_path) {
+            (Some(p), _) => p.split(':').map(PathBuf::from).collect(),
+            (None, Some(p)) if !p.is_empty() => std::env::split_paths(p).collect(),
+            _ => ["/bin", "/usr/bin", "/usr/local/bin"].iter().map(PathBuf::from).collect(),
+        };
+        let mut found = None;
+        for dir in dirs {
+            let candidate = dir.join(program);
+            if let Ok(m) = std::fs::metadata(&candidate) {
+                found = Some((candidate, m));
+                break;
+            }
+        }
+        match found {
+            Some((f, m)) => (f, Some(m)),
+            None => (PathBuf::from(program), None),
+        }
+    };
+    let shown = py_repr(&filename.to_string_lossy());
+    let meta = match meta {
+        Some(m) => m,
+        None => return Err(SpawnError::NotFound(format!("can't find command {shown}"))),
+    };
+    if meta.is_dir() {
+        return Err(SpawnError::NotExecutable(format!("command at {shown} is a directory")));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(SpawnError::NotExecutable(format!("command at {shown} is not executable")));
+    }
+    let c = CString::new(filename.as_os_str().as_bytes()).map_err(|_| SpawnError::Other(format!("command {shown} contains a NUL byte")))?;
+    // SAFETY: access(2) with a valid NUL-terminated path.
+    if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 {
+        return Err(SpawnError::NotExecutable(format!("no permission to run command {shown}")));
+    }
+    Ok(filename)
+}
+
+/// The identity a child switches to (`user=`), resolved in the parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSwitch {
+    pub uid: libc::uid_t,
+    pub gid: libc::gid_t,
+    /// Supplementary groups, primary gid first (as Supervisor does).
+    pub groups: Vec<libc::gid_t>,
+}
+
+/// Resolve `user=` (a name or a number) like Supervisor's `drop_privileges`.
+pub fn resolve_user(user: &str) -> Result<UserSwitch, String> {
+    use nix::unistd::{Uid, User};
+    let rec = match user.parse::<u32>() {
+        Ok(n) => User::from_uid(Uid::from_raw(n)).ok().flatten().ok_or_else(|| format!("Can't find uid {n}"))?,
+        Err(_) => User::from_name(user).ok().flatten().ok_or_else(|| format!("Can't find username {}", py_repr(user)))?,
+    };
+    let mut groups = vec![rec.gid.as_raw()];
+    if let Ok(name) = CString::new(rec.name.as_bytes()) {
+        if let Ok(list) = nix::unistd::getgrouplist(&name, rec.gid) {
+            for g in list {
+                if !groups.contains(&g.as_raw()) {
+                    groups.push(g.as_raw());
+                }
+            }
+        }
+    }
+    Ok(UserSwitch { uid: rec.uid.as_raw(), gid: rec.gid.as_raw(), groups })
+}
+
+/// Everything needed to start one child, prepared before `fork`.
+pub struct SpawnPlan {
+    pub filename: CString,
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+    pub directory: Option<CString>,
+    pub umask: Option<libc::mode_t>,
+    pub user: Option<UserSwitch>,
+    pub redirect_stderr: bool,
+    /// For `[fcgi-program:x]`: this socket becomes fd 0 (no stdin pipe).
+    pub fd0: Option<RawFd>,
+    // Messages the child may write to fd 2, pre-formatted.
+    msg_setuid_nonroot: Vec<u8>,
+    msg_setgroups: Vec<u8>,
+    msg_setgid: Vec<u8>,
+    msg_setuid: Vec<u8>,
+    msg_chdir_prefix: Vec<u8>,
+    msg_exec_prefix: Vec<u8>,
+}
+
+impl SpawnPlan {
+    /// Build a plan.  `env` is the complete child environment in order.
+    pub fn new(
+        filename: &Path,
+        argv: &[String],
+        env: &[(OsString, OsString)],
+        directory: Option<&Path>,
+        umask: Option<u32>,
+        user: Option<(UserSwitch, String)>,
+        redirect_stderr: bool,
+    ) -> Result<SpawnPlan, SpawnError> {
+        let nul = |what: &str| SpawnError::Other(format!("{what} contains a NUL byte"));
+        let filename_c = CString::new(filename.as_os_str().as_bytes()).map_err(|_| nul("command"))?;
+        let argv_c = argv
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| nul("command"))?;
+        let mut env_c = Vec::with_capacity(env.len());
+        for (k, v) in env {
+            let mut kv = k.clone().into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            env_c.push(CString::new(kv).map_err(|_| nul("environment"))?);
+        }
+        let dir_c = match directory {
+            Some(d) => Some(CString::new(d.as_os_str().as_bytes()).map_err(|_| nul("directory"))?),
+            None => None,
+        };
+        let uid_shown = user.as_ref().map(|(u, _)| u.uid.to_string()).unwrap_or_default();
+        let setuid_msg = |why: &str| format!("supervisor: couldn't setuid to {uid_shown}: {why}\n").into_bytes();
+        Ok(SpawnPlan {
+            filename: filename_c,
+            argv: argv_c,
+            env: env_c,
+            directory: dir_c,
+            umask,
+            user: user.map(|(u, _)| u),
+            redirect_stderr,
+            fd0: None,
+            msg_setuid_nonroot: setuid_msg("Can't drop privilege as nonroot user"),
+            msg_setgroups: setuid_msg("Could not set groups of effective user"),
+            msg_setgid: setuid_msg("Could not set group id of effective user"),
+            msg_setuid: setuid_msg("Could not set user id of effective user"),
+            msg_chdir_prefix: format!(
+                "supervisor: couldn't chdir to {}: ",
+                directory.map(|d| d.display().to_string()).unwrap_or_default()
+            )
+            .into_bytes(),
+            msg_exec_prefix: format!("supervisor: couldn't exec {}: ", argv.first().map(String::as_str).unwrap_or(""))
+                .into_bytes(),
+        })
+    }
+}
+
+/// The parent's ends of a new child's pipes.
+#[derive(Debug)]
+pub struct Spawned {
+    pub pid: i32,
+    pub stdin: Option<OwnedFd>,
+    pub stdout: OwnedFd,
+    pub stderr: Option<OwnedFd>,
+}
+
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)?;
+    Ok((r, w))
+}
+
+fn set_nonblocking(fd: &OwnedFd) {
+    // SAFETY: fcntl on an fd we own.
+    unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
+}
+
+/// Map an errno from pipe/fork to Supervisor's spawn error text.
+fn parent_error(name: &str, what: &str, e: &std::io::Error) -> SpawnError {
+    let code = e.raw_os_error().unwrap_or(0);
+    let msg = if code == libc::EMFILE || code == libc::ENFILE {
+        format!("too many open files to spawn {}", py_repr(name))
+    } else if code == libc::EAGAIN {
+        format!("Too many processes in process table to spawn {}", py_repr(name))
+    } else {
+        format!("unknown error {what} for {}: {}", py_repr(name), errno_name(code))
+    };
+    SpawnError::Other(msg)
+}
+
+/// Fork and exec.  `name` is the process name for messages.  `max_fd` bounds
+/// the fallback fd-closing loop when `close_range` is unavailable.
+pub fn spawn(plan: &SpawnPlan, name: &str, max_fd: i32) -> Result<Spawned, SpawnError> {
+    let stdin = if plan.fd0.is_none() {
+        Some(pipe().map_err(|e| parent_error(name, "making dispatchers", &e))?)
+    } else {
+        None
+    };
+    let stdout = pipe().map_err(|e| parent_error(name, "making dispatchers", &e))?;
+    let stderr = if plan.redirect_stderr {
+        None
+    } else {
+        Some(pipe().map_err(|e| parent_error(name, "making dispatchers", &e))?)
+    };
+    let mut argv_ptrs: Vec<*const libc::c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut env_ptrs: Vec<*const libc::c_char> = plan.env.iter().map(|a| a.as_ptr()).collect();
+    env_ptrs.push(std::ptr::null());
+    let fds = ChildFds {
+        stdin: plan.fd0.unwrap_or_else(|| stdin.as_ref().map(|(r, _)| r.as_raw_fd()).unwrap_or(-1)),
+        stdout: stdout.1.as_raw_fd(),
+        stderr: stderr.as_ref().map(|(_, w)| w.as_raw_fd()).unwrap_or(stdout.1.as_raw_fd()),
+    };
+    // SAFETY: fork(2).  The child branch only calls async-signal-safe
+    // functions on memory prepared above and never returns.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(parent_error(name, "during fork", &std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // SAFETY: we are the child; see child_exec.
+        unsafe { child_exec(plan, &fds, argv_ptrs.as_ptr(), env_ptrs.as_ptr(), max_fd) }
+    }
+    // Parent: keep our ends (non-blocking), drop the child's ends.
+    let stdin_w = stdin.map(|(r, w)| {
+        drop(r);
+        set_nonblocking(&w);
+        w
+    });
+    let (out_r, out_w) = stdout;
+    drop(out_w);
+    set_nonblocking(&out_r);
+    let err_r = stderr.map(|(r, w)| {
+        drop(w);
+        set_nonblocking(&r);
+        r
+    });
+    Ok(Spawned { pid, stdin: stdin_w, stdout: out_r, stderr: err_r })
+}
+
+struct ChildFds {
+    stdin: RawFd,
+    stdout: RawFd,
+    stderr: RawFd,
+}
+
+unsafe fn write_all(fd: RawFd, mut buf: &[u8]) {
+    while !buf.is_empty() {
+        // SAFETY: writing from a valid slice.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            return;
+        }
+        buf = &buf[n as usize..];
+    }
+}
+
+/// Write the pre-built message plus "child process was not spawned", exit 127.
+unsafe fn child_fail(parts: &[&[u8]]) -> ! {
+    for p in parts {
+        // SAFETY: async-signal-safe write.
+        unsafe { write_all(2, p) };
+    }
+    // SAFETY: as above.
+    unsafe {
+        write_all(2, b"supervisor: child process was not spawned\n");
+        libc::_exit(127)
+    }
+}
+
+/// The child side of `spawn`.  Async-signal-safe calls only: no allocation,
+/// no locks, no Rust I/O.
+unsafe fn child_exec(
+    plan: &SpawnPlan,
+    fds: &ChildFds,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    max_fd: i32,
+) -> ! {
+    // SAFETY: every call below is an async-signal-safe system call on
+    // memory prepared by the parent before fork.
+    unsafe {
+        // Its own process group, so stopasgroup/killasgroup reach the whole
+        // tree and a Ctrl-C or HUP aimed at supervisord does not.
+        libc::setpgid(0, 0);
+        // Default signal dispositions (the Rust runtime ignores SIGPIPE and
+        // ignored signals survive exec) and an empty mask.
+        for sig in 1..65 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+
+        if fds.stdin >= 0 {
+            libc::dup2(fds.stdin, 0);
+        }
+        libc::dup2(fds.stdout, 1);
+        libc::dup2(fds.stderr, 2);
+        // No daemon fd leaks into the program.
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+            for fd in 3..max_fd {
+                libc::close(fd);
+            }
+        }
+
+        if let Some(u) = &plan.user {
+            let current = libc::getuid();
+            if current != u.uid {
+                if current != 0 {
+                    child_fail(&[&plan.msg_setuid_nonroot]);
+                }
+                if libc::setgroups(u.groups.len(), u.groups.as_ptr()) != 0 {
+                    child_fail(&[&plan.msg_setgroups]);
+                }
+                if libc::setgid(u.gid) != 0 {
+                    child_fail(&[&plan.msg_setgid]);
+                }
+                if libc::setuid(u.uid) != 0 {
+                    child_fail(&[&plan.msg_setuid]);
+                }
+            }
+        }
+        if let Some(dir) = &plan.directory {
+            if libc::chdir(dir.as_ptr()) != 0 {
+                let e = errno_name(*libc::__errno_location());
+                child_fail(&[&plan.msg_chdir_prefix, e.as_bytes(), b"\n"]);
+            }
+        }
+        if let Some(m) = plan.umask {
+            libc::umask(m);
+        }
+        libc::execve(plan.filename.as_ptr(), argv, envp);
+        let e = errno_name(*libc::__errno_location());
+        child_fail(&[&plan.msg_exec_prefix, e.as_bytes(), b"\n"])
+    }
+}
+
+/// Python's `errno.errorcode[n]`: the symbolic name of an errno value.
+pub fn errno_name(code: i32) -> &'static str {
+    match code {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::ENXIO => "ENXIO",
+        libc::E2BIG => "E2BIG",
+        libc::ENOEXEC => "ENOEXEC",
+        libc::EBADF => "EBADF",
+        libc::ECHILD => "ECHILD",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::EINVAL => "EINVAL",
+        libc::ENFILE => "ENFILE",
+        libc::EMFILE => "EMFILE",
+        libc::ETXTBSY => "ETXTBSY",
+        libc::EFBIG => "EFBIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::EROFS => "EROFS",
+        libc::EPIPE => "EPIPE",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::ELOOP => "ELOOP",
+        libc::ELIBBAD => "ELIBBAD",
+        libc::ENOSYS => "ENOSYS",
+        _ => "EUNKNOWN",
+    }
+}
+
+/// Wrap a raw fd we were handed and now own.
+///
+/// # Safety
+/// `fd` must be open and owned by nobody else.
+pub unsafe fn own_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: guaranteed by the caller.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_finds_on_path_and_reports_like_supervisor() {
+        let argv = vec!["sh".to_string()];
+        let f = resolve_command(&argv, Some("/nonexistent:/bin:/usr/bin"), None).expect("sh on PATH");
+        assert!(f.ends_with("sh"));
+        let e = resolve_command(&["nope-xyz".to_string()], Some("/bin"), None).unwrap_err();
+        assert_eq!(e, SpawnError::NotFound("can't find command 'nope-xyz'".into()));
+        let e = resolve_command(&["/tmp".to_string()], None, None).unwrap_err();
+        assert_eq!(e, SpawnError::NotExecutable("command at '/tmp' is a directory".into()));
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("x");
+        std::fs::write(&f, "#!/bin/sh\n").expect("write");
+        let e = resolve_command(&[f.display().to_string()], None, None).unwrap_err();
+        assert!(matches!(e, SpawnError::NotExecutable(m) if m.ends_with("is not executable")));
+        assert_eq!(resolve_command(&[], None, None).unwrap_err(), SpawnError::Other("command is empty".into()));
+    }
+
+    #[test]
+    fn errno_names() {
+        assert_eq!(errno_name(libc::ENOENT), "ENOENT");
+        assert_eq!(errno_name(libc::EACCES), "EACCES");
+    }
+
+    #[test]
+    fn repr_quotes_like_python() {
+        assert_eq!(py_repr("abc"), "'abc'");
+        assert_eq!(py_repr("a'b"), "\"a'b\"");
+    }
+}
