@@ -1,0 +1,894 @@
+//! `Supervisor`: all daemon state, owned by the loop thread, and the loop.
+
+use super::pid1;
+use super::reaper;
+use super::signals::{self, Signals};
+use super::sockets::{self, Listener, PidFile};
+use super::EXIT_USAGE;
+use crate::cli::DaemonArgs;
+use crate::config::{Config, GroupConfig, LogLevel, Loaded};
+use crate::events::{Bus, Event};
+use crate::logs::MainLog;
+use crate::process::spawn::{self, SpawnError, SpawnPlan};
+use crate::process::state::{Effect, Input, ProcessState};
+use crate::process::{Channel, Process};
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Supervisor's "mood" (SupervisorStates): RUNNING 1, RESTARTING 0, SHUTDOWN -1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mood {
+    Running,
+    Restarting,
+    Shutdown,
+}
+
+impl Mood {
+    pub fn code(self) -> i32 {
+        match self {
+            Mood::Running => 1,
+            Mood::Restarting => 0,
+            Mood::Shutdown => -1,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Mood::Running => "RUNNING",
+            Mood::Restarting => "RESTARTING",
+            Mood::Shutdown => "SHUTDOWN",
+        }
+    }
+}
+
+/// A process group (`[program:x]`, `[group:x]`, ...) and its processes.
+pub struct Group {
+    pub config: GroupConfig,
+    pub processes: Vec<Process>,
+}
+
+/// How often the shutdown reports `waiting for x to die`.
+const WAIT_REPORT: Duration = Duration::from_secs(3);
+/// At most this much of one pipe is read per loop turn, so one chatty child
+/// cannot starve the others.
+const READ_BUDGET: usize = 1 << 20;
+/// Grace for leftover (unmanaged) processes at exit when we are PID 1.
+const PID1_SWEEP_GRACE: Duration = Duration::from_secs(2);
+
+pub struct Supervisor {
+    pub config_path: PathBuf,
+    pub args: DaemonArgs,
+    pub config: Config,
+    pub log: MainLog,
+    pub groups: Vec<Group>,
+    pub bus: Bus,
+    pub mood: Mood,
+    /// A validated config waiting for the restart to finish stopping.
+    pending_reload: Option<Loaded>,
+    pids: HashMap<i32, (usize, usize)>,
+    /// supervisord's environment plus `[supervisord] environment`.
+    base_env: Vec<(OsString, OsString)>,
+    serverurl: Option<String>,
+    listeners: Vec<Listener>,
+    pidfile: Option<PidFile>,
+    signals: Signals,
+    max_fd: i32,
+    last_wait_report: Option<Instant>,
+    buf: Vec<u8>,
+    exit_code: i32,
+}
+
+/// Ensure fds 0-2 are open, so pipes we create never land on them.
+fn ensure_std_fds() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD probe and open(2) of /dev/null.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) < 0 {
+                libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            }
+        }
+    }
+}
+
+/// Drop to `user=` for supervisord itself (Supervisor's `set_uid_or_exit`).
+fn drop_privileges(user: &str) -> Result<(), String> {
+    let target = spawn::resolve_user(user)?;
+    // SAFETY: plain id syscalls.
+    unsafe {
+        let current = libc::getuid();
+        if current == target.uid {
+            return Ok(());
+        }
+        if current != 0 {
+            return Err("Can't drop privilege as nonroot user".into());
+        }
+        if libc::setgroups(target.groups.len(), target.groups.as_ptr()) != 0 {
+            return Err("Could not set groups of effective user".into());
+        }
+        if libc::setgid(target.gid) != 0 {
+            return Err("Could not set group id of effective user".into());
+        }
+        if libc::setuid(target.uid) != 0 {
+            return Err("Could not set user id of effective user".into());
+        }
+    }
+    Ok(())
+}
+
+/// Raise RLIMIT_NOFILE / RLIMIT_NPROC to minfds / minprocs, or fail like
+/// Supervisor.  Returns informational lines.
+fn set_rlimits(minfds: u64, minprocs: u64) -> Result<Vec<String>, String> {
+    let mut infos = Vec::new();
+    let limits = [
+        (libc::RLIMIT_NOFILE, "RLIMIT_NOFILE", minfds,
+         "The minimum number of file descriptors required to run this process is {min} as per the \"minfds\" command-line argument or config file setting. The current environment will only allow you to open {hard} file descriptors.  Either raise the number of usable file descriptors in your environment or lower the minfds setting in the config file to allow the process to start."),
+        (libc::RLIMIT_NPROC, "RLIMIT_NPROC", minprocs,
+         "The minimum number of available processes required to run this program is {min} as per the \"minprocs\" command-line argument or config file setting. The current environment will only allow you to open {hard} processes.  Either raise the number of usable processes in your environment or lower the minprocs setting in the config file to allow the program to start."),
+    ];
+    for (res, name, min, msg) in limits {
+        let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit with a valid pointer.
+        if unsafe { libc::getrlimit(res, &mut rl) } != 0 {
+            continue;
+        }
+        let min = min as libc::rlim_t;
+        if rl.rlim_cur != libc::RLIM_INFINITY && rl.rlim_cur < min {
+            let hard = rl.rlim_max;
+            let new_hard = if hard != libc::RLIM_INFINITY && hard < min { min } else { hard };
+            let new = libc::rlimit { rlim_cur: min, rlim_max: new_hard };
+            // SAFETY: setrlimit with a valid pointer.
+            if unsafe { libc::setrlimit(res, &new) } != 0 {
+                return Err(msg.replace("{min}", &min.to_string()).replace("{hard}", &hard.to_string()));
+            }
+            infos.push(format!("Increased {name} limit to {min}"));
+        }
+    }
+    Ok(infos)
+}
+
+fn open_files_limit() -> i32 {
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit with a valid pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 || rl.rlim_cur == libc::RLIM_INFINITY {
+        return 65536;
+    }
+    rl.rlim_cur.min(1 << 20) as i32
+}
+
+/// The server URL children get as SUPERVISOR_SERVER_URL: the first unix
+/// socket, else the first inet server (`''` host -> localhost).
+fn server_url(config: &Config) -> Option<String> {
+    if let Some(u) = config.unix_http_servers.first() {
+        return Some(format!("unix://{}", u.file.display()));
+    }
+    config.inet_http_servers.first().map(|i| {
+        let host = if i.host.is_empty() || i.host == "*" { "localhost" } else { i.host.as_str() };
+        format!("http://{host}:{}", i.port)
+    })
+}
+
+fn set_env(env: &mut Vec<(OsString, OsString)>, k: impl Into<OsString>, v: impl Into<OsString>) {
+    let (k, v) = (k.into(), v.into());
+    match env.iter_mut().find(|(ek, _)| *ek == k) {
+        Some(e) => e.1 = v,
+        None => env.push((k, v)),
+    }
+}
+
+fn base_env(config: &Config) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    for (k, v) in &config.supervisord.environment {
+        set_env(&mut env, k, v);
+    }
+    env
+}
+
+/// Fork into the background (Supervisor's `daemonize`): the parent waits
+/// until the child has written its pidfile, so `Type=forking` units see it.
+fn daemonize(directory: Option<&std::path::Path>, umask: u32, log: &mut MainLog) -> Result<OwnedFd, String> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    // SAFETY: fork(2) while single-threaded (no helper threads exist yet).
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid > 0 {
+        drop(w);
+        let mut b = [0u8; 1];
+        let ok = matches!(nix::unistd::read(&r, &mut b), Ok(1));
+        // SAFETY: leave without running destructors (they belong to the child now).
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    drop(r);
+    log.log(LogLevel::Info, "daemonizing the supervisord process");
+    // SAFETY: setsid/umask/open/dup2 in the daemon child.
+    unsafe {
+        libc::setsid();
+    }
+    if let Some(dir) = directory {
+        match std::env::set_current_dir(dir) {
+            Ok(()) => log.log(LogLevel::Info, &format!("set current directory: {}", spawn::py_repr(&dir.display().to_string()))),
+            Err(e) => log.log(LogLevel::Critical, &format!("can't chdir into {}: {e}", spawn::py_repr(&dir.display().to_string()))),
+        }
+    }
+    // SAFETY: as above.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            libc::dup2(null, 0);
+            libc::dup2(null, 1);
+            libc::dup2(null, 2);
+            if null > 2 {
+                libc::close(null);
+            }
+        }
+        libc::umask(umask as libc::mode_t);
+    }
+    Ok(w)
+}
+
+/// Start the daemon with a loaded config; returns the exit status.
+pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
+    ensure_std_fds();
+    let Loaded { config, warnings, infos } = loaded;
+    let sd = config.supervisord.clone();
+    let mut log = MainLog::early();
+
+    // Privileges first, then limits, then the log (Supervisor's order).
+    match &sd.user {
+        Some(user) => {
+            if let Err(e) = drop_privileges(user) {
+                eprintln!("Error: {e}");
+                return EXIT_USAGE;
+            }
+        }
+        None => {
+            // SAFETY: getuid never fails.
+            if unsafe { libc::getuid() } == 0 {
+                log.log(LogLevel::Critical, "Supervisor is running as root.  Privileges were not dropped because no user is specified in the config file.  If you intend to run as root, you can set user=root in the config file to avoid this message.");
+            }
+        }
+    }
+    match set_rlimits(sd.minfds, sd.minprocs) {
+        Ok(lines) => lines.iter().for_each(|l| log.log(LogLevel::Info, l)),
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return EXIT_USAGE;
+        }
+    }
+    for w in &warnings {
+        log.log(LogLevel::Warn, &w.to_string());
+    }
+    for i in &infos {
+        log.log(LogLevel::Info, i);
+    }
+    if let Err(e) = log.open(&sd.logfile, sd.logfile_maxbytes, sd.logfile_backups, sd.loglevel, sd.nodaemon && !sd.silent) {
+        eprintln!("Error: could not open the main log: {e}");
+        return EXIT_USAGE;
+    }
+    if !sd.nocleanup {
+        if let Err(e) = crate::logs::cleanup_auto_logs(&sd.childlogdir, &sd.identifier) {
+            log.log(LogLevel::Warn, &format!("could not clean up AUTO child logs in {}: {e}", sd.childlogdir.display()));
+        }
+    }
+    let signals = match Signals::install(&signals::HANDLED) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Error: could not install signal handlers: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut sup = Supervisor {
+        config_path,
+        args,
+        base_env: base_env(&config),
+        serverurl: server_url(&config),
+        config,
+        log,
+        groups: Vec::new(),
+        bus: Bus::new(),
+        mood: Mood::Running,
+        pending_reload: None,
+        pids: HashMap::new(),
+        listeners: Vec::new(),
+        pidfile: None,
+        signals,
+        max_fd: open_files_limit(),
+        last_wait_report: None,
+        buf: vec![0u8; 64 * 1024],
+        exit_code: 0,
+    };
+    if let Err(e) = sup.open_servers() {
+        sup.log.log(LogLevel::Critical, &e);
+        eprintln!("Error: {e}");
+        return EXIT_USAGE;
+    }
+    match PidFile::lock(&sup.config.supervisord.pidfile) {
+        Ok(p) => sup.pidfile = Some(p),
+        Err(e) => {
+            sup.log.log(LogLevel::Critical, &e);
+            eprintln!("Error: {e}");
+            return EXIT_USAGE;
+        }
+    }
+    let ready = if !sup.config.supervisord.nodaemon {
+        match daemonize(sup.config.supervisord.directory.as_deref(), sup.config.supervisord.umask, &mut sup.log) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                eprintln!("Error: could not daemonize: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(p) = sup.pidfile.as_mut() {
+        if let Err(e) = p.write_pid() {
+            sup.log.log(LogLevel::Critical, &format!("could not write pidfile {}: {e}", sup.config.supervisord.pidfile.display()));
+        }
+    }
+    if let Some(w) = ready {
+        let _ = nix::unistd::write(&w, b"1");
+    }
+    if !pid1::is_pid1() {
+        if let Err(e) = pid1::become_subreaper() {
+            sup.log.log(LogLevel::Warn, &format!("could not become a child subreaper ({e}): orphans of programs will not be reaped by supervisord"));
+        }
+    }
+    sup.add_configured_groups();
+    sup.log.log(LogLevel::Info, &format!("supervisord started with pid {}", std::process::id()));
+    sup.bus.publish(Event::supervisor_state(true));
+    sup.run_loop();
+    sup.finish()
+}
+
+impl Supervisor {
+    /// Bind the configured HTTP sockets (served by the RPC layer).
+    fn open_servers(&mut self) -> Result<(), String> {
+        let mut listeners = Vec::new();
+        for s in &self.config.unix_http_servers {
+            listeners.push(sockets::bind_unix(s)?);
+            if s.username.is_none() {
+                self.log.log(LogLevel::Critical, &format!("Server '{}' running without any HTTP authentication checking", s.section));
+            }
+        }
+        for s in &self.config.inet_http_servers {
+            listeners.push(sockets::bind_inet(s)?);
+            if s.username.is_none() {
+                self.log.log(LogLevel::Critical, &format!("Server '{}' running without any HTTP authentication checking", s.section));
+            }
+        }
+        self.listeners = listeners;
+        Ok(())
+    }
+
+    fn add_configured_groups(&mut self) {
+        let configs = self.config.groups.clone();
+        for g in configs {
+            self.add_group(g);
+        }
+    }
+
+    /// Add a group (creating AUTO logs) and announce it.
+    pub fn add_group(&mut self, config: GroupConfig) -> bool {
+        if self.groups.iter().any(|g| g.config.name == config.name) {
+            return false;
+        }
+        let sd = &self.config.supervisord;
+        let mut processes = Vec::with_capacity(config.processes.len());
+        for pc in &config.processes {
+            match Process::new(pc.clone(), &config.name, &sd.childlogdir, &sd.identifier) {
+                Ok(p) => processes.push(p),
+                Err(e) => {
+                    self.log.log(LogLevel::Error, &format!("could not create AUTO log for '{}': {e}", pc.name));
+                    let mut pc = pc.clone();
+                    pc.stdout.logfile = crate::config::ChildLogTarget::None;
+                    pc.stderr.logfile = crate::config::ChildLogTarget::None;
+                    if let Ok(p) = Process::new(pc, &config.name, &sd.childlogdir, &sd.identifier) {
+                        processes.push(p);
+                    }
+                }
+            }
+        }
+        let name = config.name.clone();
+        let pos = self.groups.iter().position(|g| g.config.priority > config.priority).unwrap_or(self.groups.len());
+        self.groups.insert(pos, Group { config, processes });
+        self.rebuild_pid_index();
+        self.bus.publish(Event::process_group(&name, true));
+        true
+    }
+
+    fn rebuild_pid_index(&mut self) {
+        self.pids.clear();
+        for (gi, g) in self.groups.iter().enumerate() {
+            for (pi, p) in g.processes.iter().enumerate() {
+                if p.machine.pid != 0 {
+                    self.pids.insert(p.machine.pid, (gi, pi));
+                }
+            }
+        }
+    }
+
+    fn may_start(&self) -> bool {
+        self.mood == Mood::Running
+    }
+
+    /// The one emitter: every process state change becomes an event here.
+    fn emit_process_state(&mut self, gi: usize, pi: usize, from: ProcessState, to: ProcessState, expected: bool, tries: u32, pid: i32) {
+        let g = &mut self.groups[gi];
+        let p = &mut g.processes[pi];
+        if to == ProcessState::Starting {
+            if p.laststart_wall.is_some() {
+                p.restarts += 1;
+            }
+            p.laststart_wall = Some(SystemTime::now());
+        }
+        let ev = Event::process_state(&p.config.name, &g.config.name, from, to, expected, tries, pid);
+        self.bus.publish(ev);
+    }
+
+    /// Feed an input to one process and carry out the effects (and the
+    /// inputs they produce) until it settles.
+    pub fn drive(&mut self, gi: usize, pi: usize, input: Input, now: Instant) {
+        let mut inputs = VecDeque::from([input]);
+        while let Some(input) = inputs.pop_front() {
+            let p = &mut self.groups[gi].processes[pi];
+            let effects = p.machine.step(input, &p.policy, now);
+            for effect in effects {
+                match effect {
+                    Effect::Changed { from, to, expected, tries, pid } => {
+                        self.emit_process_state(gi, pi, from, to, expected, tries, pid)
+                    }
+                    Effect::Log(level, msg) => self.log.log(level, &msg),
+                    Effect::Spawn => inputs.push_back(self.spawn_process(gi, pi)),
+                    Effect::Kill { sig, group } => {
+                        if let Some(i) = self.kill_process(gi, pi, sig, group) {
+                            inputs.push_back(i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The child's environment: supervisord's, SUPERVISOR_*, then the program's.
+    fn child_env(&self, p: &Process) -> Vec<(OsString, OsString)> {
+        let mut env = self.base_env.clone();
+        set_env(&mut env, "SUPERVISOR_ENABLED", "1");
+        if let Some(url) = p.config.serverurl.as_ref().or(self.serverurl.as_ref()) {
+            set_env(&mut env, "SUPERVISOR_SERVER_URL", url.as_str());
+        }
+        set_env(&mut env, "SUPERVISOR_PROCESS_NAME", p.config.name.as_str());
+        set_env(&mut env, "SUPERVISOR_GROUP_NAME", p.group.as_str());
+        for (k, v) in &p.config.environment {
+            set_env(&mut env, k.as_str(), v.as_str());
+        }
+        env
+    }
+
+    fn spawn_process(&mut self, gi: usize, pi: usize) -> Input {
+        match self.try_spawn(gi, pi) {
+            Ok(pid) => Input::Spawned { pid },
+            Err(e) => Input::SpawnFailed { msg: e.message().to_string() },
+        }
+    }
+
+    fn try_spawn(&mut self, gi: usize, pi: usize) -> Result<i32, SpawnError> {
+        let strip_ansi = self.config.supervisord.strip_ansi;
+        let env = self.child_env(&self.groups[gi].processes[pi]);
+        let daemon_path = self.base_env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone());
+        let max_fd = self.max_fd;
+        let p = &mut self.groups[gi].processes[pi];
+        let name = p.config.name.clone();
+        p.ensure_logs(strip_ansi).map_err(|e| {
+            let code = e.raw_os_error().unwrap_or(0);
+            if code == libc::EMFILE || code == libc::ENFILE {
+                SpawnError::Other(format!("too many open files to spawn {}", spawn::py_repr(&name)))
+            } else {
+                SpawnError::Other(format!("unknown error making dispatchers for {}: {}", spawn::py_repr(&name), spawn::errno_name(code)))
+            }
+        })?;
+        let program_path = p.config.environment.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str());
+        let filename = spawn::resolve_command(&p.config.argv, program_path, daemon_path.as_deref())?;
+        let user = match &p.config.user {
+            Some(u) => Some((spawn::resolve_user(u).map_err(SpawnError::Other)?, u.clone())),
+            None => None,
+        };
+        let plan = SpawnPlan::new(
+            &filename,
+            &p.config.argv,
+            &env,
+            p.config.directory.as_deref(),
+            p.config.umask,
+            user,
+            p.config.redirect_stderr,
+        )?;
+        let child = spawn::spawn(&plan, &name, max_fd)?;
+        p.stdin = child.stdin;
+        p.stdout = Some(child.stdout);
+        p.stderr = child.stderr;
+        self.pids.insert(child.pid, (gi, pi));
+        Ok(child.pid)
+    }
+
+    /// Send a signal for the state machine; an unexpected failure becomes
+    /// `KillFailed` (-> UNKNOWN).
+    fn kill_process(&mut self, gi: usize, pi: usize, sig: i32, group: bool) -> Option<Input> {
+        let p = &self.groups[gi].processes[pi];
+        let pid = p.machine.pid;
+        if pid <= 0 {
+            return None;
+        }
+        let target = if group { -pid } else { pid };
+        // SAFETY: kill(2).
+        if unsafe { libc::kill(target, sig) } == 0 {
+            return None;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ESRCH) {
+            let msg = format!("unable to signal {} (pid {pid}), it probably just exited on its own: {err}", p.config.name);
+            self.log.log(LogLevel::Debug, &msg);
+            None
+        } else {
+            Some(Input::KillFailed { msg: err.to_string() })
+        }
+    }
+
+    /// Read what a child wrote on one channel into its log.  With `all`,
+    /// read until the pipe is empty (the child is gone); otherwise up to the
+    /// per-turn budget.  Closes the pipe at EOF.
+    fn read_output(&mut self, gi: usize, pi: usize, ch: Channel, all: bool) {
+        let mut total = 0usize;
+        loop {
+            let p = &mut self.groups[gi].processes[pi];
+            let fd = match ch {
+                Channel::Stdout => p.stdout.as_ref(),
+                Channel::Stderr => p.stderr.as_ref(),
+            };
+            let Some(fd) = fd else { return };
+            let n = match nix::unistd::read(fd, &mut self.buf) {
+                Ok(0) => {
+                    match ch {
+                        Channel::Stdout => p.stdout = None,
+                        Channel::Stderr => p.stderr = None,
+                    }
+                    return;
+                }
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return, // EAGAIN: nothing more now
+            };
+            total += n;
+            if let Some(log) = p.log_for(ch) {
+                match log.write(&self.buf[..n]) {
+                    Ok(()) => p.log_failing = false,
+                    Err(e) => {
+                        if !p.log_failing {
+                            p.log_failing = true;
+                            let msg = format!("could not write {} log of '{}': {e}; the program keeps running", ch.name(), p.config.name);
+                            self.log.log(LogLevel::Error, &msg);
+                        }
+                    }
+                }
+            }
+            if !all && total >= READ_BUDGET {
+                return;
+            }
+        }
+    }
+
+    /// Reap children: managed ones go through the state machine, orphans are logged.
+    fn reap(&mut self, now: Instant) {
+        for (pid, info) in reaper::reap_all() {
+            match self.pids.remove(&pid) {
+                Some((gi, pi)) => {
+                    self.read_output(gi, pi, Channel::Stdout, true);
+                    self.read_output(gi, pi, Channel::Stderr, true);
+                    let p = &mut self.groups[gi].processes[pi];
+                    p.stdin = None;
+                    p.stdout = None;
+                    p.stderr = None;
+                    p.laststop_wall = Some(SystemTime::now());
+                    self.drive(gi, pi, Input::Exited(info), now);
+                }
+                None => {
+                    self.log.log(LogLevel::Info, &format!("reaped unknown pid {pid} ({})", info.msg));
+                }
+            }
+        }
+    }
+
+    /// Run Tick for every process whose deadline has come.
+    fn tick_due(&mut self, now: Instant) {
+        let may_start = self.may_start();
+        for gi in 0..self.groups.len() {
+            for pi in 0..self.groups[gi].processes.len() {
+                let p = &self.groups[gi].processes[pi];
+                if let Some(d) = p.machine.next_deadline(&p.policy, may_start, now) {
+                    if d <= now {
+                        self.drive(gi, pi, Input::Tick { may_start }, now);
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_deadline(&self, now: Instant) -> Option<Instant> {
+        let may_start = self.may_start();
+        let mut best: Option<Instant> = None;
+        for g in &self.groups {
+            for p in &g.processes {
+                if let Some(d) = p.machine.next_deadline(&p.policy, may_start, now) {
+                    best = Some(best.map_or(d, |b| b.min(d)));
+                }
+            }
+        }
+        if self.mood != Mood::Running {
+            if let Some(last) = self.last_wait_report {
+                let d = last + WAIT_REPORT;
+                best = Some(best.map_or(d, |b| b.min(d)));
+            }
+        }
+        best
+    }
+
+    /// Stop everything, one priority level at a time: every group of the
+    /// highest remaining priority at once (SPEC Part C), lower priorities
+    /// only after those are down.  Returns true when nothing is left running.
+    fn stop_phase(&mut self, now: Instant) -> bool {
+        let unstopped: Vec<usize> = (0..self.groups.len())
+            .filter(|&gi| self.groups[gi].processes.iter().any(|p| !p.machine.state().is_stopped()))
+            .collect();
+        let Some(top) = unstopped.iter().map(|&gi| self.groups[gi].config.priority).max() else {
+            return true;
+        };
+        let top_groups: Vec<usize> =
+            unstopped.into_iter().filter(|&gi| self.groups[gi].config.priority == top).collect();
+        for gi in top_groups {
+            self.stop_group(gi, now);
+        }
+        if self.last_wait_report.is_none_or(|t| now >= t + WAIT_REPORT) {
+            let names: Vec<&str> = self
+                .groups
+                .iter()
+                .flat_map(|g| g.processes.iter())
+                .filter(|p| !p.machine.state().is_stopped())
+                .map(|p| p.config.name.as_str())
+                .collect();
+            if !names.is_empty() {
+                let msg = format!("waiting for {} to die", names.join(", "));
+                self.log.log(LogLevel::Info, &msg);
+                self.last_wait_report = Some(now);
+            }
+        }
+        false
+    }
+
+    /// Supervisor's `stop_all` for one group: descending priority; RUNNING
+    /// and STARTING are stopped, BACKOFF gives up.
+    pub fn stop_group(&mut self, gi: usize, now: Instant) {
+        let mut order: Vec<usize> = (0..self.groups[gi].processes.len()).collect();
+        order.sort_by_key(|&pi| std::cmp::Reverse(self.groups[gi].processes[pi].config.priority));
+        for pi in order {
+            match self.groups[gi].processes[pi].machine.state() {
+                ProcessState::Running | ProcessState::Starting => self.drive(gi, pi, Input::Stop, now),
+                ProcessState::Backoff => self.drive(gi, pi, Input::GiveUp, now),
+                _ => {}
+            }
+        }
+    }
+
+    fn handle_signals(&mut self, now: Instant) {
+        for sig in self.signals.drain() {
+            let name = crate::process::state::signal_name(sig);
+            match sig {
+                libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
+                    self.log.log(LogLevel::Warn, &format!("received {name} indicating exit request"));
+                    self.begin_stop(Mood::Shutdown);
+                }
+                libc::SIGHUP => {
+                    if self.mood == Mood::Shutdown {
+                        self.log.log(LogLevel::Warn, &format!("ignored {name} indicating restart request (shutdown in progress)"));
+                    } else {
+                        self.log.log(LogLevel::Warn, &format!("received {name} indicating restart request"));
+                        self.request_reload();
+                    }
+                }
+                libc::SIGCHLD => {
+                    self.log.log(LogLevel::Debug, &format!("received {name} indicating a child quit"));
+                    self.reap(now);
+                }
+                libc::SIGUSR2 => {
+                    self.log.log(LogLevel::Info, &format!("received {name} indicating log reopen request"));
+                    self.reopen_logs();
+                }
+                _ => self.log.log(LogLevel::Blather, &format!("received {name} indicating nothing")),
+            }
+        }
+    }
+
+    fn reopen_logs(&mut self) {
+        self.log.reopen();
+        let mut failures = Vec::new();
+        for g in &mut self.groups {
+            for p in &mut g.processes {
+                for ch in [Channel::Stdout, Channel::Stderr] {
+                    if let Some(l) = p.log_for(ch) {
+                        if let Err(e) = l.reopen() {
+                            failures.push(format!("could not reopen {} log of '{}': {e}", ch.name(), p.config.name));
+                        }
+                    }
+                }
+            }
+        }
+        for f in failures {
+            self.log.log(LogLevel::Error, &f);
+        }
+    }
+
+    /// Move to SHUTDOWN or RESTARTING and announce it.
+    fn begin_stop(&mut self, mood: Mood) {
+        let was_running = self.mood == Mood::Running;
+        if self.mood == Mood::Shutdown {
+            return;
+        }
+        self.mood = mood;
+        if mood == Mood::Shutdown {
+            self.pending_reload = None;
+        }
+        if was_running {
+            self.bus.publish(Event::supervisor_state(false));
+        }
+    }
+
+    /// SIGHUP: validate the new config first; a broken one is refused and
+    /// the running config stays (SPEC Part C).
+    pub fn request_reload(&mut self) -> Result<(), Vec<crate::config::Diagnostic>> {
+        let opts = crate::config::LoadOptions::from_process(self.args.overrides.clone(), true);
+        match crate::config::load(&self.config_path, &opts) {
+            Ok(loaded) => {
+                self.pending_reload = Some(loaded);
+                self.begin_stop(Mood::Restarting);
+                Ok(())
+            }
+            Err(diags) => {
+                self.log.log(LogLevel::Critical, &format!("not reloading: {} has errors; the running configuration is kept", self.config_path.display()));
+                for d in &diags {
+                    self.log.log(LogLevel::Critical, &d.to_string());
+                }
+                Err(diags)
+            }
+        }
+    }
+
+    /// Everything is stopped: swap in the new config and start again.
+    fn apply_reload(&mut self) {
+        let Some(Loaded { config, warnings, infos }) = self.pending_reload.take() else {
+            self.mood = Mood::Running;
+            return;
+        };
+        self.groups.clear();
+        self.pids.clear();
+        let sd = config.supervisord.clone();
+        let servers_changed = config.unix_http_servers != self.config.unix_http_servers
+            || config.inet_http_servers != self.config.inet_http_servers;
+        let old_pidfile = self.config.supervisord.pidfile.clone();
+        self.base_env = base_env(&config);
+        self.serverurl = server_url(&config);
+        self.config = config;
+        if let Err(e) = self.log.open(&sd.logfile, sd.logfile_maxbytes, sd.logfile_backups, sd.loglevel, sd.nodaemon && !sd.silent) {
+            eprintln!("could not reopen the main log: {e}");
+        }
+        for w in &warnings {
+            self.log.log(LogLevel::Warn, &w.to_string());
+        }
+        for i in &infos {
+            self.log.log(LogLevel::Info, i);
+        }
+        if servers_changed {
+            self.listeners.clear();
+            if let Err(e) = self.open_servers() {
+                self.log.log(LogLevel::Critical, &e);
+            }
+        }
+        if old_pidfile != sd.pidfile {
+            self.pidfile = None;
+            match PidFile::lock(&sd.pidfile) {
+                Ok(mut p) => {
+                    if let Err(e) = p.write_pid() {
+                        self.log.log(LogLevel::Critical, &format!("could not write pidfile {}: {e}", sd.pidfile.display()));
+                    }
+                    self.pidfile = Some(p);
+                }
+                Err(e) => self.log.log(LogLevel::Critical, &e),
+            }
+        }
+        self.mood = Mood::Running;
+        self.last_wait_report = None;
+        self.add_configured_groups();
+        self.log.log(LogLevel::Info, &format!("supervisord started with pid {}", std::process::id()));
+        self.bus.publish(Event::supervisor_state(true));
+    }
+
+    /// Collect the pollable fds: the signal pipe, then every child pipe.
+    fn poll_set(&self, fds: &mut Vec<libc::pollfd>, owners: &mut Vec<(usize, usize, Channel)>) {
+        fds.clear();
+        owners.clear();
+        fds.push(libc::pollfd { fd: self.signals.fd(), events: libc::POLLIN, revents: 0 });
+        for (gi, g) in self.groups.iter().enumerate() {
+            for (pi, p) in g.processes.iter().enumerate() {
+                let chans: [(Option<RawFd>, Channel); 2] = [
+                    (p.stdout.as_ref().map(|f| f.as_raw_fd()), Channel::Stdout),
+                    (p.stderr.as_ref().map(|f| f.as_raw_fd()), Channel::Stderr),
+                ];
+                for (fd, ch) in chans {
+                    if let Some(fd) = fd {
+                        fds.push(libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
+                        owners.push((gi, pi, ch));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The event loop: sleep until a signal, child output or the next
+    /// deadline; act; repeat until shutdown completes.
+    pub fn run_loop(&mut self) {
+        let mut fds: Vec<libc::pollfd> = Vec::new();
+        let mut owners: Vec<(usize, usize, Channel)> = Vec::new();
+        loop {
+            let now = Instant::now();
+            self.tick_due(now);
+            if self.mood != Mood::Running && self.stop_phase(now) {
+                match self.mood {
+                    Mood::Shutdown => return,
+                    _ => {
+                        self.apply_reload();
+                        continue;
+                    }
+                }
+            }
+            // Nobody consumes events yet in this loop; subscribers drain here.
+            self.bus.drain().for_each(drop);
+
+            let now = Instant::now();
+            let timeout = match self.next_deadline(now) {
+                None => -1,
+                Some(d) if d <= now => 0,
+                Some(d) => {
+                    let ms = d.duration_since(now).as_micros().div_ceil(1000);
+                    ms.min(i32::MAX as u128) as i32
+                }
+            };
+            self.poll_set(&mut fds, &mut owners);
+            // SAFETY: poll(2) over a valid array.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+            if n < 0 {
+                continue; // EINTR: a signal; the pipe tells which
+            }
+            let now = Instant::now();
+            if fds[0].revents != 0 {
+                self.handle_signals(now);
+            }
+            for (i, &(gi, pi, ch)) in owners.iter().enumerate() {
+                if fds[i + 1].revents != 0 && gi < self.groups.len() && pi < self.groups[gi].processes.len() {
+                    self.read_output(gi, pi, ch, false);
+                }
+            }
+        }
+    }
+
+    /// After the loop: release sockets and pidfile, sweep as PID 1.
+    fn finish(mut self) -> i32 {
+        self.log.log(LogLevel::Info, "supervisord exiting");
+        self.listeners.clear();
+        self.pidfile = None;
+        let swept = pid1::final_sweep(PID1_SWEEP_GRACE);
+        if swept > 0 {
+            self.log.log(LogLevel::Info, &format!("reaped {swept} leftover processes at exit"));
+        }
+        self.exit_code
+    }
+}
