@@ -58,7 +58,10 @@ fn classify(path: &Path) -> Target {
         "/dev/stderr" => return Target::Dup(2),
         _ => {}
     }
-    for prefix in ["/dev/fd/", "/proc/self/fd/"] {
+    // Our own descriptors under /proc: `/proc/1/fd/1` is a popular way to
+    // reach PID 1's stdout, and reopening it fails when it is a socket.
+    let own = format!("/proc/{}/fd/", std::process::id());
+    for prefix in ["/dev/fd/", "/proc/self/fd/", own.as_str()] {
         if let Some(n) = s.strip_prefix(prefix)
             && let Ok(fd) = n.parse::<libc::c_int>()
         {
@@ -610,6 +613,10 @@ mod tests {
         assert!(matches!(classify(Path::new("/dev/fd/7")), Target::Dup(7)));
         assert!(matches!(classify(Path::new("/dev/fd/x")), Target::Path));
         assert!(matches!(classify(Path::new("/var/log/x")), Target::Path));
+        let own = format!("/proc/{}/fd/1", std::process::id());
+        assert!(matches!(classify(Path::new(&own)), Target::Dup(1)));
+        let other = format!("/proc/{}/fd/1", std::process::id() + 1);
+        assert!(matches!(classify(Path::new(&other)), Target::Path));
         let rf = RotatingFile::open(Path::new("/dev/stderr"), 1, 1).unwrap();
         assert!(!rf.is_rotatable());
         assert!(rf.rotation_skipped());

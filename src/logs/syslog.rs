@@ -21,8 +21,8 @@ use std::time::{Duration, Instant, SystemTime};
 pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
 /// The ident Python's `syslog` module derives from `argv[0]`.
 const IDENT: &str = "supervisord";
-/// `LOG_USER | LOG_INFO`.
-const PRI_USER_INFO: u8 = 14;
+/// `LOG_USER | LOG_INFO` (14), as a message prefix.
+const PRI_USER_INFO: &[u8] = b"<14>";
 const RETRY_AFTER: Duration = Duration::from_secs(10);
 /// Size a message is cut to when the socket refuses it as too large.
 const TRUNCATE_TO: usize = 8192;
@@ -117,10 +117,7 @@ impl SyslogWriter {
         }
         self.buf.clear();
         // `<14>Jan  2 03:04:05 supervisord: `
-        self.buf.push(b'<');
-        self.buf
-            .extend_from_slice(PRI_USER_INFO.to_string().as_bytes());
-        self.buf.push(b'>');
+        self.buf.extend_from_slice(PRI_USER_INFO);
         self.buf.extend_from_slice(self.header_time.as_bytes());
         self.buf.push(b' ');
         self.buf.extend_from_slice(IDENT.as_bytes());
