@@ -3,7 +3,7 @@
 //! port or pidfile refuses to start with a clear message; the RPC layer serves
 //! the listeners.
 
-use crate::config::{InetHttpServer, Owner, UnixHttpServer};
+use crate::config::{FcgiSocket, InetHttpServer, Owner, UnixHttpServer};
 use std::fs::File;
 use std::io::Write;
 use std::net::TcpListener;
@@ -125,5 +125,35 @@ impl PidFile {
 impl Drop for PidFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Bind the socket of an `[fcgi-program:x]` (`unix:///path` or `tcp://host:port`).
+pub fn bind_fcgi(socket: &FcgiSocket, backlog: u32) -> Result<std::os::fd::OwnedFd, String> {
+    use nix::sys::socket::{Backlog, listen};
+    let backlog = Backlog::new(backlog.min(i32::MAX as u32) as i32).map_err(|e| format!("invalid socket_backlog: {e}"))?;
+    match socket {
+        FcgiSocket::Unix { path, owner, mode } => {
+            if std::fs::symlink_metadata(path).is_ok() {
+                std::fs::remove_file(path).map_err(|e| format!("Could not remove {}: {e}", path.display()))?;
+            }
+            let l = UnixListener::bind(path).map_err(|e| format!("Could not create FastCGI socket unix://{}: {e}", path.display()))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
+                .map_err(|e| format!("Could not change permissions of {}: {e}", path.display()))?;
+            if let Some(o) = owner {
+                let (uid, gid) = resolve_owner(o)?;
+                std::os::unix::fs::chown(path, Some(uid), gid).map_err(|e| format!("Could not change ownership of {}: {e}", path.display()))?;
+            }
+            let fd = std::os::fd::OwnedFd::from(l);
+            listen(&fd, backlog).map_err(|e| format!("listen: {e}"))?;
+            Ok(fd)
+        }
+        FcgiSocket::Tcp { host, port } => {
+            let h = if host.is_empty() || host == "*" { "0.0.0.0" } else if host == "localhost" { "127.0.0.1" } else { host.as_str() };
+            let l = TcpListener::bind((h, *port)).map_err(|e| format!("Could not create FastCGI socket tcp://{host}:{port}: {e}"))?;
+            let fd = std::os::fd::OwnedFd::from(l);
+            listen(&fd, backlog).map_err(|e| format!("listen: {e}"))?;
+            Ok(fd)
+        }
     }
 }

@@ -68,6 +68,8 @@ pub struct Supervisor {
     /// A validated config waiting for the restart to finish stopping.
     pending_reload: Option<Loaded>,
     pids: HashMap<i32, (usize, usize)>,
+    /// Listening sockets of fcgi-program groups, by group name.
+    fcgi_sockets: HashMap<String, OwnedFd>,
     /// supervisord's environment plus `[supervisord] environment`.
     base_env: Vec<(OsString, OsString)>,
     serverurl: Option<String>,
@@ -292,6 +294,7 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
         mood: Mood::Running,
         pending_reload: None,
         pids: HashMap::new(),
+        fcgi_sockets: HashMap::new(),
         listeners: Vec::new(),
         pidfile: None,
         signals,
@@ -490,13 +493,30 @@ impl Supervisor {
                 SpawnError::Other(format!("unknown error making dispatchers for {}: {}", spawn::py_repr(&name), spawn::errno_name(code)))
             }
         })?;
+        let mut warnings = Vec::new();
+        if !p.warned_unrotatable {
+            p.warned_unrotatable = true;
+            for (log, c, ch) in [
+                (p.stdout_log.as_ref(), &p.config.stdout, Channel::Stdout),
+                (p.stderr_log.as_ref(), &p.config.stderr, Channel::Stderr),
+            ] {
+                if let Some(l) = log {
+                    if c.maxbytes != 0 && !l.is_rotatable() {
+                        warnings.push(format!(
+                            "{}_logfile of '{}' is not a regular file ({}): {}_logfile_maxbytes is ignored, it will not be rotated",
+                            ch.name(), name, l.path().map(|x| x.display().to_string()).unwrap_or_default(), ch.name()
+                        ));
+                    }
+                }
+            }
+        }
         let program_path = p.config.environment.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str());
         let filename = spawn::resolve_command(&p.config.argv, program_path, daemon_path.as_deref())?;
         let user = match &p.config.user {
             Some(u) => Some((spawn::resolve_user(u).map_err(SpawnError::Other)?, u.clone())),
             None => None,
         };
-        let plan = SpawnPlan::new(
+        let mut plan = SpawnPlan::new(
             &filename,
             &p.config.argv,
             &env,
@@ -505,12 +525,33 @@ impl Supervisor {
             user,
             p.config.redirect_stderr,
         )?;
+        for w in warnings {
+            self.log.log(LogLevel::Warn, &w);
+        }
+        if let crate::config::GroupKind::Fcgi { socket, backlog } = &self.groups[gi].config.kind {
+            let (socket, backlog) = (socket.clone(), *backlog);
+            let gname = self.groups[gi].config.name.clone();
+            plan.fd0 = Some(self.fcgi_socket(&gname, &socket, backlog).map_err(SpawnError::Other)?);
+        }
+        let p = &mut self.groups[gi].processes[pi];
         let child = spawn::spawn(&plan, &name, max_fd)?;
         p.stdin = child.stdin;
         p.stdout = Some(child.stdout);
         p.stderr = child.stderr;
         self.pids.insert(child.pid, (gi, pi));
         Ok(child.pid)
+    }
+
+    /// The listening socket of an `[fcgi-program:x]` group, created on the
+    /// first spawn and shared by all its processes (it becomes their fd 0).
+    fn fcgi_socket(&mut self, group: &str, socket: &crate::config::FcgiSocket, backlog: u32) -> Result<RawFd, String> {
+        if let Some(fd) = self.fcgi_sockets.get(group) {
+            return Ok(fd.as_raw_fd());
+        }
+        let fd = sockets::bind_fcgi(socket, backlog)?;
+        let raw = fd.as_raw_fd();
+        self.fcgi_sockets.insert(group.to_string(), fd);
+        Ok(raw)
     }
 
     /// Send a signal for the state machine; an unexpected failure becomes
@@ -771,6 +812,7 @@ impl Supervisor {
         };
         self.groups.clear();
         self.pids.clear();
+        self.fcgi_sockets.clear();
         let sd = config.supervisord.clone();
         let servers_changed = config.unix_http_servers != self.config.unix_http_servers
             || config.inet_http_servers != self.config.inet_http_servers;

@@ -50,6 +50,8 @@ pub struct Process {
     pub restarts: u64,
     /// A log write failed; cleared by the next successful write.
     pub log_failing: bool,
+    /// The "log target cannot be rotated" warning was given.
+    pub warned_unrotatable: bool,
 }
 
 impl Process {
@@ -82,6 +84,7 @@ impl Process {
             laststop_wall: None,
             restarts: 0,
             log_failing: false,
+            warned_unrotatable: false,
         })
     }
 
