@@ -20,6 +20,7 @@ pub mod daemon;
 pub mod events;
 pub mod logs;
 pub mod process;
+pub mod rpc;
 
 /// The Supervisor version we are a drop-in for; reported by `-v` and the RPC.
 pub const SUPERVISOR_VERSION: &str = "4.3.0";

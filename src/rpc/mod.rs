@@ -1,0 +1,1 @@
+//! XML-RPC: values, the codec, and Supervisor's fault codes.
