@@ -60,7 +60,8 @@ fn usage(prog: &str, msg: &str) -> i32 {
 /// supervisorctl arrives with the XML-RPC layer; until then say so plainly
 /// instead of pretending to talk to the daemon.
 fn ctl_unavailable(_args: &[String]) -> i32 {
-    let _ = std::io::stderr()
-        .write_all(b"supervisorctl: the client is not part of this build yet; use the Python supervisorctl\n");
+    let _ = std::io::stderr().write_all(
+        b"supervisorctl: the client is not part of this build yet; use the Python supervisorctl\n",
+    );
     1
 }

@@ -25,7 +25,10 @@ pub fn config_path(args: &DaemonArgs) -> Result<PathBuf, String> {
     if let Some(p) = &args.configuration {
         return Ok(p.clone());
     }
-    let argv0 = std::env::args_os().next().map(PathBuf::from).unwrap_or_default();
+    let argv0 = std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let argv0 = std::fs::canonicalize(&argv0).unwrap_or(argv0);
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     config::find_config_file(&argv0, &cwd).ok_or_else(|| {
@@ -63,13 +66,25 @@ pub fn run(args: DaemonArgs) -> i32 {
         return match load(&path, &args, false) {
             Ok(loaded) => {
                 print_diagnostics(&loaded.warnings);
-                println!("{}: OK ({} warning{})", path.display(), loaded.warnings.len(), if loaded.warnings.len() == 1 { "" } else { "s" });
+                println!(
+                    "{}: OK ({} warning{})",
+                    path.display(),
+                    loaded.warnings.len(),
+                    if loaded.warnings.len() == 1 { "" } else { "s" }
+                );
                 0
             }
             Err(diags) => {
                 print_diagnostics(&diags);
-                let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
-                eprintln!("{}: {errors} error{}", path.display(), if errors == 1 { "" } else { "s" });
+                let errors = diags
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .count();
+                eprintln!(
+                    "{}: {errors} error{}",
+                    path.display(),
+                    if errors == 1 { "" } else { "s" }
+                );
                 EXIT_USAGE
             }
         };

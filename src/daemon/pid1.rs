@@ -12,7 +12,11 @@ pub fn is_pid1() -> bool {
 pub fn become_subreaper() -> std::io::Result<()> {
     // SAFETY: prctl with integer arguments.
     let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) };
-    if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// As PID 1 at exit: TERM every remaining process, wait up to `grace`

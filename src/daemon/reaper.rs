@@ -28,7 +28,11 @@ pub fn decode(status: libc::c_int) -> ExitInfo {
     } else if libc::WIFSIGNALED(status) {
         ExitInfo::signalled(libc::WTERMSIG(status), libc::WCOREDUMP(status))
     } else {
-        ExitInfo { code: -1, signal: None, msg: format!("unknown termination cause 0x{status:04x}") }
+        ExitInfo {
+            code: -1,
+            signal: None,
+            msg: format!("unknown termination cause 0x{status:04x}"),
+        }
     }
 }
 
@@ -41,6 +45,9 @@ mod tests {
         assert_eq!(decode(3 << 8).msg, "exit status 3");
         assert_eq!(decode(libc::SIGKILL).msg, "terminated by SIGKILL");
         assert_eq!(decode(libc::SIGKILL).code, -1);
-        assert_eq!(decode(libc::SIGSEGV | 0x80).msg, "terminated by SIGSEGV (core dumped)");
+        assert_eq!(
+            decode(libc::SIGSEGV | 0x80).msg,
+            "terminated by SIGSEGV (core dumped)"
+        );
     }
 }

@@ -27,8 +27,9 @@ pub struct Signals {
 impl Signals {
     /// Install handlers for `sigs`.
     pub fn install(sigs: &[i32]) -> std::io::Result<Signals> {
-        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
-            .map_err(std::io::Error::from)?;
+        let (read, write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                .map_err(std::io::Error::from)?;
         let mut flags = Vec::new();
         for &sig in sigs {
             let flag = Arc::new(AtomicBool::new(false));
@@ -37,7 +38,11 @@ impl Signals {
             signal_hook::low_level::pipe::register(sig, w)?;
             flags.push((sig, flag));
         }
-        Ok(Signals { read, _write: write, flags })
+        Ok(Signals {
+            read,
+            _write: write,
+            flags,
+        })
     }
 
     pub fn fd(&self) -> RawFd {
@@ -54,6 +59,10 @@ impl Signals {
                 _ => break,
             }
         }
-        self.flags.iter().filter(|(_, f)| f.swap(false, Ordering::SeqCst)).map(|(s, _)| *s).collect()
+        self.flags
+            .iter()
+            .filter(|(_, f)| f.swap(false, Ordering::SeqCst))
+            .map(|(s, _)| *s)
+            .collect()
     }
 }

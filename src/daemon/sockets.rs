@@ -16,8 +16,15 @@ const IN_USE: &str = "Another program is already listening on a port that one of
 
 /// A bound listener and the section it came from.
 pub enum Listener {
-    Unix { section: String, path: PathBuf, listener: UnixListener },
-    Inet { section: String, listener: TcpListener },
+    Unix {
+        section: String,
+        path: PathBuf,
+        listener: UnixListener,
+    },
+    Inet {
+        section: String,
+        listener: TcpListener,
+    },
 }
 
 fn resolve_owner(o: &Owner) -> Result<(libc::uid_t, Option<libc::gid_t>), String> {
@@ -50,30 +57,62 @@ pub fn bind_unix(s: &UnixHttpServer) -> Result<Listener, String> {
         if UnixStream::connect(path).is_ok() {
             return Err(IN_USE.to_string());
         }
-        std::fs::remove_file(path).map_err(|e| format!("Cannot remove stale socket file {}: {e}", path.display()))?;
+        std::fs::remove_file(path)
+            .map_err(|e| format!("Cannot remove stale socket file {}: {e}", path.display()))?;
     }
-    let listener = UnixListener::bind(path).map_err(|e| format!("Cannot open an HTTP server: socket.error reported {e} for {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(s.chmod))
-        .map_err(|e| format!("Could not change permissions of socket file {}: {e}", path.display()))?;
+    let listener = UnixListener::bind(path).map_err(|e| {
+        format!(
+            "Cannot open an HTTP server: socket.error reported {e} for {}",
+            path.display()
+        )
+    })?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(s.chmod)).map_err(|e| {
+        format!(
+            "Could not change permissions of socket file {}: {e}",
+            path.display()
+        )
+    })?;
     if let Some(owner) = &s.chown {
         let (uid, gid) = resolve_owner(owner)?;
-        std::os::unix::fs::chown(path, Some(uid), gid)
-            .map_err(|e| format!("Could not change ownership of socket file {}: {e}", path.display()))?;
+        std::os::unix::fs::chown(path, Some(uid), gid).map_err(|e| {
+            format!(
+                "Could not change ownership of socket file {}: {e}",
+                path.display()
+            )
+        })?;
     }
-    Ok(Listener::Unix { section: s.section.clone(), path: path.clone(), listener })
+    Ok(Listener::Unix {
+        section: s.section.clone(),
+        path: path.clone(),
+        listener,
+    })
 }
 
 pub fn bind_inet(s: &InetHttpServer) -> Result<Listener, String> {
-    let host = if s.host.is_empty() || s.host == "*" { "0.0.0.0" } else { s.host.as_str() };
-    let host = if host == "localhost" { "127.0.0.1" } else { host };
+    let host = if s.host.is_empty() || s.host == "*" {
+        "0.0.0.0"
+    } else {
+        s.host.as_str()
+    };
+    let host = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
     let listener = TcpListener::bind((host, s.port)).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
             IN_USE.to_string()
         } else {
-            format!("Cannot open an HTTP server: socket.error reported {e} for {}:{}", s.host, s.port)
+            format!(
+                "Cannot open an HTTP server: socket.error reported {e} for {}:{}",
+                s.host, s.port
+            )
         }
     })?;
-    Ok(Listener::Inet { section: s.section.clone(), listener })
+    Ok(Listener::Inet {
+        section: s.section.clone(),
+        listener,
+    })
 }
 
 impl Drop for Listener {
@@ -110,7 +149,10 @@ impl PidFile {
                 other.trim()
             ));
         }
-        Ok(PidFile { path: path.to_path_buf(), file })
+        Ok(PidFile {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     /// Write our (post-daemonize) pid.
@@ -131,26 +173,42 @@ impl Drop for PidFile {
 /// Bind the socket of an `[fcgi-program:x]` (`unix:///path` or `tcp://host:port`).
 pub fn bind_fcgi(socket: &FcgiSocket, backlog: u32) -> Result<std::os::fd::OwnedFd, String> {
     use nix::sys::socket::{Backlog, listen};
-    let backlog = Backlog::new(backlog.min(i32::MAX as u32) as i32).map_err(|e| format!("invalid socket_backlog: {e}"))?;
+    let backlog = Backlog::new(backlog.min(i32::MAX as u32) as i32)
+        .map_err(|e| format!("invalid socket_backlog: {e}"))?;
     match socket {
         FcgiSocket::Unix { path, owner, mode } => {
             if std::fs::symlink_metadata(path).is_ok() {
-                std::fs::remove_file(path).map_err(|e| format!("Could not remove {}: {e}", path.display()))?;
+                std::fs::remove_file(path)
+                    .map_err(|e| format!("Could not remove {}: {e}", path.display()))?;
             }
-            let l = UnixListener::bind(path).map_err(|e| format!("Could not create FastCGI socket unix://{}: {e}", path.display()))?;
+            let l = UnixListener::bind(path).map_err(|e| {
+                format!(
+                    "Could not create FastCGI socket unix://{}: {e}",
+                    path.display()
+                )
+            })?;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
                 .map_err(|e| format!("Could not change permissions of {}: {e}", path.display()))?;
             if let Some(o) = owner {
                 let (uid, gid) = resolve_owner(o)?;
-                std::os::unix::fs::chown(path, Some(uid), gid).map_err(|e| format!("Could not change ownership of {}: {e}", path.display()))?;
+                std::os::unix::fs::chown(path, Some(uid), gid).map_err(|e| {
+                    format!("Could not change ownership of {}: {e}", path.display())
+                })?;
             }
             let fd = std::os::fd::OwnedFd::from(l);
             listen(&fd, backlog).map_err(|e| format!("listen: {e}"))?;
             Ok(fd)
         }
         FcgiSocket::Tcp { host, port } => {
-            let h = if host.is_empty() || host == "*" { "0.0.0.0" } else if host == "localhost" { "127.0.0.1" } else { host.as_str() };
-            let l = TcpListener::bind((h, *port)).map_err(|e| format!("Could not create FastCGI socket tcp://{host}:{port}: {e}"))?;
+            let h = if host.is_empty() || host == "*" {
+                "0.0.0.0"
+            } else if host == "localhost" {
+                "127.0.0.1"
+            } else {
+                host.as_str()
+            };
+            let l = TcpListener::bind((h, *port))
+                .map_err(|e| format!("Could not create FastCGI socket tcp://{host}:{port}: {e}"))?;
             let fd = std::os::fd::OwnedFd::from(l);
             listen(&fd, backlog).map_err(|e| format!("listen: {e}"))?;
             Ok(fd)

@@ -1,12 +1,12 @@
 //! `Supervisor`: all daemon state, owned by the loop thread, and the loop.
 
+use super::EXIT_USAGE;
 use super::pid1;
 use super::reaper;
 use super::signals::{self, Signals};
 use super::sockets::{self, Listener, PidFile};
-use super::EXIT_USAGE;
 use crate::cli::DaemonArgs;
-use crate::config::{Config, GroupConfig, LogLevel, Loaded};
+use crate::config::{Config, GroupConfig, Loaded, LogLevel};
 use crate::events::{Bus, Event};
 use crate::logs::MainLog;
 use crate::process::spawn::{self, SpawnError, SpawnPlan};
@@ -124,13 +124,24 @@ fn drop_privileges(user: &str) -> Result<(), String> {
 fn set_rlimits(minfds: u64, minprocs: u64) -> Result<Vec<String>, String> {
     let mut infos = Vec::new();
     let limits = [
-        (libc::RLIMIT_NOFILE, "RLIMIT_NOFILE", minfds,
-         "The minimum number of file descriptors required to run this process is {min} as per the \"minfds\" command-line argument or config file setting. The current environment will only allow you to open {hard} file descriptors.  Either raise the number of usable file descriptors in your environment or lower the minfds setting in the config file to allow the process to start."),
-        (libc::RLIMIT_NPROC, "RLIMIT_NPROC", minprocs,
-         "The minimum number of available processes required to run this program is {min} as per the \"minprocs\" command-line argument or config file setting. The current environment will only allow you to open {hard} processes.  Either raise the number of usable processes in your environment or lower the minprocs setting in the config file to allow the program to start."),
+        (
+            libc::RLIMIT_NOFILE,
+            "RLIMIT_NOFILE",
+            minfds,
+            "The minimum number of file descriptors required to run this process is {min} as per the \"minfds\" command-line argument or config file setting. The current environment will only allow you to open {hard} file descriptors.  Either raise the number of usable file descriptors in your environment or lower the minfds setting in the config file to allow the process to start.",
+        ),
+        (
+            libc::RLIMIT_NPROC,
+            "RLIMIT_NPROC",
+            minprocs,
+            "The minimum number of available processes required to run this program is {min} as per the \"minprocs\" command-line argument or config file setting. The current environment will only allow you to open {hard} processes.  Either raise the number of usable processes in your environment or lower the minprocs setting in the config file to allow the program to start.",
+        ),
     ];
     for (res, name, min, msg) in limits {
-        let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut rl = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         // SAFETY: getrlimit with a valid pointer.
         if unsafe { libc::getrlimit(res, &mut rl) } != 0 {
             continue;
@@ -138,11 +149,20 @@ fn set_rlimits(minfds: u64, minprocs: u64) -> Result<Vec<String>, String> {
         let min = min as libc::rlim_t;
         if rl.rlim_cur != libc::RLIM_INFINITY && rl.rlim_cur < min {
             let hard = rl.rlim_max;
-            let new_hard = if hard != libc::RLIM_INFINITY && hard < min { min } else { hard };
-            let new = libc::rlimit { rlim_cur: min, rlim_max: new_hard };
+            let new_hard = if hard != libc::RLIM_INFINITY && hard < min {
+                min
+            } else {
+                hard
+            };
+            let new = libc::rlimit {
+                rlim_cur: min,
+                rlim_max: new_hard,
+            };
             // SAFETY: setrlimit with a valid pointer.
             if unsafe { libc::setrlimit(res, &new) } != 0 {
-                return Err(msg.replace("{min}", &min.to_string()).replace("{hard}", &hard.to_string()));
+                return Err(msg
+                    .replace("{min}", &min.to_string())
+                    .replace("{hard}", &hard.to_string()));
             }
             infos.push(format!("Increased {name} limit to {min}"));
         }
@@ -151,9 +171,14 @@ fn set_rlimits(minfds: u64, minprocs: u64) -> Result<Vec<String>, String> {
 }
 
 fn open_files_limit() -> i32 {
-    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit with a valid pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 || rl.rlim_cur == libc::RLIM_INFINITY {
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0
+        || rl.rlim_cur == libc::RLIM_INFINITY
+    {
         return 65536;
     }
     rl.rlim_cur.min(1 << 20) as i32
@@ -166,7 +191,11 @@ fn server_url(config: &Config) -> Option<String> {
         return Some(format!("unix://{}", u.file.display()));
     }
     config.inet_http_servers.first().map(|i| {
-        let host = if i.host.is_empty() || i.host == "*" { "localhost" } else { i.host.as_str() };
+        let host = if i.host.is_empty() || i.host == "*" {
+            "localhost"
+        } else {
+            i.host.as_str()
+        };
         format!("http://{host}:{}", i.port)
     })
 }
@@ -189,8 +218,13 @@ fn base_env(config: &Config) -> Vec<(OsString, OsString)> {
 
 /// Fork into the background (Supervisor's `daemonize`): the parent waits
 /// until the child has written its pidfile, so `Type=forking` units see it.
-fn daemonize(directory: Option<&std::path::Path>, umask: u32, log: &mut MainLog) -> Result<OwnedFd, String> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+fn daemonize(
+    directory: Option<&std::path::Path>,
+    umask: u32,
+    log: &mut MainLog,
+) -> Result<OwnedFd, String> {
+    let (r, w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     // SAFETY: fork(2) while single-threaded (no helper threads exist yet).
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -211,8 +245,20 @@ fn daemonize(directory: Option<&std::path::Path>, umask: u32, log: &mut MainLog)
     }
     if let Some(dir) = directory {
         match std::env::set_current_dir(dir) {
-            Ok(()) => log.log(LogLevel::Info, &format!("set current directory: {}", spawn::py_repr(&dir.display().to_string()))),
-            Err(e) => log.log(LogLevel::Critical, &format!("can't chdir into {}: {e}", spawn::py_repr(&dir.display().to_string()))),
+            Ok(()) => log.log(
+                LogLevel::Info,
+                &format!(
+                    "set current directory: {}",
+                    spawn::py_repr(&dir.display().to_string())
+                ),
+            ),
+            Err(e) => log.log(
+                LogLevel::Critical,
+                &format!(
+                    "can't chdir into {}: {e}",
+                    spawn::py_repr(&dir.display().to_string())
+                ),
+            ),
         }
     }
     // SAFETY: as above.
@@ -234,7 +280,11 @@ fn daemonize(directory: Option<&std::path::Path>, umask: u32, log: &mut MainLog)
 /// Start the daemon with a loaded config; returns the exit status.
 pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
     ensure_std_fds();
-    let Loaded { config, warnings, infos } = loaded;
+    let Loaded {
+        config,
+        warnings,
+        infos,
+    } = loaded;
     let sd = config.supervisord.clone();
     let mut log = MainLog::early();
 
@@ -266,13 +316,25 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
     for i in &infos {
         log.log(LogLevel::Info, i);
     }
-    if let Err(e) = log.open(&sd.logfile, sd.logfile_maxbytes, sd.logfile_backups, sd.loglevel, sd.nodaemon && !sd.silent) {
+    if let Err(e) = log.open(
+        &sd.logfile,
+        sd.logfile_maxbytes,
+        sd.logfile_backups,
+        sd.loglevel,
+        sd.nodaemon && !sd.silent,
+    ) {
         eprintln!("Error: could not open the main log: {e}");
         return EXIT_USAGE;
     }
     if !sd.nocleanup {
         if let Err(e) = crate::logs::cleanup_auto_logs(&sd.childlogdir, &sd.identifier) {
-            log.log(LogLevel::Warn, &format!("could not clean up AUTO child logs in {}: {e}", sd.childlogdir.display()));
+            log.log(
+                LogLevel::Warn,
+                &format!(
+                    "could not clean up AUTO child logs in {}: {e}",
+                    sd.childlogdir.display()
+                ),
+            );
         }
     }
     let signals = match Signals::install(&signals::HANDLED) {
@@ -317,7 +379,11 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
         }
     }
     let ready = if !sup.config.supervisord.nodaemon {
-        match daemonize(sup.config.supervisord.directory.as_deref(), sup.config.supervisord.umask, &mut sup.log) {
+        match daemonize(
+            sup.config.supervisord.directory.as_deref(),
+            sup.config.supervisord.umask,
+            &mut sup.log,
+        ) {
             Ok(w) => Some(w),
             Err(e) => {
                 eprintln!("Error: could not daemonize: {e}");
@@ -329,7 +395,13 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
     };
     if let Some(p) = sup.pidfile.as_mut() {
         if let Err(e) = p.write_pid() {
-            sup.log.log(LogLevel::Critical, &format!("could not write pidfile {}: {e}", sup.config.supervisord.pidfile.display()));
+            sup.log.log(
+                LogLevel::Critical,
+                &format!(
+                    "could not write pidfile {}: {e}",
+                    sup.config.supervisord.pidfile.display()
+                ),
+            );
         }
     }
     if let Some(w) = ready {
@@ -341,7 +413,10 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
         }
     }
     sup.add_configured_groups();
-    sup.log.log(LogLevel::Info, &format!("supervisord started with pid {}", std::process::id()));
+    sup.log.log(
+        LogLevel::Info,
+        &format!("supervisord started with pid {}", std::process::id()),
+    );
     sup.bus.publish(Event::supervisor_state(true));
     sup.run_loop();
     sup.finish()
@@ -354,13 +429,25 @@ impl Supervisor {
         for s in &self.config.unix_http_servers {
             listeners.push(sockets::bind_unix(s)?);
             if s.username.is_none() {
-                self.log.log(LogLevel::Critical, &format!("Server '{}' running without any HTTP authentication checking", s.section));
+                self.log.log(
+                    LogLevel::Critical,
+                    &format!(
+                        "Server '{}' running without any HTTP authentication checking",
+                        s.section
+                    ),
+                );
             }
         }
         for s in &self.config.inet_http_servers {
             listeners.push(sockets::bind_inet(s)?);
             if s.username.is_none() {
-                self.log.log(LogLevel::Critical, &format!("Server '{}' running without any HTTP authentication checking", s.section));
+                self.log.log(
+                    LogLevel::Critical,
+                    &format!(
+                        "Server '{}' running without any HTTP authentication checking",
+                        s.section
+                    ),
+                );
             }
         }
         self.listeners = listeners;
@@ -385,7 +472,10 @@ impl Supervisor {
             match Process::new(pc.clone(), &config.name, &sd.childlogdir, &sd.identifier) {
                 Ok(p) => processes.push(p),
                 Err(e) => {
-                    self.log.log(LogLevel::Error, &format!("could not create AUTO log for '{}': {e}", pc.name));
+                    self.log.log(
+                        LogLevel::Error,
+                        &format!("could not create AUTO log for '{}': {e}", pc.name),
+                    );
                     let mut pc = pc.clone();
                     pc.stdout.logfile = crate::config::ChildLogTarget::None;
                     pc.stderr.logfile = crate::config::ChildLogTarget::None;
@@ -396,7 +486,11 @@ impl Supervisor {
             }
         }
         let name = config.name.clone();
-        let pos = self.groups.iter().position(|g| g.config.priority > config.priority).unwrap_or(self.groups.len());
+        let pos = self
+            .groups
+            .iter()
+            .position(|g| g.config.priority > config.priority)
+            .unwrap_or(self.groups.len());
         self.groups.insert(pos, Group { config, processes });
         self.rebuild_pid_index();
         self.bus.publish(Event::process_group(&name, true));
@@ -419,7 +513,16 @@ impl Supervisor {
     }
 
     /// The one emitter: every process state change becomes an event here.
-    fn emit_process_state(&mut self, gi: usize, pi: usize, from: ProcessState, to: ProcessState, expected: bool, tries: u32, pid: i32) {
+    fn emit_process_state(
+        &mut self,
+        gi: usize,
+        pi: usize,
+        from: ProcessState,
+        to: ProcessState,
+        expected: bool,
+        tries: u32,
+        pid: i32,
+    ) {
         let g = &mut self.groups[gi];
         let p = &mut g.processes[pi];
         if to == ProcessState::Starting {
@@ -428,7 +531,15 @@ impl Supervisor {
             }
             p.laststart_wall = Some(SystemTime::now());
         }
-        let ev = Event::process_state(&p.config.name, &g.config.name, from, to, expected, tries, pid);
+        let ev = Event::process_state(
+            &p.config.name,
+            &g.config.name,
+            from,
+            to,
+            expected,
+            tries,
+            pid,
+        );
         self.bus.publish(ev);
     }
 
@@ -441,9 +552,13 @@ impl Supervisor {
             let effects = p.machine.step(input, &p.policy, now);
             for effect in effects {
                 match effect {
-                    Effect::Changed { from, to, expected, tries, pid } => {
-                        self.emit_process_state(gi, pi, from, to, expected, tries, pid)
-                    }
+                    Effect::Changed {
+                        from,
+                        to,
+                        expected,
+                        tries,
+                        pid,
+                    } => self.emit_process_state(gi, pi, from, to, expected, tries, pid),
                     Effect::Log(level, msg) => self.log.log(level, &msg),
                     Effect::Spawn => inputs.push_back(self.spawn_process(gi, pi)),
                     Effect::Kill { sig, group } => {
@@ -474,23 +589,36 @@ impl Supervisor {
     fn spawn_process(&mut self, gi: usize, pi: usize) -> Input {
         match self.try_spawn(gi, pi) {
             Ok(pid) => Input::Spawned { pid },
-            Err(e) => Input::SpawnFailed { msg: e.message().to_string() },
+            Err(e) => Input::SpawnFailed {
+                msg: e.message().to_string(),
+            },
         }
     }
 
     fn try_spawn(&mut self, gi: usize, pi: usize) -> Result<i32, SpawnError> {
         let strip_ansi = self.config.supervisord.strip_ansi;
         let env = self.child_env(&self.groups[gi].processes[pi]);
-        let daemon_path = self.base_env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone());
+        let daemon_path = self
+            .base_env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone());
         let max_fd = self.max_fd;
         let p = &mut self.groups[gi].processes[pi];
         let name = p.config.name.clone();
         p.ensure_logs(strip_ansi).map_err(|e| {
             let code = e.raw_os_error().unwrap_or(0);
             if code == libc::EMFILE || code == libc::ENFILE {
-                SpawnError::Other(format!("too many open files to spawn {}", spawn::py_repr(&name)))
+                SpawnError::Other(format!(
+                    "too many open files to spawn {}",
+                    spawn::py_repr(&name)
+                ))
             } else {
-                SpawnError::Other(format!("unknown error making dispatchers for {}: {}", spawn::py_repr(&name), spawn::errno_name(code)))
+                SpawnError::Other(format!(
+                    "unknown error making dispatchers for {}: {}",
+                    spawn::py_repr(&name),
+                    spawn::errno_name(code)
+                ))
             }
         })?;
         let mut warnings = Vec::new();
@@ -510,10 +638,19 @@ impl Supervisor {
                 }
             }
         }
-        let program_path = p.config.environment.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str());
-        let filename = spawn::resolve_command(&p.config.argv, program_path, daemon_path.as_deref())?;
+        let program_path = p
+            .config
+            .environment
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_str());
+        let filename =
+            spawn::resolve_command(&p.config.argv, program_path, daemon_path.as_deref())?;
         let user = match &p.config.user {
-            Some(u) => Some((spawn::resolve_user(u).map_err(SpawnError::Other)?, u.clone())),
+            Some(u) => Some((
+                spawn::resolve_user(u).map_err(SpawnError::Other)?,
+                u.clone(),
+            )),
             None => None,
         };
         let mut plan = SpawnPlan::new(
@@ -531,7 +668,10 @@ impl Supervisor {
         if let crate::config::GroupKind::Fcgi { socket, backlog } = &self.groups[gi].config.kind {
             let (socket, backlog) = (socket.clone(), *backlog);
             let gname = self.groups[gi].config.name.clone();
-            plan.fd0 = Some(self.fcgi_socket(&gname, &socket, backlog).map_err(SpawnError::Other)?);
+            plan.fd0 = Some(
+                self.fcgi_socket(&gname, &socket, backlog)
+                    .map_err(SpawnError::Other)?,
+            );
         }
         let p = &mut self.groups[gi].processes[pi];
         let child = spawn::spawn(&plan, &name, max_fd)?;
@@ -544,7 +684,12 @@ impl Supervisor {
 
     /// The listening socket of an `[fcgi-program:x]` group, created on the
     /// first spawn and shared by all its processes (it becomes their fd 0).
-    fn fcgi_socket(&mut self, group: &str, socket: &crate::config::FcgiSocket, backlog: u32) -> Result<RawFd, String> {
+    fn fcgi_socket(
+        &mut self,
+        group: &str,
+        socket: &crate::config::FcgiSocket,
+        backlog: u32,
+    ) -> Result<RawFd, String> {
         if let Some(fd) = self.fcgi_sockets.get(group) {
             return Ok(fd.as_raw_fd());
         }
@@ -569,11 +714,16 @@ impl Supervisor {
         }
         let err = std::io::Error::last_os_error();
         if err.raw_os_error() == Some(libc::ESRCH) {
-            let msg = format!("unable to signal {} (pid {pid}), it probably just exited on its own: {err}", p.config.name);
+            let msg = format!(
+                "unable to signal {} (pid {pid}), it probably just exited on its own: {err}",
+                p.config.name
+            );
             self.log.log(LogLevel::Debug, &msg);
             None
         } else {
-            Some(Input::KillFailed { msg: err.to_string() })
+            Some(Input::KillFailed {
+                msg: err.to_string(),
+            })
         }
     }
 
@@ -608,7 +758,11 @@ impl Supervisor {
                     Err(e) => {
                         if !p.log_failing {
                             p.log_failing = true;
-                            let msg = format!("could not write {} log of '{}': {e}; the program keeps running", ch.name(), p.config.name);
+                            let msg = format!(
+                                "could not write {} log of '{}': {e}; the program keeps running",
+                                ch.name(),
+                                p.config.name
+                            );
                             self.log.log(LogLevel::Error, &msg);
                         }
                     }
@@ -635,7 +789,10 @@ impl Supervisor {
                     self.drive(gi, pi, Input::Exited(info), now);
                 }
                 None => {
-                    self.log.log(LogLevel::Info, &format!("reaped unknown pid {pid} ({})", info.msg));
+                    self.log.log(
+                        LogLevel::Info,
+                        &format!("reaped unknown pid {pid} ({})", info.msg),
+                    );
                 }
             }
         }
@@ -680,13 +837,24 @@ impl Supervisor {
     /// only after those are down.  Returns true when nothing is left running.
     fn stop_phase(&mut self, now: Instant) -> bool {
         let unstopped: Vec<usize> = (0..self.groups.len())
-            .filter(|&gi| self.groups[gi].processes.iter().any(|p| !p.machine.state().is_stopped()))
+            .filter(|&gi| {
+                self.groups[gi]
+                    .processes
+                    .iter()
+                    .any(|p| !p.machine.state().is_stopped())
+            })
             .collect();
-        let Some(top) = unstopped.iter().map(|&gi| self.groups[gi].config.priority).max() else {
+        let Some(top) = unstopped
+            .iter()
+            .map(|&gi| self.groups[gi].config.priority)
+            .max()
+        else {
             return true;
         };
-        let top_groups: Vec<usize> =
-            unstopped.into_iter().filter(|&gi| self.groups[gi].config.priority == top).collect();
+        let top_groups: Vec<usize> = unstopped
+            .into_iter()
+            .filter(|&gi| self.groups[gi].config.priority == top)
+            .collect();
         for gi in top_groups {
             self.stop_group(gi, now);
         }
@@ -714,7 +882,9 @@ impl Supervisor {
         order.sort_by_key(|&pi| std::cmp::Reverse(self.groups[gi].processes[pi].config.priority));
         for pi in order {
             match self.groups[gi].processes[pi].machine.state() {
-                ProcessState::Running | ProcessState::Starting => self.drive(gi, pi, Input::Stop, now),
+                ProcessState::Running | ProcessState::Starting => {
+                    self.drive(gi, pi, Input::Stop, now)
+                }
                 ProcessState::Backoff => self.drive(gi, pi, Input::GiveUp, now),
                 _ => {}
             }
@@ -726,26 +896,46 @@ impl Supervisor {
             let name = crate::process::state::signal_name(sig);
             match sig {
                 libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
-                    self.log.log(LogLevel::Warn, &format!("received {name} indicating exit request"));
+                    self.log.log(
+                        LogLevel::Warn,
+                        &format!("received {name} indicating exit request"),
+                    );
                     self.begin_stop(Mood::Shutdown);
                 }
                 libc::SIGHUP => {
                     if self.mood == Mood::Shutdown {
-                        self.log.log(LogLevel::Warn, &format!("ignored {name} indicating restart request (shutdown in progress)"));
+                        self.log.log(
+                            LogLevel::Warn,
+                            &format!(
+                                "ignored {name} indicating restart request (shutdown in progress)"
+                            ),
+                        );
                     } else {
-                        self.log.log(LogLevel::Warn, &format!("received {name} indicating restart request"));
+                        self.log.log(
+                            LogLevel::Warn,
+                            &format!("received {name} indicating restart request"),
+                        );
                         self.request_reload();
                     }
                 }
                 libc::SIGCHLD => {
-                    self.log.log(LogLevel::Debug, &format!("received {name} indicating a child quit"));
+                    self.log.log(
+                        LogLevel::Debug,
+                        &format!("received {name} indicating a child quit"),
+                    );
                     self.reap(now);
                 }
                 libc::SIGUSR2 => {
-                    self.log.log(LogLevel::Info, &format!("received {name} indicating log reopen request"));
+                    self.log.log(
+                        LogLevel::Info,
+                        &format!("received {name} indicating log reopen request"),
+                    );
                     self.reopen_logs();
                 }
-                _ => self.log.log(LogLevel::Blather, &format!("received {name} indicating nothing")),
+                _ => self.log.log(
+                    LogLevel::Blather,
+                    &format!("received {name} indicating nothing"),
+                ),
             }
         }
     }
@@ -758,7 +948,11 @@ impl Supervisor {
                 for ch in [Channel::Stdout, Channel::Stderr] {
                     if let Some(l) = p.log_for(ch) {
                         if let Err(e) = l.reopen() {
-                            failures.push(format!("could not reopen {} log of '{}': {e}", ch.name(), p.config.name));
+                            failures.push(format!(
+                                "could not reopen {} log of '{}': {e}",
+                                ch.name(),
+                                p.config.name
+                            ));
                         }
                     }
                 }
@@ -795,7 +989,13 @@ impl Supervisor {
                 Ok(())
             }
             Err(diags) => {
-                self.log.log(LogLevel::Critical, &format!("not reloading: {} has errors; the running configuration is kept", self.config_path.display()));
+                self.log.log(
+                    LogLevel::Critical,
+                    &format!(
+                        "not reloading: {} has errors; the running configuration is kept",
+                        self.config_path.display()
+                    ),
+                );
                 for d in &diags {
                     self.log.log(LogLevel::Critical, &d.to_string());
                 }
@@ -806,7 +1006,12 @@ impl Supervisor {
 
     /// Everything is stopped: swap in the new config and start again.
     fn apply_reload(&mut self) {
-        let Some(Loaded { config, warnings, infos }) = self.pending_reload.take() else {
+        let Some(Loaded {
+            config,
+            warnings,
+            infos,
+        }) = self.pending_reload.take()
+        else {
             self.mood = Mood::Running;
             return;
         };
@@ -820,7 +1025,13 @@ impl Supervisor {
         self.base_env = base_env(&config);
         self.serverurl = server_url(&config);
         self.config = config;
-        if let Err(e) = self.log.open(&sd.logfile, sd.logfile_maxbytes, sd.logfile_backups, sd.loglevel, sd.nodaemon && !sd.silent) {
+        if let Err(e) = self.log.open(
+            &sd.logfile,
+            sd.logfile_maxbytes,
+            sd.logfile_backups,
+            sd.loglevel,
+            sd.nodaemon && !sd.silent,
+        ) {
             eprintln!("could not reopen the main log: {e}");
         }
         for w in &warnings {
@@ -840,7 +1051,10 @@ impl Supervisor {
             match PidFile::lock(&sd.pidfile) {
                 Ok(mut p) => {
                     if let Err(e) = p.write_pid() {
-                        self.log.log(LogLevel::Critical, &format!("could not write pidfile {}: {e}", sd.pidfile.display()));
+                        self.log.log(
+                            LogLevel::Critical,
+                            &format!("could not write pidfile {}: {e}", sd.pidfile.display()),
+                        );
                     }
                     self.pidfile = Some(p);
                 }
@@ -850,7 +1064,10 @@ impl Supervisor {
         self.mood = Mood::Running;
         self.last_wait_report = None;
         self.add_configured_groups();
-        self.log.log(LogLevel::Info, &format!("supervisord started with pid {}", std::process::id()));
+        self.log.log(
+            LogLevel::Info,
+            &format!("supervisord started with pid {}", std::process::id()),
+        );
         self.bus.publish(Event::supervisor_state(true));
     }
 
@@ -858,7 +1075,11 @@ impl Supervisor {
     fn poll_set(&self, fds: &mut Vec<libc::pollfd>, owners: &mut Vec<(usize, usize, Channel)>) {
         fds.clear();
         owners.clear();
-        fds.push(libc::pollfd { fd: self.signals.fd(), events: libc::POLLIN, revents: 0 });
+        fds.push(libc::pollfd {
+            fd: self.signals.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
         for (gi, g) in self.groups.iter().enumerate() {
             for (pi, p) in g.processes.iter().enumerate() {
                 let chans: [(Option<RawFd>, Channel); 2] = [
@@ -867,7 +1088,11 @@ impl Supervisor {
                 ];
                 for (fd, ch) in chans {
                     if let Some(fd) = fd {
-                        fds.push(libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
+                        fds.push(libc::pollfd {
+                            fd,
+                            events: libc::POLLIN,
+                            revents: 0,
+                        });
                         owners.push((gi, pi, ch));
                     }
                 }
@@ -915,7 +1140,10 @@ impl Supervisor {
                 self.handle_signals(now);
             }
             for (i, &(gi, pi, ch)) in owners.iter().enumerate() {
-                if fds[i + 1].revents != 0 && gi < self.groups.len() && pi < self.groups[gi].processes.len() {
+                if fds[i + 1].revents != 0
+                    && gi < self.groups.len()
+                    && pi < self.groups[gi].processes.len()
+                {
                     self.read_output(gi, pi, ch, false);
                 }
             }
@@ -929,7 +1157,10 @@ impl Supervisor {
         self.pidfile = None;
         let swept = pid1::final_sweep(PID1_SWEEP_GRACE);
         if swept > 0 {
-            self.log.log(LogLevel::Info, &format!("reaped {swept} leftover processes at exit"));
+            self.log.log(
+                LogLevel::Info,
+                &format!("reaped {swept} leftover processes at exit"),
+            );
         }
         self.exit_code
     }

@@ -113,10 +113,16 @@ impl EventType {
         use EventType::*;
         Some(match self {
             Event => return None,
-            ProcessState | ProcessLog | ProcessCommunication | RemoteCommunication | SupervisorStateChange
-            | Tick | ProcessGroup => Event,
-            ProcessStateStopped | ProcessStateExited | ProcessStateStarting | ProcessStateStopping
-            | ProcessStateBackoff | ProcessStateFatal | ProcessStateRunning | ProcessStateUnknown => ProcessState,
+            ProcessState
+            | ProcessLog
+            | ProcessCommunication
+            | RemoteCommunication
+            | SupervisorStateChange
+            | Tick
+            | ProcessGroup => Event,
+            ProcessStateStopped | ProcessStateExited | ProcessStateStarting
+            | ProcessStateStopping | ProcessStateBackoff | ProcessStateFatal
+            | ProcessStateRunning | ProcessStateUnknown => ProcessState,
             ProcessLogStdout | ProcessLogStderr => ProcessLog,
             ProcessCommunicationStdout | ProcessCommunicationStderr => ProcessCommunication,
             SupervisorStateChangeRunning | SupervisorStateChangeStopping => SupervisorStateChange,
@@ -175,16 +181,26 @@ impl Event {
         tries: u32,
         pid: i32,
     ) -> Event {
-        let mut s = format!("processname:{process} groupname:{group} from_state:{}", from.name());
+        let mut s = format!(
+            "processname:{process} groupname:{group} from_state:{}",
+            from.name()
+        );
         match to {
-            ProcessState::Starting | ProcessState::Backoff => s.push_str(&format!(" tries:{tries}")),
-            ProcessState::Exited => s.push_str(&format!(" expected:{} pid:{pid}", i32::from(expected))),
+            ProcessState::Starting | ProcessState::Backoff => {
+                s.push_str(&format!(" tries:{tries}"))
+            }
+            ProcessState::Exited => {
+                s.push_str(&format!(" expected:{} pid:{pid}", i32::from(expected)))
+            }
             ProcessState::Running | ProcessState::Stopping | ProcessState::Stopped => {
                 s.push_str(&format!(" pid:{pid}"))
             }
             ProcessState::Fatal | ProcessState::Unknown => {}
         }
-        Event { kind: EventType::for_state(to), payload: s.into_bytes() }
+        Event {
+            kind: EventType::for_state(to),
+            payload: s.into_bytes(),
+        }
     }
 
     /// SUPERVISOR_STATE_CHANGE_RUNNING / _STOPPING (empty payload).
@@ -194,13 +210,23 @@ impl Event {
         } else {
             EventType::SupervisorStateChangeStopping
         };
-        Event { kind, payload: Vec::new() }
+        Event {
+            kind,
+            payload: Vec::new(),
+        }
     }
 
     /// PROCESS_GROUP_ADDED / _REMOVED: `groupname:g\n`.
     pub fn process_group(group: &str, added: bool) -> Event {
-        let kind = if added { EventType::ProcessGroupAdded } else { EventType::ProcessGroupRemoved };
-        Event { kind, payload: format!("groupname:{group}\n").into_bytes() }
+        let kind = if added {
+            EventType::ProcessGroupAdded
+        } else {
+            EventType::ProcessGroupRemoved
+        };
+        Event {
+            kind,
+            payload: format!("groupname:{group}\n").into_bytes(),
+        }
     }
 }
 
@@ -248,7 +274,10 @@ mod tests {
         assert!(EventType::ProcessStateExited.is_a(EventType::Event));
         assert!(!EventType::ProcessStateExited.is_a(EventType::Tick));
         assert!(EventType::Tick5.is_a(EventType::Tick));
-        assert_eq!(EventType::from_name("PROCESS_LOG_STDERR"), Some(EventType::ProcessLogStderr));
+        assert_eq!(
+            EventType::from_name("PROCESS_LOG_STDERR"),
+            Some(EventType::ProcessLogStderr)
+        );
         assert_eq!(EventType::from_name("NOPE"), None);
         for t in EventType::ALL {
             assert_eq!(EventType::from_name(t.name()), Some(t));
@@ -260,22 +289,47 @@ mod tests {
     fn process_state_payloads() {
         use ProcessState::*;
         let p = |from, to, exp, tries, pid| {
-            String::from_utf8(Event::process_state("cat", "g", from, to, exp, tries, pid).payload).unwrap_or_default()
+            String::from_utf8(Event::process_state("cat", "g", from, to, exp, tries, pid).payload)
+                .unwrap_or_default()
         };
-        assert_eq!(p(Stopped, Starting, true, 0, 0), "processname:cat groupname:g from_state:STOPPED tries:0");
-        assert_eq!(p(Starting, Backoff, true, 2, 7), "processname:cat groupname:g from_state:STARTING tries:2");
-        assert_eq!(p(Running, Exited, false, 0, 42), "processname:cat groupname:g from_state:RUNNING expected:0 pid:42");
-        assert_eq!(p(Starting, Running, true, 0, 42), "processname:cat groupname:g from_state:STARTING pid:42");
-        assert_eq!(p(Stopping, Stopped, true, 0, 42), "processname:cat groupname:g from_state:STOPPING pid:42");
-        assert_eq!(p(Backoff, Fatal, true, 0, 0), "processname:cat groupname:g from_state:BACKOFF");
+        assert_eq!(
+            p(Stopped, Starting, true, 0, 0),
+            "processname:cat groupname:g from_state:STOPPED tries:0"
+        );
+        assert_eq!(
+            p(Starting, Backoff, true, 2, 7),
+            "processname:cat groupname:g from_state:STARTING tries:2"
+        );
+        assert_eq!(
+            p(Running, Exited, false, 0, 42),
+            "processname:cat groupname:g from_state:RUNNING expected:0 pid:42"
+        );
+        assert_eq!(
+            p(Starting, Running, true, 0, 42),
+            "processname:cat groupname:g from_state:STARTING pid:42"
+        );
+        assert_eq!(
+            p(Stopping, Stopped, true, 0, 42),
+            "processname:cat groupname:g from_state:STOPPING pid:42"
+        );
+        assert_eq!(
+            p(Backoff, Fatal, true, 0, 0),
+            "processname:cat groupname:g from_state:BACKOFF"
+        );
         let e = Event::process_state("cat", "g", Running, Exited, true, 0, 1);
         assert_eq!(e.kind, EventType::ProcessStateExited);
     }
 
     #[test]
     fn group_and_supervisor_payloads() {
-        assert_eq!(Event::process_group("web", true).payload, b"groupname:web\n");
-        assert_eq!(Event::supervisor_state(false).kind, EventType::SupervisorStateChangeStopping);
+        assert_eq!(
+            Event::process_group("web", true).payload,
+            b"groupname:web\n"
+        );
+        assert_eq!(
+            Event::supervisor_state(false).kind,
+            EventType::SupervisorStateChangeStopping
+        );
         assert!(Event::supervisor_state(true).payload.is_empty());
     }
 
@@ -285,7 +339,13 @@ mod tests {
         b.publish(Event::supervisor_state(true));
         b.publish(Event::process_group("a", true));
         let kinds: Vec<_> = b.drain().map(|e| e.kind).collect();
-        assert_eq!(kinds, vec![EventType::SupervisorStateChangeRunning, EventType::ProcessGroupAdded]);
+        assert_eq!(
+            kinds,
+            vec![
+                EventType::SupervisorStateChangeRunning,
+                EventType::ProcessGroupAdded
+            ]
+        );
         assert!(b.is_empty());
         assert_eq!(b.published(), 2);
     }

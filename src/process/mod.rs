@@ -57,17 +57,30 @@ pub struct Process {
 impl Process {
     /// Make the record; AUTO log files are created now, as Supervisor does
     /// when a group is added.
-    pub fn new(config: ProcessConfig, group: &str, childlogdir: &Path, identifier: &str) -> std::io::Result<Process> {
+    pub fn new(
+        config: ProcessConfig,
+        group: &str,
+        childlogdir: &Path,
+        identifier: &str,
+    ) -> std::io::Result<Process> {
         let resolve = |t: &ChildLogTarget, ch: Channel| -> std::io::Result<Option<PathBuf>> {
             Ok(match t {
                 ChildLogTarget::None => None,
                 ChildLogTarget::File(p) => Some(p.clone()),
-                ChildLogTarget::Auto => Some(crate::logs::auto_log_path(childlogdir, &config.name, ch.name(), identifier)?),
+                ChildLogTarget::Auto => Some(crate::logs::auto_log_path(
+                    childlogdir,
+                    &config.name,
+                    ch.name(),
+                    identifier,
+                )?),
             })
         };
         let stdout_logfile = resolve(&config.stdout.logfile, Channel::Stdout)?;
-        let stderr_logfile =
-            if config.redirect_stderr { None } else { resolve(&config.stderr.logfile, Channel::Stderr)? };
+        let stderr_logfile = if config.redirect_stderr {
+            None
+        } else {
+            resolve(&config.stderr.logfile, Channel::Stderr)?
+        };
         Ok(Process {
             policy: Policy::from_config(&config),
             config,
@@ -98,14 +111,26 @@ impl Process {
             let c = &self.config.stdout;
             let tag = c.syslog.then(|| self.config.name.clone());
             if self.stdout_logfile.is_some() || tag.is_some() {
-                self.stdout_log = Some(ChildLog::open(self.stdout_logfile.as_deref(), c.maxbytes, c.backups, tag, strip_ansi)?);
+                self.stdout_log = Some(ChildLog::open(
+                    self.stdout_logfile.as_deref(),
+                    c.maxbytes,
+                    c.backups,
+                    tag,
+                    strip_ansi,
+                )?);
             }
         }
         if self.stderr_log.is_none() && !self.config.redirect_stderr {
             let c = &self.config.stderr;
             let tag = c.syslog.then(|| self.config.name.clone());
             if self.stderr_logfile.is_some() || tag.is_some() {
-                self.stderr_log = Some(ChildLog::open(self.stderr_logfile.as_deref(), c.maxbytes, c.backups, tag, strip_ansi)?);
+                self.stderr_log = Some(ChildLog::open(
+                    self.stderr_logfile.as_deref(),
+                    c.maxbytes,
+                    c.backups,
+                    tag,
+                    strip_ansi,
+                )?);
             }
         }
         Ok(())

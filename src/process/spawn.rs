@@ -45,7 +45,11 @@ pub fn py_repr(s: &str) -> String {
 /// Supervisor's `get_execv_args` + `check_execv_args`: find argv[0] on the
 /// program's PATH (its `environment=` PATH, else supervisord's) and check it
 /// can be executed.  Returns the file name to exec.
-pub fn resolve_command(argv: &[String], program_path: Option<&str>, daemon_path: Option<&OsStr>) -> Result<PathBuf, SpawnError> {
+pub fn resolve_command(
+    argv: &[String],
+    program_path: Option<&str>,
+    daemon_path: Option<&OsStr>,
+) -> Result<PathBuf, SpawnError> {
     let program = match argv.first() {
         Some(p) => p,
         None => return Err(SpawnError::Other("command is empty".to_string())),
@@ -56,7 +60,10 @@ pub fn resolve_command(argv: &[String], program_path: Option<&str>, daemon_path:
         let dirs: Vec<PathBuf> = match (program_path, daemon_path) {
             (Some(p), _) => p.split(':').map(PathBuf::from).collect(),
             (None, Some(p)) if !p.is_empty() => std::env::split_paths(p).collect(),
-            _ => ["/bin", "/usr/bin", "/usr/local/bin"].iter().map(PathBuf::from).collect(),
+            _ => ["/bin", "/usr/bin", "/usr/local/bin"]
+                .iter()
+                .map(PathBuf::from)
+                .collect(),
         };
         let mut found = None;
         for dir in dirs {
@@ -77,15 +84,22 @@ pub fn resolve_command(argv: &[String], program_path: Option<&str>, daemon_path:
         None => return Err(SpawnError::NotFound(format!("can't find command {shown}"))),
     };
     if meta.is_dir() {
-        return Err(SpawnError::NotExecutable(format!("command at {shown} is a directory")));
+        return Err(SpawnError::NotExecutable(format!(
+            "command at {shown} is a directory"
+        )));
     }
     if meta.permissions().mode() & 0o111 == 0 {
-        return Err(SpawnError::NotExecutable(format!("command at {shown} is not executable")));
+        return Err(SpawnError::NotExecutable(format!(
+            "command at {shown} is not executable"
+        )));
     }
-    let c = CString::new(filename.as_os_str().as_bytes()).map_err(|_| SpawnError::Other(format!("command {shown} contains a NUL byte")))?;
+    let c = CString::new(filename.as_os_str().as_bytes())
+        .map_err(|_| SpawnError::Other(format!("command {shown} contains a NUL byte")))?;
     // SAFETY: access(2) with a valid NUL-terminated path.
     if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 {
-        return Err(SpawnError::NotExecutable(format!("no permission to run command {shown}")));
+        return Err(SpawnError::NotExecutable(format!(
+            "no permission to run command {shown}"
+        )));
     }
     Ok(filename)
 }
@@ -103,8 +117,14 @@ pub struct UserSwitch {
 pub fn resolve_user(user: &str) -> Result<UserSwitch, String> {
     use nix::unistd::{Uid, User};
     let rec = match user.parse::<u32>() {
-        Ok(n) => User::from_uid(Uid::from_raw(n)).ok().flatten().ok_or_else(|| format!("Can't find uid {n}"))?,
-        Err(_) => User::from_name(user).ok().flatten().ok_or_else(|| format!("Can't find username {}", py_repr(user)))?,
+        Ok(n) => User::from_uid(Uid::from_raw(n))
+            .ok()
+            .flatten()
+            .ok_or_else(|| format!("Can't find uid {n}"))?,
+        Err(_) => User::from_name(user)
+            .ok()
+            .flatten()
+            .ok_or_else(|| format!("Can't find username {}", py_repr(user)))?,
     };
     let mut groups = vec![rec.gid.as_raw()];
     if let Ok(name) = CString::new(rec.name.as_bytes()) {
@@ -116,7 +136,11 @@ pub fn resolve_user(user: &str) -> Result<UserSwitch, String> {
             }
         }
     }
-    Ok(UserSwitch { uid: rec.uid.as_raw(), gid: rec.gid.as_raw(), groups })
+    Ok(UserSwitch {
+        uid: rec.uid.as_raw(),
+        gid: rec.gid.as_raw(),
+        groups,
+    })
 }
 
 /// Everything needed to start one child, prepared before `fork`.
@@ -151,7 +175,8 @@ impl SpawnPlan {
         redirect_stderr: bool,
     ) -> Result<SpawnPlan, SpawnError> {
         let nul = |what: &str| SpawnError::Other(format!("{what} contains a NUL byte"));
-        let filename_c = CString::new(filename.as_os_str().as_bytes()).map_err(|_| nul("command"))?;
+        let filename_c =
+            CString::new(filename.as_os_str().as_bytes()).map_err(|_| nul("command"))?;
         let argv_c = argv
             .iter()
             .map(|a| CString::new(a.as_bytes()))
@@ -168,8 +193,12 @@ impl SpawnPlan {
             Some(d) => Some(CString::new(d.as_os_str().as_bytes()).map_err(|_| nul("directory"))?),
             None => None,
         };
-        let uid_shown = user.as_ref().map(|(u, _)| u.uid.to_string()).unwrap_or_default();
-        let setuid_msg = |why: &str| format!("supervisor: couldn't setuid to {uid_shown}: {why}\n").into_bytes();
+        let uid_shown = user
+            .as_ref()
+            .map(|(u, _)| u.uid.to_string())
+            .unwrap_or_default();
+        let setuid_msg =
+            |why: &str| format!("supervisor: couldn't setuid to {uid_shown}: {why}\n").into_bytes();
         Ok(SpawnPlan {
             filename: filename_c,
             argv: argv_c,
@@ -185,11 +214,16 @@ impl SpawnPlan {
             msg_setuid: setuid_msg("Could not set user id of effective user"),
             msg_chdir_prefix: format!(
                 "supervisor: couldn't chdir to {}: ",
-                directory.map(|d| d.display().to_string()).unwrap_or_default()
+                directory
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default()
             )
             .into_bytes(),
-            msg_exec_prefix: format!("supervisor: couldn't exec {}: ", argv.first().map(String::as_str).unwrap_or(""))
-                .into_bytes(),
+            msg_exec_prefix: format!(
+                "supervisor: couldn't exec {}: ",
+                argv.first().map(String::as_str).unwrap_or("")
+            )
+            .into_bytes(),
         })
     }
 }
@@ -224,9 +258,16 @@ fn parent_error(name: &str, what: &str, e: &std::io::Error) -> SpawnError {
     let msg = if code == libc::EMFILE || code == libc::ENFILE {
         format!("too many open files to spawn {}", py_repr(name))
     } else if code == libc::EAGAIN {
-        format!("Too many processes in process table to spawn {}", py_repr(name))
+        format!(
+            "Too many processes in process table to spawn {}",
+            py_repr(name)
+        )
     } else {
-        format!("unknown error {what} for {}: {}", py_repr(name), errno_name(code))
+        format!(
+            "unknown error {what} for {}: {}",
+            py_repr(name),
+            errno_name(code)
+        )
     };
     SpawnError::Other(msg)
 }
@@ -250,15 +291,24 @@ pub fn spawn(plan: &SpawnPlan, name: &str, max_fd: i32) -> Result<Spawned, Spawn
     let mut env_ptrs: Vec<*const libc::c_char> = plan.env.iter().map(|a| a.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
     let fds = ChildFds {
-        stdin: plan.fd0.unwrap_or_else(|| stdin.as_ref().map(|(r, _)| r.as_raw_fd()).unwrap_or(-1)),
+        stdin: plan
+            .fd0
+            .unwrap_or_else(|| stdin.as_ref().map(|(r, _)| r.as_raw_fd()).unwrap_or(-1)),
         stdout: stdout.1.as_raw_fd(),
-        stderr: stderr.as_ref().map(|(_, w)| w.as_raw_fd()).unwrap_or(stdout.1.as_raw_fd()),
+        stderr: stderr
+            .as_ref()
+            .map(|(_, w)| w.as_raw_fd())
+            .unwrap_or(stdout.1.as_raw_fd()),
     };
     // SAFETY: fork(2).  The child branch only calls async-signal-safe
     // functions on memory prepared above and never returns.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(parent_error(name, "during fork", &std::io::Error::last_os_error()));
+        return Err(parent_error(
+            name,
+            "during fork",
+            &std::io::Error::last_os_error(),
+        ));
     }
     if pid == 0 {
         // SAFETY: we are the child; see child_exec.
@@ -278,7 +328,12 @@ pub fn spawn(plan: &SpawnPlan, name: &str, max_fd: i32) -> Result<Spawned, Spawn
         set_nonblocking(&r);
         r
     });
-    Ok(Spawned { pid, stdin: stdin_w, stdout: out_r, stderr: err_r })
+    Ok(Spawned {
+        pid,
+        stdin: stdin_w,
+        stdout: out_r,
+        stderr: err_r,
+    })
 }
 
 struct ChildFds {
@@ -434,18 +489,137 @@ mod tests {
     #[test]
     fn resolve_finds_on_path_and_reports_like_supervisor() {
         let argv = vec!["sh".to_string()];
-        let f = resolve_command(&argv, Some("/nonexistent:/bin:/usr/bin"), None).expect("sh on PATH");
+        let f =
+            resolve_command(&argv, Some("/nonexistent:/bin:/usr/bin"), None).expect("sh on PATH");
         assert!(f.ends_with("sh"));
         let e = resolve_command(&["nope-xyz".to_string()], Some("/bin"), None).unwrap_err();
-        assert_eq!(e, SpawnError::NotFound("can't find command 'nope-xyz'".into()));
+        assert_eq!(
+            e,
+            SpawnError::NotFound("can't find command 'nope-xyz'".into())
+        );
         let e = resolve_command(&["/tmp".to_string()], None, None).unwrap_err();
-        assert_eq!(e, SpawnError::NotExecutable("command at '/tmp' is a directory".into()));
+        assert_eq!(
+            e,
+            SpawnError::NotExecutable("command at '/tmp' is a directory".into())
+        );
         let dir = tempfile::tempdir().expect("tmp");
         let f = dir.path().join("x");
         std::fs::write(&f, "#!/bin/sh\n").expect("write");
         let e = resolve_command(&[f.display().to_string()], None, None).unwrap_err();
         assert!(matches!(e, SpawnError::NotExecutable(m) if m.ends_with("is not executable")));
-        assert_eq!(resolve_command(&[], None, None).unwrap_err(), SpawnError::Other("command is empty".into()));
+        assert_eq!(
+            resolve_command(&[], None, None).unwrap_err(),
+            SpawnError::Other("command is empty".into())
+        );
+    }
+
+    fn run(
+        argv: &[&str],
+        dir: Option<&Path>,
+        user: Option<(UserSwitch, String)>,
+    ) -> (i32, String, String) {
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        let file =
+            resolve_command(&argv, None, std::env::var_os("PATH").as_deref()).expect("resolve");
+        let env = vec![
+            (OsString::from("PATH"), OsString::from("/usr/bin:/bin")),
+            (OsString::from("X"), OsString::from("y z")),
+        ];
+        let plan = SpawnPlan::new(&file, &argv, &env, dir, Some(0o027), user, false).expect("plan");
+        let child = spawn(&plan, "t", 1024).expect("spawn");
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(child.pid, &mut status, 0) };
+        let read = |fd: OwnedFd| {
+            let mut out = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = nix::unistd::read(&fd, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        let out = read(child.stdout);
+        let err = child.stderr.map(read).unwrap_or_default();
+        (libc::WEXITSTATUS(status), out, err)
+    }
+
+    #[test]
+    fn child_gets_env_umask_dir_own_pgrp_and_no_extra_fds() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (code, out, _) = run(
+            &[
+                "sh",
+                "-c",
+                "echo $X; umask; pwd; ls /proc/self/fd; ps -o pid=,pgid= -p $$ 2>/dev/null || cat /proc/self/stat",
+            ],
+            Some(dir.path()),
+            None,
+        );
+        assert_eq!(code, 0);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "y z");
+        assert_eq!(lines[1], "0027");
+        assert_eq!(
+            std::fs::canonicalize(lines[2]).ok(),
+            std::fs::canonicalize(dir.path()).ok()
+        );
+        // Only 0, 1, 2 and ls's own directory fd.
+        let fds: Vec<&str> = lines[3..]
+            .iter()
+            .take_while(|l| l.trim().parse::<u32>().is_ok() && l.trim().len() < 4)
+            .copied()
+            .collect();
+        assert!(fds.len() <= 4, "leaked fds: {fds:?}");
+    }
+
+    #[test]
+    fn chdir_and_exec_failures_are_written_by_the_child_and_exit_127() {
+        let (code, _, err) = run(
+            &["sh", "-c", "true"],
+            Some(Path::new("/nonexistent-dir")),
+            None,
+        );
+        assert_eq!(code, 127);
+        assert_eq!(
+            err,
+            "supervisor: couldn't chdir to /nonexistent-dir: ENOENT\nsupervisor: child process was not spawned\n"
+        );
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("bad");
+        std::fs::write(&f, [0x7f, b'E', b'L', b'F', 0, 0]).expect("write");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let (code, _, err) = run(&[f.to_str().unwrap_or_default()], None, None);
+        assert_eq!(code, 127);
+        assert!(
+            err.starts_with(&format!(
+                "supervisor: couldn't exec {}: ENOEXEC",
+                f.display()
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn setuid_as_nonroot_fails_like_supervisor() {
+        // SAFETY: getuid never fails.
+        if unsafe { libc::getuid() } == 0 {
+            return; // covered by the integration tests that drop to another user
+        }
+        let other = UserSwitch {
+            uid: 0,
+            gid: 0,
+            groups: vec![0],
+        };
+        let (code, _, err) = run(&["true"], None, Some((other, "root".into())));
+        assert_eq!(code, 127);
+        assert!(
+            err.starts_with(
+                "supervisor: couldn't setuid to 0: Can't drop privilege as nonroot user"
+            )
+        );
     }
 
     #[test]
