@@ -176,8 +176,15 @@ pub struct ProcessConfig {
 /// `[fcgi-program:x] socket=`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FcgiSocket {
-    Unix { path: PathBuf, owner: Option<Owner>, mode: u32 },
-    Tcp { host: String, port: u16 },
+    Unix {
+        path: PathBuf,
+        owner: Option<Owner>,
+        mode: u32,
+    },
+    Tcp {
+        host: String,
+        port: u16,
+    },
 }
 
 /// What kind of group this is.
