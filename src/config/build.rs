@@ -566,10 +566,11 @@ impl<'a> Ctx<'a> {
     /// `tempfile.gettempdir()`: `$TMPDIR`, `$TEMP`, `$TMP` if a directory, else `/tmp`.
     fn default_tempdir(&self) -> String {
         for k in ["TMPDIR", "TEMP", "TMP"] {
-            if let Some((_, v)) = self.opts.env.iter().find(|(n, _)| n == k) {
-                if !v.is_empty() && self.resolve(v).is_dir() {
-                    return dt::normalize_path(v, &self.cwd, None);
-                }
+            if let Some((_, v)) = self.opts.env.iter().find(|(n, _)| n == k)
+                && !v.is_empty()
+                && self.resolve(v).is_dir()
+            {
+                return dt::normalize_path(v, &self.cwd, None);
             }
         }
         "/tmp".into()
@@ -582,10 +583,15 @@ impl<'a> Ctx<'a> {
                     sec: Some(sec),
                     entry: Some(e),
                 };
+                let hint = if e.key.starts_with('[') {
+                    " (it looks like a [section] header missing its ']')"
+                } else {
+                    ""
+                };
                 self.warn(
                     at,
                     Some(&e.key),
-                    format!("unknown option '{}' is ignored", e.key),
+                    format!("unknown option '{}' is ignored{hint}", e.key),
                 );
             }
         }
@@ -659,6 +665,11 @@ impl<'a> Ctx<'a> {
                     procs.extend(self.processes(tsec, &name, ProcKind::Program));
                 }
             }
+            procs.sort_by(|a, b| {
+                a.priority
+                    .cmp(&b.priority)
+                    .then_with(|| a.name.cmp(&b.name))
+            });
             groups.push(GroupConfig {
                 name,
                 priority,
@@ -947,20 +958,20 @@ impl<'a> Ctx<'a> {
                     .into(),
             );
         }
-        if let Some(rest) = sock.strip_prefix("tcp://") {
-            if let Some((host, port)) = rest.rsplit_once(':') {
-                let host_ok =
-                    !host.is_empty() && !host.contains(':') && !host.chars().any(dt::py_isspace);
-                let port_ok = !port.is_empty() && port.chars().all(|c| c.is_ascii_digit());
-                if host_ok && port_ok {
-                    return match port.parse::<u16>() {
-                        Ok(p) => Some(FcgiSocket::Tcp {
-                            host: host.to_string(),
-                            port: p,
-                        }),
-                        Err(_) => fail(self, format!("port {port} is out of range (0 to 65535)")),
-                    };
-                }
+        if let Some(rest) = sock.strip_prefix("tcp://")
+            && let Some((host, port)) = rest.rsplit_once(':')
+        {
+            let host_ok =
+                !host.is_empty() && !host.contains(':') && !host.chars().any(dt::py_isspace);
+            let port_ok = !port.is_empty() && port.chars().all(|c| c.is_ascii_digit());
+            if host_ok && port_ok {
+                return match port.parse::<u16>() {
+                    Ok(p) => Some(FcgiSocket::Tcp {
+                        host: host.to_string(),
+                        port: p,
+                    }),
+                    Err(_) => fail(self, format!("port {port} is out of range (0 to 65535)")),
+                };
             }
         }
         fail(self, format!("Bad socket format {sock}"))
@@ -1073,16 +1084,16 @@ impl<'a> Ctx<'a> {
         let user = self.get(sec, "user", None, &exp).ok().flatten();
         if let Some(u) = &user {
             let at = self.at(sec, "user");
-            if let Some(uid) = self.check_user(at, "user", u) {
-                if let Some(duid) = self.daemon_uid {
-                    if duid != 0 && uid != duid {
-                        self.warn(
+            if let Some(uid) = self.check_user(at, "user", u)
+                && let Some(duid) = self.daemon_uid
+                && duid != 0
+                && uid != duid
+            {
+                self.warn(
                             at,
                             Some("user"),
                             format!("user={u} differs from the user supervisord runs as (uid {duid}) and supervisord is not root: the program will fail to start"),
                         );
-                    }
-                }
             }
         }
         let umask = match self.get(sec, "umask", None, &exp) {

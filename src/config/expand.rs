@@ -282,12 +282,11 @@ fn convert(val: &Val, conv: char, spec: &Spec) -> Result<String, FormatError> {
                     }
                 }
             };
-            if matches!(conv, 'd' | 'i' | 'u' | 'o' | 'x' | 'X') {
-                if let Some(p) = spec.precision {
-                    if digits.len() < p {
-                        digits = format!("{}{}", "0".repeat(p - digits.len()), digits);
-                    }
-                }
+            if matches!(conv, 'd' | 'i' | 'u' | 'o' | 'x' | 'X')
+                && let Some(p) = spec.precision
+                && digits.len() < p
+            {
+                digits = format!("{}{}", "0".repeat(p - digits.len()), digits);
             }
             let mut prefix = String::new();
             if neg {

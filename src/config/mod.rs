@@ -6,6 +6,8 @@ mod build;
 pub mod datatypes;
 pub mod expand;
 pub mod source;
+#[cfg(test)]
+mod tests;
 pub mod types;
 pub use types::*;
 
@@ -157,10 +159,10 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> 
         let all = raw.sections.iter_mut().chain(raw.defaults.as_mut());
         for sec in all {
             for e in &mut sec.entries {
-                if e.value.contains("%(here)s") {
-                    if let Some(d) = dirs.get(e.file) {
-                        e.value = e.value.replace("%(here)s", d);
-                    }
+                if e.value.contains("%(here)s")
+                    && let Some(d) = dirs.get(e.file)
+                {
+                    e.value = e.value.replace("%(here)s", d);
                 }
             }
         }

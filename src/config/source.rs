@@ -183,10 +183,11 @@ pub fn scan(text: &str, file: usize, cfg: &mut RawConfig) -> Vec<ScanError> {
             None => line,
         });
         if value.is_empty() {
-            if cstart.is_none() && cur.is_some() {
-                if let Opt::At(c, i) = opt {
-                    append(cfg, c, i, "", lineno, &mut oversize, &mut errors);
-                }
+            if cstart.is_none()
+                && cur.is_some()
+                && let Opt::At(c, i) = opt
+            {
+                append(cfg, c, i, "", lineno, &mut oversize, &mut errors);
             }
             continue;
         }
