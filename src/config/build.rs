@@ -161,6 +161,8 @@ pub struct Ctx<'a> {
     /// The daemon's effective uid once it has dropped privileges (for the
     /// `user=` warning).
     pub daemon_uid: Option<u32>,
+    /// `[supervisord] environment`, once read.
+    pub sd_env: Vec<(String, String)>,
 }
 
 /// Where a diagnostic points.
@@ -194,6 +196,7 @@ impl<'a> Ctx<'a> {
             env_exp,
             here,
             daemon_uid: None,
+            sd_env: Vec::new(),
         }
     }
 
@@ -482,6 +485,7 @@ impl<'a> Ctx<'a> {
                     Err(msg) => self.error(at, Some("environment"), msg),
                 }
             }
+            self.sd_env = sd.environment.clone();
             for (k, v) in &sd.environment {
                 self.env_exp.insert(format!("ENV_{k}"), Val::Str(v.clone()));
             }
@@ -837,6 +841,31 @@ impl<'a> Ctx<'a> {
             }
         }
 
+        for g in &mut groups {
+            let mut seen: HashSet<String> = HashSet::new();
+            let dups: Vec<String> = g
+                .processes
+                .iter()
+                .filter(|p| !seen.insert(p.name.clone()))
+                .map(|p| p.name.clone())
+                .collect();
+            for d in dups {
+                self.warn(
+                    At {
+                        sec: None,
+                        entry: None,
+                    },
+                    None,
+                    format!(
+                        "group '{}' has two processes named '{}'; only the last one is used",
+                        g.name, d
+                    ),
+                );
+                if let Some(pos) = g.processes.iter().position(|p| p.name == d) {
+                    g.processes.remove(pos);
+                }
+            }
+        }
         // Supervisor sorts groups (and processes) by priority, then name.
         groups.sort_by(|a, b| {
             a.priority
@@ -1233,6 +1262,9 @@ impl<'a> Ctx<'a> {
             let (Some(name), Some(command), Some(argv)) = (name, command, argv) else {
                 continue;
             };
+            if out.is_empty() {
+                self.check_program_paths(sec, &argv, directory.as_deref(), &environment);
+            }
             out.push(ProcessConfig {
                 name,
                 program_name: program_name.clone(),
@@ -1264,6 +1296,71 @@ impl<'a> Ctx<'a> {
                 .then_with(|| a.name.cmp(&b.name))
         });
         out
+    }
+
+    /// Warn (never fail: Supervisor only finds out at spawn time) when the
+    /// command or the working directory cannot be found on this host.
+    fn check_program_paths(
+        &mut self,
+        sec: &'a Section,
+        argv: &[String],
+        directory: Option<&Path>,
+        env: &[(String, String)],
+    ) {
+        if let Some(d) = directory
+            && !self.resolve(&d.to_string_lossy()).is_dir()
+        {
+            let at = self.at(sec, "directory");
+            self.warn(
+                at,
+                Some("directory"),
+                format!(
+                    "directory {} does not exist on this host: the program will fail to start",
+                    d.display()
+                ),
+            );
+        }
+        let Some(prog) = argv.first() else { return };
+        let at = self.at(sec, "command");
+        let problem = if prog.contains('/') {
+            let p = if prog.starts_with('/') {
+                PathBuf::from(prog)
+            } else {
+                directory.map_or_else(
+                    || self.resolve(prog),
+                    |d| self.resolve(&d.to_string_lossy()).join(prog),
+                )
+            };
+            match std::fs::metadata(&p) {
+                Err(_) => Some(format!("command {prog} does not exist on this host")),
+                Ok(m) if !m.is_file() || !is_executable(&m) => {
+                    Some(format!("command {prog} is not an executable file"))
+                }
+                Ok(_) => None,
+            }
+        } else {
+            // Searched in the program's PATH, then [supervisord] environment's,
+            // then the daemon's, as at spawn time.
+            let path = env
+                .iter()
+                .chain(self.sd_env.iter())
+                .chain(self.opts.env.iter())
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            let found = path.split(':').filter(|d| !d.is_empty()).any(|d| {
+                std::fs::metadata(Path::new(d).join(prog))
+                    .is_ok_and(|m| m.is_file() && is_executable(&m))
+            });
+            (!found).then(|| format!("command {prog} was not found in PATH ({path})"))
+        };
+        if let Some(msg) = problem {
+            self.warn(
+                at,
+                Some("command"),
+                format!("{msg}: the program will fail to start"),
+            );
+        }
     }
 
     fn channel(
@@ -1591,6 +1688,11 @@ impl<'a> Ctx<'a> {
             }
         }
     }
+}
+
+fn is_executable(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    m.permissions().mode() & 0o111 != 0
 }
 
 fn shorten(v: &str) -> String {

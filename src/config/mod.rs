@@ -466,20 +466,26 @@ fn includes(
     read
 }
 
-/// Drop repeated diagnostics (one per process of a numprocs program).
+/// Drop repeated diagnostics (one per process of a numprocs program), and
+/// keep only the first error for one option line (Supervisor stops at it).
 fn dedupe(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut seen = HashSet::new();
+    let mut located = HashSet::new();
     diags
         .into_iter()
         .filter(|d| {
-            seen.insert(
-                d.to_string()
-                    + if d.severity == Severity::Error {
-                        "E"
-                    } else {
-                        "W"
-                    },
-            )
+            if d.severity == Severity::Error && d.line.is_some() && d.option.is_some() {
+                let key = (d.file.clone(), d.line, d.section.clone(), d.option.clone());
+                if !located.insert(key) {
+                    return false;
+                }
+            }
+            let sev = if d.severity == Severity::Error {
+                "E"
+            } else {
+                "W"
+            };
+            seen.insert(format!("{sev}{d}"))
         })
         .collect()
 }

@@ -102,19 +102,27 @@ fn lines(text: &str) -> Vec<&str> {
     out
 }
 
-/// Where an inline comment starts, exactly as Python 3.11's `_read` finds it:
-/// rounds over successive occurrences of `;` and `#`, keeping the first round
-/// in which one of them is at the start or after whitespace.
+/// Where an inline comment starts (a byte index), exactly as Python 3.11's
+/// `_read` finds it: rounds over successive occurrences of `;` and `#`,
+/// keeping the first round in which one of them is at the start or after
+/// whitespace.
 fn comment_start(line: &str) -> Option<usize> {
-    let chars: Vec<char> = line.chars().collect();
-    let find_from = |p: char, from: usize| -> Option<usize> {
-        chars
+    let bytes = line.as_bytes();
+    let find_from = |p: u8, from: usize| -> Option<usize> {
+        bytes
             .get(from..)?
             .iter()
             .position(|&c| c == p)
             .map(|i| i + from)
     };
-    let mut idx: Vec<(char, Option<usize>)> = vec![(';', None), ('#', None)];
+    let qualifies = |i: usize| {
+        i == 0
+            || line
+                .get(..i)
+                .and_then(|h| h.chars().next_back())
+                .is_some_and(py_isspace)
+    };
+    let mut idx: Vec<(u8, Option<usize>)> = vec![(b';', None), (b'#', None)];
     loop {
         let mut next = Vec::new();
         let mut found: Option<usize> = None;
@@ -124,23 +132,14 @@ fn comment_start(line: &str) -> Option<usize> {
                 continue;
             };
             next.push((*p, Some(i)));
-            let ok = i == 0 || chars.get(i - 1).is_some_and(|c| py_isspace(*c));
-            if ok {
+            if qualifies(i) {
                 found = Some(found.map_or(i, |f: usize| f.min(i)));
             }
         }
         if found.is_some() || next.is_empty() {
-            // A char index; callers cut by chars.
             return found;
         }
         idx = next;
-    }
-}
-
-fn cut_chars(s: &str, n: usize) -> &str {
-    match s.char_indices().nth(n) {
-        Some((b, _)) => s.get(..b).unwrap_or(s),
-        None => s,
     }
 }
 
@@ -179,7 +178,7 @@ pub fn scan(text: &str, file: usize, cfg: &mut RawConfig) -> Vec<ScanError> {
             cstart = Some(0);
         }
         let value = py_strip(match cstart {
-            Some(c) => cut_chars(line, c),
+            Some(c) => line.get(..c).unwrap_or(line),
             None => line,
         });
         if value.is_empty() {
