@@ -14,6 +14,8 @@ use super::{Diagnostic, LoadOptions, Severity};
 
 /// Upper bound for `numprocs` (Supervisor has none; see Part C).
 pub const MAX_NUMPROCS: i64 = 10_000;
+/// Bound on the command and environment text of all processes of one program.
+pub const MAX_PROGRAM_BYTES: usize = 64 << 20;
 
 pub const DEFAULT_RPC_FACTORY: &str = "supervisor.rpcinterface:make_main_rpcinterface";
 pub const DEFAULT_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
@@ -1168,6 +1170,16 @@ impl<'a> Ctx<'a> {
         let process_name_raw = dt::py_strip(&process_name_raw).to_string();
 
         let mut out = Vec::new();
+        let mut total_bytes = 0usize;
+        let raw_len = self.get_raw(sec, "command").map_or(0, |c| c.len()) + environment_str.len();
+        if (raw_len as u64).saturating_mul(numprocs.unsigned_abs()) > MAX_PROGRAM_BYTES as u64 {
+            self.error(
+                Self::sec_at(sec),
+                Some("numprocs"),
+                format!("the {numprocs} processes of this program would need more than {MAX_PROGRAM_BYTES} bytes (64 MiB) of commands and environment"),
+            );
+            return Vec::new();
+        }
         for process_num in numprocs_start..numprocs_start + numprocs {
             exp.insert("process_num".into(), Val::Int(process_num));
             exp.insert("numprocs".into(), Val::Int(numprocs));
@@ -1264,6 +1276,21 @@ impl<'a> Ctx<'a> {
             };
             if out.is_empty() {
                 self.check_program_paths(sec, &argv, directory.as_deref(), &environment);
+            }
+            total_bytes = total_bytes.saturating_add(
+                command.len()
+                    + environment
+                        .iter()
+                        .map(|(k, v)| k.len() + v.len())
+                        .sum::<usize>(),
+            );
+            if total_bytes > MAX_PROGRAM_BYTES {
+                self.error(
+                    Self::sec_at(sec),
+                    Some("numprocs"),
+                    format!("the {numprocs} processes of this program would need more than {MAX_PROGRAM_BYTES} bytes (64 MiB) of commands and environment"),
+                );
+                return Vec::new();
             }
             out.push(ProcessConfig {
                 name,

@@ -26,6 +26,12 @@ pub enum FormatError {
     Bad(String),
 }
 
+/// Largest field width or precision we format (Python has no bound; a
+/// config never needs more).
+const MAX_WIDTH: usize = 4096;
+/// Largest expanded value, like the bound on raw values.
+const MAX_OUTPUT: usize = 1 << 20;
+
 /// Expand `s` as Supervisor's `expand(s, expansions, name)` does, with its
 /// error messages.
 pub fn expand(s: &str, map: &Expansions, name: &str) -> Result<String, String> {
@@ -151,6 +157,11 @@ pub fn format(s: &str, map: &Expansions) -> Result<String, FormatError> {
             return Err(FormatError::Missing(key));
         };
         out.push_str(&convert(val, conv, &spec)?);
+        if out.len() > MAX_OUTPUT {
+            return Err(FormatError::Bad(format!(
+                "the expanded value is longer than {MAX_OUTPUT} bytes (1 MiB)"
+            )));
+        }
     }
     Ok(out)
 }
@@ -173,7 +184,7 @@ fn read_num(chars: &[char], i: &mut usize) -> Result<Option<usize>, FormatError>
         n = Some(
             cur.checked_mul(10)
                 .and_then(|v| v.checked_add(d as usize))
-                .filter(|v| *v <= 1_000_000)
+                .filter(|v| *v <= MAX_WIDTH)
                 .ok_or_else(|| FormatError::Bad("width too big".into()))?,
         );
         *i += 1;
@@ -498,6 +509,11 @@ mod tests {
         assert_eq!(bad("%(n)*d"), "not enough arguments for format string");
         assert_eq!(bad("%(a)c"), "%c requires int or char");
         assert!(bad("%s").contains("write '%%'"));
+        assert_eq!(bad("%(a)5000s"), "width too big");
+        let mut m = map();
+        m.insert("big".into(), Val::Str("x".repeat(100_000)));
+        let many = "%(big)s".repeat(20);
+        assert!(matches!(format(&many, &m), Err(FormatError::Bad(e)) if e.contains("1 MiB")));
         assert_eq!(f("%( a)s"), Err(FormatError::Missing(" a".into())));
         assert_eq!(f("%()s"), Err(FormatError::Missing("".into())));
         // Left to right: the missing name comes before the trailing '%'.

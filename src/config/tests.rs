@@ -1310,6 +1310,21 @@ fn hostile_inputs_rejected_fast() {
         ),
         "{e:?}"
     );
+    // 10000 processes of a 100 KB command would be 1 GB.
+    let text = format!(
+        "[supervisord]\n[program:x]\ncommand=true {}\nnumprocs=10000\nprocess_name=%(process_num)s\n",
+        "a".repeat(100_000)
+    );
+    let p = t.path("wide.conf");
+    fs::write(&p, text).unwrap();
+    let start = Instant::now();
+    let e = load(&p, &opts(true)).unwrap_err();
+    assert!(start.elapsed().as_secs_f64() < 2.0);
+    assert!(
+        e.iter()
+            .any(|d| d.message.contains("more than 67108864 bytes")),
+        "{e:?}"
+    );
     // A file over 16 MiB is refused before it is read.
     let f = fs::File::create(t.path("huge.conf")).unwrap();
     f.set_len(17 << 20).unwrap();
