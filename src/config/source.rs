@@ -1,0 +1,955 @@
+//! Reading config files into a raw, position-keeping form: our own scanner
+//! for the INI dialect of Python's `RawConfigParser` as Supervisor configures
+//! it (inline comments after whitespace, `strict=False`, continuation lines,
+//! lower-cased option names, no escapes), plus bounded, non-blocking file
+//! reads and the small glob that `[include] files=` needs.
+
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
+use super::datatypes::py_isspace;
+
+/// Largest config file we read (Supervisor has no bound; see Part C).
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+/// Largest single value, continuation lines included.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+
+/// One `key = value` with where its first line is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Lower-cased option name.
+    pub key: String,
+    pub value: String,
+    /// Index into [`RawConfig::files`].
+    pub file: usize,
+    pub line: usize,
+}
+
+/// One section, merged over every `[name]` header with that name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub name: String,
+    /// Where the section was first seen.
+    pub file: usize,
+    pub line: usize,
+    /// In order of first appearance; a repeated key keeps its place and takes
+    /// the later value and position.
+    pub entries: Vec<Entry>,
+}
+
+impl Section {
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.key == key)
+    }
+}
+
+/// Everything read so far: sections in order of first appearance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawConfig {
+    pub files: Vec<std::path::PathBuf>,
+    pub sections: Vec<Section>,
+    /// `[DEFAULT]`: fallback values for every section (Python's configparser).
+    pub defaults: Option<Section>,
+}
+
+impl RawConfig {
+    pub fn section(&self, name: &str) -> Option<&Section> {
+        self.sections.iter().find(|s| s.name == name)
+    }
+
+    /// A section's own value, else the `[DEFAULT]` one.
+    pub fn get<'a>(&'a self, section: &'a Section, key: &str) -> Option<&'a Entry> {
+        section
+            .get(key)
+            .or_else(|| self.defaults.as_ref().and_then(|d| d.get(key)))
+    }
+}
+
+/// A problem found while scanning: line (1-based) and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Split like Python's universal-newline text reading: `\n`, `\r\n`, `\r`.
+fn lines(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes.get(i) {
+            Some(b'\n') => {
+                out.push(text.get(start..i).unwrap_or(""));
+                start = i + 1;
+            }
+            Some(b'\r') => {
+                out.push(text.get(start..i).unwrap_or(""));
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < bytes.len() {
+        out.push(text.get(start..).unwrap_or(""));
+    }
+    out
+}
+
+/// Where an inline comment starts (a byte index), exactly as Python 3.11's
+/// `_read` finds it: rounds over successive occurrences of `;` and `#`,
+/// keeping the first round in which one of them is at the start or after
+/// whitespace.
+fn comment_start(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let find_from = |p: u8, from: usize| -> Option<usize> {
+        bytes
+            .get(from..)?
+            .iter()
+            .position(|&c| c == p)
+            .map(|i| i + from)
+    };
+    let qualifies = |i: usize| {
+        i == 0
+            || line
+                .get(..i)
+                .and_then(|h| h.chars().next_back())
+                .is_some_and(py_isspace)
+    };
+    let mut idx: Vec<(u8, Option<usize>)> = vec![(b';', None), (b'#', None)];
+    loop {
+        let mut next = Vec::new();
+        let mut found: Option<usize> = None;
+        for (p, last) in &idx {
+            let from = last.map_or(0, |l| l + 1);
+            let Some(i) = find_from(*p, from) else {
+                continue;
+            };
+            next.push((*p, Some(i)));
+            if qualifies(i) {
+                found = Some(found.map_or(i, |f: usize| f.min(i)));
+            }
+        }
+        if found.is_some() || next.is_empty() {
+            return found;
+        }
+        idx = next;
+    }
+}
+
+fn py_strip(s: &str) -> &str {
+    s.trim_matches(py_isspace)
+}
+
+#[derive(Clone, Copy)]
+enum Cur {
+    Section(usize),
+    Defaults,
+}
+
+#[derive(Clone, Copy)]
+enum Opt {
+    None,
+    /// A bad option line whose continuations are swallowed.
+    Sink,
+    At(Cur, usize),
+}
+
+/// Scan one file's text into `cfg` (merging with what is there).
+pub fn scan(text: &str, file: usize, cfg: &mut RawConfig) -> Vec<ScanError> {
+    let mut errors = Vec::new();
+    let mut cur: Option<Cur> = None;
+    let mut opt = Opt::None;
+    let mut indent_level = 0usize;
+    let mut missing_header_reported = false;
+    let mut oversize: Vec<(Cur, usize)> = Vec::new();
+    let mut touched: Vec<(Cur, usize)> = Vec::new();
+
+    for (n, line) in lines(text).into_iter().enumerate() {
+        let lineno = n + 1;
+        let mut cstart = comment_start(line);
+        if [";", "#"].iter().any(|p| py_strip(line).starts_with(p)) {
+            cstart = Some(0);
+        }
+        let value = py_strip(match cstart {
+            Some(c) => line.get(..c).unwrap_or(line),
+            None => line,
+        });
+        if value.is_empty() {
+            if cstart.is_none()
+                && cur.is_some()
+                && let Opt::At(c, i) = opt
+            {
+                append(cfg, c, i, "", lineno, &mut oversize, &mut errors);
+            }
+            continue;
+        }
+        let indent = line.chars().take_while(|c| py_isspace(*c)).count();
+        if cur.is_some() && !matches!(opt, Opt::None) && indent > indent_level {
+            if let Opt::At(c, i) = opt {
+                append(cfg, c, i, value, lineno, &mut oversize, &mut errors);
+            }
+            continue;
+        }
+        indent_level = indent;
+        if let Some(header) = section_header(value) {
+            cur = Some(
+                if let Some(i) = cfg.sections.iter().position(|s| s.name == header) {
+                    Cur::Section(i)
+                } else if header == "DEFAULT" {
+                    if cfg.defaults.is_none() {
+                        cfg.defaults = Some(Section {
+                            name: header.to_string(),
+                            file,
+                            line: lineno,
+                            entries: Vec::new(),
+                        });
+                    }
+                    Cur::Defaults
+                } else {
+                    cfg.sections.push(Section {
+                        name: header.to_string(),
+                        file,
+                        line: lineno,
+                        entries: Vec::new(),
+                    });
+                    Cur::Section(cfg.sections.len() - 1)
+                },
+            );
+            opt = Opt::None;
+            continue;
+        }
+        let Some(c) = cur else {
+            if !missing_header_reported {
+                missing_header_reported = true;
+                errors.push(ScanError {
+                    line: lineno,
+                    message: format!(
+                        "File contains no section headers: {} comes before any [section] header",
+                        super::expand::py_repr_short(line)
+                    ),
+                });
+            }
+            continue;
+        };
+        match split_option(value) {
+            Some((key, val)) if !key.is_empty() => {
+                let key = key.to_lowercase();
+                let Some(sec) = section_mut(cfg, c) else {
+                    continue;
+                };
+                let entry = Entry {
+                    key: key.clone(),
+                    value: String::new(),
+                    file,
+                    line: lineno,
+                };
+                let idx = match sec.entries.iter().position(|e| e.key == key) {
+                    Some(i) => {
+                        if let Some(e) = sec.entries.get_mut(i) {
+                            *e = entry;
+                        }
+                        i
+                    }
+                    None => {
+                        sec.entries.push(entry);
+                        sec.entries.len() - 1
+                    }
+                };
+                oversize.retain(|(oc, oi)| !(same(*oc, c) && *oi == idx));
+                touched.push((c, idx));
+                opt = Opt::At(c, idx);
+                append_first(cfg, c, idx, val, lineno, &mut oversize, &mut errors);
+            }
+            Some(_) => {
+                errors.push(ScanError {
+                    line: lineno,
+                    message: format!(
+                        "option line without a name: {}",
+                        super::expand::py_repr_short(line)
+                    ),
+                });
+                opt = Opt::Sink;
+            }
+            None => {
+                errors.push(ScanError {
+                    line: lineno,
+                    message: format!(
+                        "invalid line {} (expected 'name = value', 'name: value' or a [section] header)",
+                        super::expand::py_repr_short(line)
+                    ),
+                });
+            }
+        }
+    }
+    // Python joins the lines of a value and strips trailing whitespace.
+    for (c, i) in touched {
+        if let Some(e) = section_mut(cfg, c).and_then(|s| s.entries.get_mut(i)) {
+            let t = e.value.trim_end_matches(py_isspace).len();
+            e.value.truncate(t);
+        }
+    }
+    errors
+}
+
+fn same(a: Cur, b: Cur) -> bool {
+    match (a, b) {
+        (Cur::Defaults, Cur::Defaults) => true,
+        (Cur::Section(x), Cur::Section(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn section_mut(cfg: &mut RawConfig, c: Cur) -> Option<&mut Section> {
+    match c {
+        Cur::Section(i) => cfg.sections.get_mut(i),
+        Cur::Defaults => cfg.defaults.as_mut(),
+    }
+}
+
+fn append_first(
+    cfg: &mut RawConfig,
+    c: Cur,
+    i: usize,
+    text: &str,
+    lineno: usize,
+    oversize: &mut Vec<(Cur, usize)>,
+    errors: &mut Vec<ScanError>,
+) {
+    push_part(cfg, c, i, text, false, lineno, oversize, errors);
+}
+
+fn append(
+    cfg: &mut RawConfig,
+    c: Cur,
+    i: usize,
+    text: &str,
+    lineno: usize,
+    oversize: &mut Vec<(Cur, usize)>,
+    errors: &mut Vec<ScanError>,
+) {
+    push_part(cfg, c, i, text, true, lineno, oversize, errors);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_part(
+    cfg: &mut RawConfig,
+    c: Cur,
+    i: usize,
+    text: &str,
+    newline: bool,
+    _lineno: usize,
+    oversize: &mut Vec<(Cur, usize)>,
+    errors: &mut Vec<ScanError>,
+) {
+    if oversize.iter().any(|(oc, oi)| same(*oc, c) && *oi == i) {
+        return;
+    }
+    let Some(e) = section_mut(cfg, c).and_then(|s| s.entries.get_mut(i)) else {
+        return;
+    };
+    let add = text.len() + usize::from(newline);
+    if e.value.len() + add > MAX_VALUE_BYTES {
+        errors.push(ScanError {
+            line: e.line,
+            message: format!(
+                "the value of '{}' is longer than {} bytes (1 MiB), the most we accept",
+                e.key, MAX_VALUE_BYTES
+            ),
+        });
+        e.value.clear();
+        oversize.push((c, i));
+        return;
+    }
+    if newline {
+        e.value.push('\n');
+    }
+    e.value.push_str(text);
+}
+
+/// `\[(?P<header>.+)\]` matched at the start of the (stripped) line.
+fn section_header(value: &str) -> Option<&str> {
+    let rest = value.strip_prefix('[')?;
+    let close = rest.rfind(']')?;
+    if close == 0 {
+        // `[]` alone: `.+` needs a character; a later `]` may still match.
+        return None;
+    }
+    rest.get(..close)
+}
+
+/// `(?P<option>.*?)\s*[=:]\s*(?P<value>.*)$`: split at the first `=` or `:`.
+fn split_option(value: &str) -> Option<(&str, &str)> {
+    let pos = value.find(['=', ':'])?;
+    let key = value.get(..pos)?.trim_end_matches(py_isspace);
+    let val = py_strip(value.get(pos + 1..)?);
+    Some((key, val))
+}
+
+/// Why a file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// Does not exist.
+    NotFound,
+    /// Not a regular file (FIFO, device, directory, socket...).
+    NotRegular(&'static str),
+    TooLarge,
+    Io(String),
+}
+
+fn kind_name(ft: &std::fs::FileType) -> &'static str {
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Read a config file, bounded by [`MAX_FILE_BYTES`], never blocking on a FIFO
+/// or device: the type is checked before opening (and again after), and the
+/// open is non-blocking.  `regular_only` refuses anything but a regular file
+/// (includes); the root file may also be a pipe (`-c <(...)`).
+pub fn read_file(path: &Path, regular_only: bool) -> Result<Vec<u8>, ReadError> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ReadError::NotFound,
+        _ => ReadError::Io(e.to_string()),
+    })?;
+    let ft = meta.file_type();
+    if ft.is_dir() || (regular_only && !ft.is_file()) {
+        return Err(ReadError::NotRegular(kind_name(&ft)));
+    }
+    if ft.is_file() && meta.len() > MAX_FILE_BYTES {
+        return Err(ReadError::TooLarge);
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| ReadError::Io(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| ReadError::Io(e.to_string()))?;
+    let ft = meta.file_type();
+    if ft.is_dir() || (regular_only && !ft.is_file()) {
+        return Err(ReadError::NotRegular(kind_name(&ft)));
+    }
+    if !ft.is_file() {
+        // A pipe named as the root config: read it normally (blocking).
+        use std::os::fd::AsRawFd;
+        let fd = file.as_raw_fd();
+        // SAFETY: fcntl on an fd we own; no memory is passed.
+        unsafe {
+            let fl = libc::fcntl(fd, libc::F_GETFL);
+            if fl >= 0 {
+                libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
+            }
+        }
+    }
+    let mut buf = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| ReadError::Io(e.to_string()))?;
+    if buf.len() as u64 > MAX_FILE_BYTES {
+        return Err(ReadError::TooLarge);
+    }
+    Ok(buf)
+}
+
+/// Decode a file's bytes: NUL bytes and invalid UTF-8 are errors naming the line.
+pub fn decode(bytes: Vec<u8>) -> Result<String, ScanError> {
+    let line_of = |bytes: &[u8], pos: usize| -> usize {
+        let head = bytes.get(..pos).unwrap_or(&[]);
+        let mut n = 1;
+        let mut prev = 0u8;
+        for &b in head {
+            if b == b'\n' && prev != b'\r' || b == b'\r' {
+                n += 1;
+            }
+            prev = b;
+        }
+        n
+    };
+    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+        return Err(ScanError {
+            line: line_of(&bytes, pos),
+            message: "the file contains a NUL byte".into(),
+        });
+    }
+    if bytes.starts_with(&[0xef, 0xbb, 0xbf]) {
+        return Err(ScanError {
+            line: 1,
+            message: "the file starts with a UTF-8 byte order mark, which Supervisor rejects; save it without one".into(),
+        });
+    }
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            let pos = e.utf8_error().valid_up_to();
+            let line = line_of(e.as_bytes(), pos);
+            Err(ScanError {
+                line,
+                message: "the file is not valid UTF-8 (invalid byte sequence on this line)".into(),
+            })
+        }
+    }
+}
+
+// ---------------------------------------------------------------- glob
+
+/// Python's `glob.glob(pattern)` for an absolute pattern: `*`, `?`, `[...]`
+/// per path component; names starting with `.` only match a pattern that
+/// starts with `.`.  Unsorted (the caller sorts).
+pub fn glob(pattern: &str) -> Vec<String> {
+    if !has_magic(pattern) {
+        return if std::fs::symlink_metadata(pattern).is_ok() {
+            vec![pattern.to_string()]
+        } else {
+            Vec::new()
+        };
+    }
+    let (dir, base) = split(pattern);
+    let dirs: Vec<String> = if dir.is_empty() {
+        vec![String::new()]
+    } else if dir != pattern && has_magic(dir) {
+        glob_dirs(dir)
+    } else {
+        vec![dir.to_string()]
+    };
+    let mut out = Vec::new();
+    for d in dirs {
+        for name in glob_in_dir(&d, base, false) {
+            out.push(join(&d, &name));
+        }
+    }
+    out
+}
+
+/// The directories matching a pattern (for the inner components).
+fn glob_dirs(pattern: &str) -> Vec<String> {
+    if !has_magic(pattern) {
+        return if Path::new(pattern).is_dir() {
+            vec![pattern.to_string()]
+        } else {
+            Vec::new()
+        };
+    }
+    let (dir, base) = split(pattern);
+    let dirs: Vec<String> = if dir != pattern && has_magic(dir) {
+        glob_dirs(dir)
+    } else {
+        vec![dir.to_string()]
+    };
+    let mut out = Vec::new();
+    for d in dirs {
+        for name in glob_in_dir(&d, base, true) {
+            out.push(join(&d, &name));
+        }
+    }
+    out
+}
+
+fn glob_in_dir(dir: &str, pat: &str, dirs_only: bool) -> Vec<String> {
+    let d = if dir.is_empty() { "." } else { dir };
+    if !has_magic(pat) {
+        let p = join(dir, pat);
+        let ok = if pat.is_empty() {
+            Path::new(d).is_dir()
+        } else if dirs_only {
+            Path::new(&p).is_dir()
+        } else {
+            std::fs::symlink_metadata(&p).is_ok()
+        };
+        return if ok {
+            vec![pat.to_string()]
+        } else {
+            Vec::new()
+        };
+    }
+    let Ok(rd) = std::fs::read_dir(d) else {
+        return Vec::new();
+    };
+    let compiled = compile(pat);
+    let mut out = Vec::new();
+    for ent in rd.flatten() {
+        let Ok(name) = ent.file_name().into_string() else {
+            continue;
+        };
+        if name.starts_with('.') && !pat.starts_with('.') {
+            continue;
+        }
+        if dirs_only && !ent.path().is_dir() {
+            continue;
+        }
+        if fnmatch_compiled(&name, &compiled) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+fn has_magic(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// `os.path.split`.
+fn split(p: &str) -> (&str, &str) {
+    let i = p.rfind('/').map_or(0, |i| i + 1);
+    let head = p.get(..i).unwrap_or("");
+    let tail = p.get(i..).unwrap_or("");
+    let trimmed = head.trim_end_matches('/');
+    (if trimmed.is_empty() { head } else { trimmed }, tail)
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+#[derive(Debug)]
+enum Tok {
+    Star,
+    One,
+    Set { neg: bool, items: Vec<(char, char)> },
+    Lit(char),
+}
+
+fn compile(pat: &str) -> Vec<Tok> {
+    let chars: Vec<char> = pat.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        i += 1;
+        match c {
+            '*' => {
+                if !matches!(out.last(), Some(Tok::Star)) {
+                    out.push(Tok::Star);
+                }
+            }
+            '?' => out.push(Tok::One),
+            '[' => {
+                // Find the closing `]` (a `]` right after `[` or `[!` is literal).
+                let mut j = i;
+                if chars.get(j) == Some(&'!') {
+                    j += 1;
+                }
+                if chars.get(j) == Some(&']') {
+                    j += 1;
+                }
+                while chars.get(j).is_some_and(|&c| c != ']') {
+                    j += 1;
+                }
+                if j >= chars.len() {
+                    out.push(Tok::Lit('['));
+                    continue;
+                }
+                let mut k = i;
+                let neg = chars.get(k) == Some(&'!');
+                if neg {
+                    k += 1;
+                }
+                let mut items = Vec::new();
+                let mut first = true;
+                while k < j {
+                    let Some(&a) = chars.get(k) else { break };
+                    if !first && a == ']' {
+                        break;
+                    }
+                    first = false;
+                    if chars.get(k + 1) == Some(&'-') && k + 2 < j {
+                        let b = chars.get(k + 2).copied().unwrap_or(a);
+                        if a <= b {
+                            items.push((a, b));
+                        }
+                        k += 3;
+                    } else {
+                        items.push((a, a));
+                        k += 1;
+                    }
+                }
+                out.push(Tok::Set { neg, items });
+                i = j + 1;
+            }
+            c => out.push(Tok::Lit(c)),
+        }
+    }
+    out
+}
+
+fn tok_matches(t: &Tok, c: char) -> bool {
+    match t {
+        Tok::Star => true,
+        Tok::One => true,
+        Tok::Lit(l) => *l == c,
+        Tok::Set { neg, items } => items.iter().any(|(a, b)| (*a..=*b).contains(&c)) != *neg,
+    }
+}
+
+/// Linear-time-ish wildcard matching (backtrack to the last `*` only).
+fn fnmatch_compiled(name: &str, toks: &[Tok]) -> bool {
+    let s: Vec<char> = name.chars().collect();
+    let (mut si, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        match toks.get(ti) {
+            Some(Tok::Star) => {
+                star = Some((ti, si));
+                ti += 1;
+            }
+            Some(t) if s.get(si).is_some_and(|c| tok_matches(t, *c)) => {
+                si += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((st, ss)) => {
+                    ti = st + 1;
+                    si = ss + 1;
+                    star = Some((st, ss + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    toks.get(ti..)
+        .is_some_and(|rest| rest.iter().all(|t| matches!(t, Tok::Star)))
+}
+
+/// Match one name against a glob pattern.
+pub fn fnmatch(name: &str, pat: &str) -> bool {
+    fnmatch_compiled(name, &compile(pat))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> (RawConfig, Vec<ScanError>) {
+        let mut cfg = RawConfig::default();
+        cfg.files.push("/t.conf".into());
+        let errs = scan(text, 0, &mut cfg);
+        (cfg, errs)
+    }
+
+    fn val(cfg: &RawConfig, sec: &str, key: &str) -> Option<String> {
+        cfg.section(sec)?.get(key).map(|e| e.value.clone())
+    }
+
+    #[test]
+    fn inline_comments_need_whitespace() {
+        let (c, e) = parse("[s]\na=b ;c\nb=b;c\nc=b #c\nd=b#c\ne= ;c\nf=x\t;y\n");
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(val(&c, "s", "a").as_deref(), Some("b"));
+        assert_eq!(val(&c, "s", "b").as_deref(), Some("b;c"));
+        assert_eq!(val(&c, "s", "c").as_deref(), Some("b"));
+        assert_eq!(val(&c, "s", "d").as_deref(), Some("b#c"));
+        assert_eq!(val(&c, "s", "e").as_deref(), Some(""));
+        assert_eq!(val(&c, "s", "f").as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn python_comment_rounds() {
+        // Round 1 sees the first `;` (no space before) and the first `#`
+        // (space before): the comment starts at the `#` although ` ;c`
+        // qualifies earlier.  Python 3.11 keeps `a;b ;c` here.
+        assert_eq!(comment_start("a;b ;c #d"), Some(7));
+        assert_eq!(comment_start("x;y #z ;w"), Some(4));
+        assert_eq!(comment_start("a;b;c ;d  #e"), Some(10));
+        assert_eq!(comment_start("abc"), None);
+        assert_eq!(comment_start(";x"), Some(0));
+    }
+
+    #[test]
+    fn full_line_comments_and_keys_before_sections() {
+        let (c, e) = parse("; hello\n# there\n   ; indented\n[s]\nk=v\n");
+        assert!(e.is_empty());
+        assert_eq!(val(&c, "s", "k").as_deref(), Some("v"));
+        let (_, e) = parse("\nk=v\nz=1\n[s]\n");
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, 2);
+        assert!(e[0].message.contains("no section headers"));
+    }
+
+    #[test]
+    fn separators_case_and_empty_values() {
+        let (c, e) = parse("[Sec]\nKey: value\nOther = x=y\nempty=\ncolon:a=b\n");
+        assert!(e.is_empty());
+        assert_eq!(val(&c, "Sec", "key").as_deref(), Some("value"));
+        assert_eq!(val(&c, "Sec", "other").as_deref(), Some("x=y"));
+        assert_eq!(val(&c, "Sec", "empty").as_deref(), Some(""));
+        assert_eq!(val(&c, "Sec", "colon").as_deref(), Some("a=b"));
+        assert!(c.section("sec").is_none());
+    }
+
+    #[test]
+    fn continuation_lines() {
+        let (c, e) = parse("[s]\nfiles = a\n  b ; comment\n\n\tc\n; full comment\n  d\nnext=1\n");
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(val(&c, "s", "files").as_deref(), Some("a\nb\n\nc\nd"));
+        assert_eq!(val(&c, "s", "next").as_deref(), Some("1"));
+        assert_eq!(c.section("s").unwrap().get("next").unwrap().line, 8);
+        // Trailing blank lines are stripped.
+        let (c, _) = parse("[s]\na=1\n  2\n\n\n[t]\n");
+        assert_eq!(val(&c, "s", "a").as_deref(), Some("1\n2"));
+    }
+
+    #[test]
+    fn duplicates_merge_and_last_wins() {
+        let (c, e) = parse("[s]\na=1\nb=2\n[t]\nx=1\n[s]\na=3\n");
+        assert!(e.is_empty());
+        let s = c.section("s").unwrap();
+        assert_eq!(s.entries.len(), 2);
+        assert_eq!(s.entries[0].key, "a");
+        assert_eq!(s.entries[0].value, "3");
+        assert_eq!(s.entries[0].line, 7);
+        assert_eq!(c.sections.len(), 2);
+    }
+
+    #[test]
+    fn no_escapes_and_headers() {
+        let (c, e) = parse("[program:x]  # trailing\ncommand=echo \\x \\n\n[a]b]\n[ sp ]\n");
+        assert!(e.is_empty());
+        assert_eq!(
+            val(&c, "program:x", "command").as_deref(),
+            Some("echo \\x \\n")
+        );
+        assert!(c.section("a]b").is_some());
+        assert!(c.section(" sp ").is_some());
+        let (_, e) = parse("[s]\n[]\nnovalue\n=x\n");
+        assert_eq!(e.len(), 3);
+        assert_eq!(e.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 3, 4]);
+    }
+
+    #[test]
+    fn crlf_and_cr() {
+        let (c, e) = parse("[s]\r\na=1\r\nb=2\rc=3");
+        assert!(e.is_empty());
+        assert_eq!(val(&c, "s", "a").as_deref(), Some("1"));
+        assert_eq!(val(&c, "s", "b").as_deref(), Some("2"));
+        assert_eq!(val(&c, "s", "c").as_deref(), Some("3"));
+    }
+
+    #[test]
+    fn defaults_section() {
+        let (c, _) = parse("[DEFAULT]\nautostart=false\n[s]\n");
+        let s = c.section("s").unwrap();
+        assert_eq!(c.get(s, "autostart").unwrap().value, "false");
+        assert!(c.section("DEFAULT").is_none());
+    }
+
+    #[test]
+    fn huge_value_is_bounded() {
+        let text = format!("[s]\nbig={}\nok=1\n", "x".repeat(MAX_VALUE_BYTES + 10));
+        let (c, e) = parse(&text);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, 2);
+        assert_eq!(val(&c, "s", "ok").as_deref(), Some("1"));
+        let mut text = String::from("[s]\nbig=x\n");
+        for _ in 0..3000 {
+            text.push_str("  ");
+            text.push_str(&"y".repeat(500));
+            text.push('\n');
+        }
+        let (_, e) = parse(&text);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, 2);
+    }
+
+    #[test]
+    fn decode_rejects_nul_and_bad_utf8() {
+        let e = decode(b"[s]\na=1\nb=\0\n".to_vec()).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("NUL"));
+        let e = decode(b"[s]\na=1\r\nb=\xff\n".to_vec()).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("UTF-8"));
+        assert!(decode("[s]\nname=é\n".as_bytes().to_vec()).is_ok());
+    }
+
+    #[test]
+    fn globbing() {
+        for (name, pat, ok) in [
+            ("a.conf", "*.conf", true),
+            ("a.ini", "*.conf", false),
+            ("ab", "a?", true),
+            ("a", "a?", false),
+            ("b1", "[a-c]1", true),
+            ("d1", "[!a-c]1", true),
+            ("a1", "[!a-c]1", false),
+            ("]", "[]]", true),
+            ("[x", "[x", true),
+            (
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                "*a*a*a*a*a*a*a*a*b",
+                false,
+            ),
+            ("abc", "a*c", true),
+            ("abcbc", "a*bc", true),
+        ] {
+            assert_eq!(fnmatch(name, pat), ok, "{name} {pat}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        for f in ["b.conf", "a.conf", ".hidden.conf", "c.ini"] {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/x.conf"), "").unwrap();
+        let mut got = glob(&format!("{d}/*.conf"));
+        got.sort();
+        assert_eq!(got, vec![format!("{d}/a.conf"), format!("{d}/b.conf")]);
+        assert_eq!(
+            glob(&format!("{d}/*/*.conf")),
+            vec![format!("{d}/sub/x.conf")]
+        );
+        assert_eq!(glob(&format!("{d}/c.ini")), vec![format!("{d}/c.ini")]);
+        assert!(glob(&format!("{d}/none.ini")).is_empty());
+        assert_eq!(
+            glob(&format!("{d}/.*.conf")),
+            vec![format!("{d}/.hidden.conf")]
+        );
+    }
+
+    #[test]
+    fn reading_refuses_fifos_and_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert_eq!(read_file(&fifo, true), Err(ReadError::NotRegular("a FIFO")));
+        assert_eq!(
+            read_file(Path::new("/dev/zero"), true),
+            Err(ReadError::NotRegular("a character device"))
+        );
+        // As the root file, a FIFO without a writer reads as empty, never hangs.
+        assert_eq!(read_file(&fifo, false), Ok(Vec::new()));
+        assert_eq!(
+            read_file(&dir.path().join("nope"), true),
+            Err(ReadError::NotFound)
+        );
+        assert_eq!(
+            read_file(dir.path(), false),
+            Err(ReadError::NotRegular("a directory"))
+        );
+        let start = std::time::Instant::now();
+        assert_eq!(
+            read_file(Path::new("/dev/zero"), false),
+            Err(ReadError::TooLarge)
+        );
+        assert!(start.elapsed().as_secs() < 2);
+    }
+}
