@@ -642,7 +642,6 @@ fn sample_mentions_every_section_and_option() {
 /// Our own loader must accept what we print.  It is written concurrently
 /// with this module; un-ignore once `config::load` exists.
 #[test]
-#[ignore = "needs config loader"]
 fn sample_config_loads() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("supervisord.conf");

@@ -69,10 +69,6 @@ const SUPERVISORD_KEYS: &[&str] = &[
     "strip_ansi",
     "environment",
     "identifier",
-    // Part B (read by the features that own them).
-    "exit_when_all_exited",
-    "log_format",
-    "forward_signals",
 ];
 
 const PROGRAM_KEYS: &[&str] = &[
@@ -108,21 +104,6 @@ const PROGRAM_KEYS: &[&str] = &[
     "directory",
     "umask",
     "serverurl",
-    // Part B.
-    "exit_supervisor_on",
-    "log_prefix",
-    "log_format",
-    "depends_on",
-    "readiness_check",
-    "readiness_interval",
-    "readiness_timeout",
-    "liveness_check",
-    "liveness_interval",
-    "liveness_timeout",
-    "liveness_failures",
-    "start_delay",
-    "fatal_restart_delay",
-    "capabilities",
 ];
 
 const LISTENER_EXTRA: &[&str] = &["buffer_size", "events", "result_handler"];
@@ -138,7 +119,27 @@ const CTL_KEYS: &[&str] = &[
     "history_file",
 ];
 const INCLUDE_KEYS: &[&str] = &["files"];
-const HEALTH_KEYS: &[&str] = &["port"];
+/// Container keys of SPEC Part B that later work will implement.  Until a
+/// key does something it is reported as not implemented, never silently
+/// accepted.
+const NOT_YET: &[&str] = &[
+    "exit_when_all_exited",
+    "log_format",
+    "forward_signals",
+    "exit_supervisor_on",
+    "log_prefix",
+    "depends_on",
+    "readiness_check",
+    "readiness_interval",
+    "readiness_timeout",
+    "liveness_check",
+    "liveness_interval",
+    "liveness_timeout",
+    "liveness_failures",
+    "start_delay",
+    "fatal_restart_delay",
+    "capabilities",
+];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum ProcKind {
@@ -589,6 +590,14 @@ impl<'a> Ctx<'a> {
                     sec: Some(sec),
                     entry: Some(e),
                 };
+                if NOT_YET.contains(&e.key.as_str()) {
+                    self.warn(
+                        at,
+                        Some(&e.key),
+                        format!("'{}' is not implemented in this version of supervisor-rs and is ignored", e.key),
+                    );
+                    continue;
+                }
                 let hint = if e.key.starts_with('[') {
                     " (it looks like a [section] header missing its ']')"
                 } else {
@@ -1687,7 +1696,7 @@ impl<'a> Ctx<'a> {
     /// Warn about sections nothing reads (Supervisor ignores them silently).
     pub fn unknown_sections(&mut self) {
         let raw = self.raw;
-        const EXACT: &[&str] = &["supervisord", "supervisorctl", "include", "health_server"];
+        const EXACT: &[&str] = &["supervisord", "supervisorctl", "include"];
         const PREFIX: &[&str] = &[
             "program:",
             "group:",
@@ -1710,7 +1719,6 @@ impl<'a> Ctx<'a> {
             }
             match sec.name.as_str() {
                 "include" => self.unknown_options(sec, &[INCLUDE_KEYS]),
-                "health_server" => self.unknown_options(sec, &[HEALTH_KEYS]),
                 _ => {}
             }
         }
