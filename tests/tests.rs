@@ -1,1 +1,11 @@
 //! Integration tests: they run the real `supervisord` binary.
+//!
+//! One crate for all of them (faster to build, shared harness). Set
+//! `SUPERVISORD_BIN` to test another build of the binary, e.g. the static
+//! musl one; `SUPERVISOR_REF_VENV` to a virtualenv with the reference Python
+//! Supervisor to enable the comparison tests. See `util` for the harness.
+
+mod util;
+
+mod cli_smoke;
+mod harness_selftest;
