@@ -915,7 +915,7 @@ impl Supervisor {
                             LogLevel::Warn,
                             &format!("received {name} indicating restart request"),
                         );
-                        self.request_reload();
+                        let _ = self.request_reload();
                     }
                 }
                 libc::SIGCHLD => {
