@@ -285,15 +285,37 @@ fn write_python_float(d: f64, out: &mut Vec<u8>) {
     if d.is_sign_negative() {
         out.push(b'-');
     }
-    // Rust's `{:e}` gives the same shortest round-trip digits as Python's repr.
+    // `{:e}` gives the shortest digits that round-trip. Python (David Gay's
+    // dtoa) picks, among strings of that length, the one closest to the
+    // true value, which is the correctly rounded one whenever it round-trips.
+    let a = d.abs();
     let mut sb = StackBuf {
         buf: [0; 40],
         len: 0,
     };
-    if write!(sb, "{:e}", d.abs()).is_err() {
+    if write!(sb, "{a:e}").is_err() {
         // Cannot happen (at most 24 bytes), but never panic.
-        out.extend_from_slice(format!("{:e}", d.abs()).as_bytes());
+        out.extend_from_slice(format!("{a:e}").as_bytes());
         return;
+    }
+    let shortest_len = sb.buf[..sb.len]
+        .iter()
+        .take_while(|&&c| c != b'e')
+        .filter(|c| c.is_ascii_digit())
+        .count();
+    if shortest_len > 1 {
+        let mut rounded = StackBuf {
+            buf: [0; 40],
+            len: 0,
+        };
+        if write!(rounded, "{a:.prec$e}", prec = shortest_len - 1).is_ok()
+            && std::str::from_utf8(&rounded.buf[..rounded.len])
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                == Some(a)
+        {
+            sb = rounded;
+        }
     }
     let text = &sb.buf[..sb.len];
     let (mantissa, exp) = match text.iter().position(|&c| c == b'e') {
@@ -384,6 +406,15 @@ fn write_base64_lines(data: &[u8], out: &mut Vec<u8>) {
 
 /// Decodes a `methodCall`: the method name and its parameters (none when
 /// `<params>` is empty or missing).
+///
+/// # Errors
+///
+/// [`DecodeError::InvalidUtf8`] for bytes that are not UTF-8,
+/// [`DecodeError::MissingMethodName`] when the name is absent or empty,
+/// [`DecodeError::UnknownType`], [`DecodeError::BadValue`] and
+/// [`DecodeError::TooDeep`] for bad values, [`DecodeError::Malformed`] for
+/// everything else. Supervisor answers HTTP 400 to all of these (bad UTF-8
+/// kills its connection instead; our spec wants a fault there).
 pub fn decode_call(body: &[u8]) -> Result<(String, Vec<Value>), DecodeError> {
     let mut p = Parser::new(body, Mode::Request)?;
     p.root(Tag::MethodCall)?;
@@ -408,6 +439,12 @@ pub fn decode_call(body: &[u8]) -> Result<(String, Vec<Value>), DecodeError> {
 
 /// Decodes a `methodResponse`: `Ok(Ok(value))`, or `Ok(Err(fault))` for a
 /// `<fault>` body. Booleans must be `0`/`1` here, as Python's client wants.
+///
+/// # Errors
+///
+/// The same kinds as [`decode_call`]; a body with no value, more than one
+/// param, or a fault that is not `{faultCode: int, faultString: string}`
+/// is [`DecodeError::Malformed`].
 pub fn decode_response(body: &[u8]) -> Result<Result<Value, Fault>, DecodeError> {
     let mut p = Parser::new(body, Mode::Response)?;
     p.root(Tag::MethodResponse)?;
