@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod events;
+pub mod http;
 pub mod logs;
 pub mod process;
 pub mod rpc;

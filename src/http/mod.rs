@@ -1,0 +1,555 @@
+//! A small blocking HTTP/1.1 server for the XML-RPC and log-tail endpoints.
+//!
+//! Why not tiny_http: its worker pool wakes every few seconds while idle (we
+//! promise zero idle wake-ups), it has no read timeouts (a stalled client pins
+//! a thread forever) and no body limit.  This server is one accept thread per
+//! listener, blocked in `accept(2)`, and one thread per connection, bounded in
+//! number, with a deadline on every request and a 16 MiB body limit.  The
+//! threads never touch daemon state: handlers pass messages to the loop.
+
+use std::io::{self, Read, Write};
+use std::net::TcpListener;
+use std::os::unix::net::UnixListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Largest request body accepted (413 above).
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Largest request head (request line + headers).
+const MAX_HEAD: usize = 64 * 1024;
+/// A request must arrive completely within this time.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
+/// An idle keep-alive connection is closed after this.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Connections served at once; more get 503.
+const MAX_CONNECTIONS: usize = 256;
+
+/// A parsed request.
+#[derive(Debug)]
+pub struct Request {
+    pub method: String,
+    /// The path and query as sent (`/logtail/x/stderr`, `/index.html?x=1`).
+    pub target: String,
+    pub version: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// First header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The path without the query string.
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+
+    fn wants_close(&self) -> bool {
+        let conn = self.header("connection").map(|c| c.to_ascii_lowercase());
+        match self.version.as_str() {
+            "HTTP/1.1" => conn.as_deref() == Some("close"),
+            "HTTP/1.0" => conn.as_deref() != Some("keep-alive"),
+            _ => true,
+        }
+    }
+}
+
+/// A complete response.
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+        Response { status, headers: vec![("Content-Type".into(), content_type.into())], body }
+    }
+
+    /// A plain error page.
+    pub fn error(status: u16) -> Response {
+        let text = format!("<html><head><title>Error response</title></head><body><h1>Error response</h1><p>Error code {status}.</p><p>Message: {}.</p></body></html>", reason(status));
+        Response::new(status, "text/html", text.into_bytes())
+    }
+
+    pub fn with_header(mut self, k: &str, v: &str) -> Response {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+}
+
+/// What a handler returns: a complete response, or a stream it writes itself
+/// (chunked), e.g. `tail -f` of a log.
+pub enum Reply {
+    Full(Response),
+    Stream { status: u16, headers: Vec<(String, String)>, body: Box<dyn FnOnce(&mut ChunkWriter<'_>) + Send> },
+}
+
+/// Writes a chunked response body.
+pub struct ChunkWriter<'a> {
+    out: &'a mut dyn Write,
+}
+
+impl ChunkWriter<'_> {
+    /// Send one chunk; an error means the client went away.
+    pub fn send(&mut self, data: &[u8]) -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        write!(self.out, "{:x}\r\n", data.len())?;
+        self.out.write_all(data)?;
+        self.out.write_all(b"\r\n")?;
+        self.out.flush()
+    }
+}
+
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Request Entity Too Large",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+/// Request handler shared by all connection threads of a listener.
+pub type Handler = Arc<dyn Fn(Request) -> Reply + Send + Sync>;
+
+/// A stream we can serve on: TCP or unix.
+pub trait Conn: Read + Write + Send + 'static {
+    fn set_timeout(&self, t: Option<Duration>) -> io::Result<()>;
+}
+
+impl Conn for std::net::TcpStream {
+    fn set_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.set_read_timeout(t)?;
+        self.set_write_timeout(t)
+    }
+}
+
+impl Conn for std::os::unix::net::UnixStream {
+    fn set_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.set_read_timeout(t)?;
+        self.set_write_timeout(t)
+    }
+}
+
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Serve a TCP listener on a background thread.
+pub fn serve_tcp(listener: TcpListener, handler: Handler) -> io::Result<()> {
+    std::thread::Builder::new().name("http-accept".into()).spawn(move || {
+        for stream in listener.incoming() {
+            match stream {
+                Ok(s) => {
+                    let _ = s.set_nodelay(true);
+                    spawn_conn(s, Arc::clone(&handler));
+                }
+                Err(e) => backoff_on_accept_error(&e),
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// Serve a unix listener on a background thread.
+pub fn serve_unix(listener: UnixListener, handler: Handler) -> io::Result<()> {
+    std::thread::Builder::new().name("http-accept".into()).spawn(move || {
+        for stream in listener.incoming() {
+            match stream {
+                Ok(s) => spawn_conn(s, Arc::clone(&handler)),
+                Err(e) => backoff_on_accept_error(&e),
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// EMFILE and friends: wait a little instead of spinning.
+fn backoff_on_accept_error(e: &io::Error) {
+    if e.kind() != io::ErrorKind::Interrupted {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn spawn_conn<C: Conn>(mut conn: C, handler: Handler) {
+    if ACTIVE.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        let _ = conn.set_timeout(Some(Duration::from_secs(1)));
+        let _ = write_response(&mut conn, &Response::error(503), true);
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("http-conn".into()).spawn(move || {
+        // A panic in a handler must not take the daemon down: contain it here.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve_conn(&mut conn, &handler)));
+        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+    });
+    if spawned.is_err() {
+        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Why reading a request stopped.
+#[derive(Debug)]
+enum ReadErr {
+    /// Clean close before a new request started.
+    Closed,
+    /// Answer with this status, then close.
+    Status(u16),
+}
+
+fn serve_conn<C: Conn>(conn: &mut C, handler: &Handler) {
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let req = match read_request(conn, &mut buf) {
+            Ok(r) => r,
+            Err(ReadErr::Closed) => return,
+            Err(ReadErr::Status(s)) => {
+                let _ = write_response(conn, &Response::error(s), true);
+                return;
+            }
+        };
+        let close = req.wants_close();
+        let head_only = req.method == "HEAD";
+        match handler(req) {
+            Reply::Full(mut resp) => {
+                if head_only {
+                    resp.body.clear();
+                }
+                if write_response(conn, &resp, close).is_err() || close {
+                    return;
+                }
+            }
+            Reply::Stream { status, headers, body } => {
+                let _ = conn.set_timeout(Some(REQUEST_DEADLINE));
+                let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+                for (k, v) in &headers {
+                    head.push_str(&format!("{k}: {v}\r\n"));
+                }
+                head.push_str("Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+                if conn.write_all(head.as_bytes()).and_then(|()| conn.flush()).is_err() {
+                    return;
+                }
+                let mut w = ChunkWriter { out: conn };
+                body(&mut w);
+                let _ = conn.write_all(b"0\r\n\r\n");
+                return;
+            }
+        }
+    }
+}
+
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+/// Read one request (head and body) within the request deadline.
+fn read_request<C: Conn>(conn: &mut C, buf: &mut Vec<u8>) -> Result<Request, ReadErr> {
+    let mut chunk = [0u8; 8192];
+    let mut started: Option<Instant> = if buf.is_empty() { None } else { Some(Instant::now()) };
+    let head_end = loop {
+        if let Some(e) = find_head_end(buf) {
+            break e;
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(ReadErr::Status(431));
+        }
+        let timeout = match started {
+            None => IDLE_TIMEOUT,
+            Some(t) => match REQUEST_DEADLINE.checked_sub(t.elapsed()) {
+                Some(left) if !left.is_zero() => left,
+                _ => return Err(ReadErr::Status(408)),
+            },
+        };
+        let _ = conn.set_timeout(Some(timeout));
+        match conn.read(&mut chunk) {
+            Ok(0) => return Err(if buf.is_empty() { ReadErr::Closed } else { ReadErr::Status(400) }),
+            Ok(n) => {
+                started.get_or_insert_with(Instant::now);
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                return Err(if started.is_none() { ReadErr::Closed } else { ReadErr::Status(408) });
+            }
+            Err(_) => return Err(ReadErr::Closed),
+        }
+    };
+    let started = started.unwrap_or_else(Instant::now);
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or("");
+    let mut parts = request_line.split(' ');
+    let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(m), Some(t), Some(v), None) if !m.is_empty() && t.starts_with('/') => (m.to_string(), t.to_string(), v.to_string()),
+        (Some(m), Some(t), None, None) if !m.is_empty() && t.starts_with('/') => (m.to_string(), t.to_string(), "HTTP/0.9".to_string()),
+        _ => return Err(ReadErr::Status(400)),
+    };
+    if !version.starts_with("HTTP/") {
+        return Err(ReadErr::Status(400));
+    }
+    let mut headers = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            continue;
+        }
+        match line.split_once(':') {
+            Some((k, v)) => headers.push((k.trim().to_string(), v.trim().to_string())),
+            None => return Err(ReadErr::Status(400)),
+        }
+    }
+    let mut req = Request { method, target, version, headers, body: Vec::new() };
+    if req.header("transfer-encoding").is_some_and(|t| !t.eq_ignore_ascii_case("identity")) {
+        return Err(ReadErr::Status(411));
+    }
+    let len = match req.header("content-length") {
+        None => 0,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) => n,
+            Err(_) => return Err(ReadErr::Status(400)),
+        },
+    };
+    if len > MAX_BODY {
+        return Err(ReadErr::Status(413));
+    }
+    buf.drain(..head_end);
+    while buf.len() < len {
+        let left = match REQUEST_DEADLINE.checked_sub(started.elapsed()) {
+            Some(l) if !l.is_zero() => l,
+            _ => return Err(ReadErr::Status(408)),
+        };
+        let _ = conn.set_timeout(Some(left));
+        match conn.read(&mut chunk) {
+            Ok(0) => return Err(ReadErr::Status(400)),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                return Err(ReadErr::Status(408));
+            }
+            Err(_) => return Err(ReadErr::Closed),
+        }
+    }
+    req.body = buf.drain(..len).collect();
+    Ok(req)
+}
+
+fn write_response<C: Write + ?Sized>(conn: &mut C, resp: &Response, close: bool) -> io::Result<()> {
+    let mut out = Vec::with_capacity(resp.body.len() + 256);
+    out.extend_from_slice(format!("HTTP/1.1 {} {}\r\nServer: supervisor-rs\r\n", resp.status, reason(resp.status)).as_bytes());
+    for (k, v) in &resp.headers {
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("Content-Length: {}\r\n", resp.body.len()).as_bytes());
+    if close {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&resp.body);
+    conn.write_all(&out)?;
+    conn.flush()
+}
+
+/// HTTP Basic auth check.  `password` is plain text or `{SHA}` + hex SHA-1.
+pub fn check_basic_auth(header: Option<&str>, username: &str, password: &str) -> bool {
+    let Some(h) = header else { return false };
+    let Some((scheme, token)) = h.trim().split_once(' ') else { return false };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
+    let Some(decoded) = base64_decode(token.trim()) else { return false };
+    let Ok(decoded) = String::from_utf8(decoded) else { return false };
+    let Some((user, pass)) = decoded.split_once(':') else { return false };
+    if user != username {
+        return false;
+    }
+    match password.strip_prefix("{SHA}") {
+        Some(hex) => sha1_hex(pass.as_bytes()).eq_ignore_ascii_case(hex),
+        None => pass == password,
+    }
+}
+
+/// Standard base64 (with or without padding); None if malformed.
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+pub fn base64_encode(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
+    }
+    out
+}
+
+/// SHA-1 (for `{SHA}` passwords, as Supervisor supports), hex-encoded.
+pub fn sha1_hex(data: &[u8]) -> String {
+    let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
+    let mut msg = data.to_vec();
+    let bitlen = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bitlen.to_be_bytes());
+    for block in msg.chunks(64) {
+        let mut w = [0u32; 80];
+        for i in 0..16 {
+            w[i] = u32::from_be_bytes([block[4 * i], block[4 * i + 1], block[4 * i + 2], block[4 * i + 3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let (mut a, mut b, mut c, mut d, mut e) = (h[0], h[1], h[2], h[3], h[4]);
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..=19 => ((b & c) | (!b & d), 0x5A827999),
+                20..=39 => (b ^ c ^ d, 0x6ED9EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
+                _ => (b ^ c ^ d, 0xCA62C1D6),
+            };
+            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*wi);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = t;
+        }
+        h[0] = h[0].wrapping_add(a);
+        h[1] = h[1].wrapping_add(b);
+        h[2] = h[2].wrapping_add(c);
+        h[3] = h[3].wrapping_add(d);
+        h[4] = h[4].wrapping_add(e);
+    }
+    h.iter().map(|x| format!("{x:08x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha1_known_vectors() {
+        assert_eq!(sha1_hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(sha1_hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+        assert_eq!(sha1_hex(b"thepassword"), "82ab876d1387bfafe46cc1c8a2ef074eae50cb1d");
+    }
+
+    #[test]
+    fn base64_round_trip() {
+        for s in ["", "a", "ab", "abc", "user:pass", "üñï:çødé"] {
+            assert_eq!(base64_decode(&base64_encode(s.as_bytes())).as_deref(), Some(s.as_bytes()));
+        }
+        assert_eq!(base64_decode("dXNlcjpwYXNz"), Some(b"user:pass".to_vec()));
+        assert_eq!(base64_decode("!!"), None);
+    }
+
+    #[test]
+    fn basic_auth_plain_and_sha() {
+        let h = format!("Basic {}", base64_encode(b"user:thepassword"));
+        assert!(check_basic_auth(Some(&h), "user", "thepassword"));
+        assert!(check_basic_auth(Some(&h), "user", "{SHA}82ab876d1387bfafe46cc1c8a2ef074eae50cb1d"));
+        assert!(check_basic_auth(Some(&h), "user", "{SHA}82AB876D1387BFAFE46CC1C8A2EF074EAE50CB1D"));
+        assert!(!check_basic_auth(Some(&h), "user", "other"));
+        assert!(!check_basic_auth(Some(&h), "someone", "thepassword"));
+        for bad in ["", "Basic", "Basic !!!", "Bearer x", "Basic dXNlcg==", "basic"] {
+            assert!(!check_basic_auth(Some(bad), "user", "thepassword"), "{bad}");
+        }
+        assert!(!check_basic_auth(None, "user", "x"));
+    }
+
+    struct Fake {
+        input: io::Cursor<Vec<u8>>,
+        output: Vec<u8>,
+    }
+    impl Read for Fake {
+        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+            self.input.read(b)
+        }
+    }
+    impl Write for Fake {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.output.write(b)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Conn for Fake {
+        fn set_timeout(&self, _: Option<Duration>) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn serve(input: &[u8]) -> String {
+        let mut f = Fake { input: io::Cursor::new(input.to_vec()), output: Vec::new() };
+        let h: Handler = Arc::new(|r: Request| {
+            Reply::Full(Response::new(200, "text/plain", format!("{} {} {}", r.method, r.target, r.body.len()).into_bytes()))
+        });
+        serve_conn(&mut f, &h);
+        String::from_utf8_lossy(&f.output).into_owned()
+    }
+
+    #[test]
+    fn keep_alive_and_bodies() {
+        let out = serve(b"POST /RPC2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /x HTTP/1.1\r\nConnection: close\r\n\r\n");
+        assert!(out.contains("POST /RPC2 3"), "{out}");
+        assert!(out.contains("GET /x 0"), "{out}");
+        assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2);
+    }
+
+    #[test]
+    fn limits_and_malformed_requests() {
+        let big = format!("POST /RPC2 HTTP/1.1\r\nContent-Length: {}\r\n\r\n", MAX_BODY + 1);
+        assert!(serve(big.as_bytes()).starts_with("HTTP/1.1 413"));
+        assert!(serve(b"POST /RPC2 HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc").starts_with("HTTP/1.1 400"));
+        assert!(serve(b"garbage\r\n\r\n").starts_with("HTTP/1.1 400"));
+        assert!(serve(b"POST /RPC2 HTTP/1.1\r\nContent-Length: x\r\n\r\n").starts_with("HTTP/1.1 400"));
+        assert!(serve(b"POST /RPC2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").starts_with("HTTP/1.1 411"));
+        assert_eq!(serve(b""), "");
+    }
+}
