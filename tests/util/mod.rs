@@ -25,6 +25,7 @@
 // Helpers are shared by many test files; not every one uses every helper.
 #![allow(dead_code)]
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
@@ -484,6 +485,9 @@ pub struct Harness {
     /// Started under `unshare --pid`: the managed child is `unshare`, the
     /// daemon is its child.
     in_pid_ns: bool,
+    /// A panic message already carried `diagnostics()`: Drop need not
+    /// print them again.
+    diagnostics_shown: Cell<bool>,
 }
 
 impl Harness {
@@ -515,6 +519,7 @@ impl Harness {
             tag: unique_tag(name),
             daemon: None,
             in_pid_ns: false,
+            diagnostics_shown: Cell::new(false),
         }
     }
 
@@ -674,7 +679,10 @@ impl Harness {
             "the daemon to start inside the PID namespace",
             || children_of(unshare_pid).into_iter().next(),
         );
-        daemon.unwrap_or_else(|e| panic!("{e}\n{}", self.diagnostics()))
+        daemon.unwrap_or_else(|e| {
+            self.diagnostics_shown.set(true);
+            panic!("{e}\n{}", self.diagnostics())
+        })
     }
 
     /// Start any command as the managed process (it gets the same capture,
@@ -761,7 +769,10 @@ impl Harness {
         });
         match (r, st) {
             (Ok(_), Some(st)) => st,
-            (r, _) => panic!("{}: {:?}\n{}", self.name, r.err(), self.diagnostics()),
+            (r, _) => {
+                self.diagnostics_shown.set(true);
+                panic!("{}: {:?}\n{}", self.name, r.err(), self.diagnostics())
+            }
         }
     }
 
@@ -810,7 +821,10 @@ impl Harness {
         let r = wait_until(timeout, what, &mut pred);
         match r {
             Ok(d) => d,
-            Err(e) => panic!("{}: {e}\n{}", self.name, self.diagnostics()),
+            Err(e) => {
+                self.diagnostics_shown.set(true);
+                panic!("{}: {e}\n{}", self.name, self.diagnostics())
+            }
         }
     }
 
@@ -982,7 +996,7 @@ impl Harness {
 impl Drop for Harness {
     fn drop(&mut self) {
         let panicking = std::thread::panicking();
-        if panicking {
+        if panicking && !self.diagnostics_shown.get() {
             eprintln!(
                 "{}: test failed; state before cleanup:\n{}",
                 self.name,
