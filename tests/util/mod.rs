@@ -666,23 +666,38 @@ impl Harness {
     /// [`require_pid_namespace_or_skip`] first.
     pub fn start_as_pid1(&mut self, extra: &[&str]) -> i32 {
         let conf = self.conf_path();
-        let bin = supervisord_bin();
+        let mut args: Vec<&OsStr> = vec![OsStr::new("-n"), OsStr::new("-c"), conf.as_os_str()];
+        args.extend(extra.iter().map(OsStr::new));
+        self.start_command_as_pid1(supervisord_bin(), &args)
+    }
+
+    /// Run `program args` as PID 1 of a new PID namespace (with /proc
+    /// remounted), managed like the daemon. Returns its pid as seen from
+    /// here. Call [`require_pid_namespace_or_skip`] first.
+    pub fn start_command_as_pid1(&mut self, program: impl AsRef<OsStr>, args: &[&OsStr]) -> i32 {
         let mut c = self.command("unshare");
+        // --kill-child: if unshare dies, the kernel SIGKILLs the namespace.
         c.args(["--pid", "--fork", "--mount-proc", "--kill-child", "--"])
-            .arg(&bin)
-            .args(["-n", "-c"])
-            .arg(&conf)
-            .args(extra);
+            .arg(program)
+            .args(args);
         let unshare_pid = self.spawn_managed(c, true);
-        let daemon = wait_for(
+        let init = wait_for(
             Duration::from_secs(10),
-            "the daemon to start inside the PID namespace",
+            "PID 1 of the new namespace to start",
             || children_of(unshare_pid).into_iter().next(),
         );
-        daemon.unwrap_or_else(|e| {
+        init.unwrap_or_else(|e| {
             self.diagnostics_shown.set(true);
             panic!("{e}\n{}", self.diagnostics())
         })
+    }
+
+    /// The pid of `pid` inside its own (innermost) PID namespace, from
+    /// `NSpid:` in /proc/<pid>/status; 1 for a namespace's init.
+    pub fn ns_pid(pid: i32) -> Option<i32> {
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("NSpid:"))?;
+        line.split_whitespace().last()?.parse().ok()
     }
 
     /// Start any command as the managed process (it gets the same capture,
