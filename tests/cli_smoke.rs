@@ -123,13 +123,39 @@ fn echo_supervisord_conf_output_passes_check() {
     assert_exit(&o, 0, "--check on echo_supervisord_conf's output");
 }
 
+/// The `supervisord.conf: |` block of a Kubernetes ConfigMap manifest.
+fn configmap_conf(yaml: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for line in yaml.lines() {
+        if line.trim_end().ends_with("supervisord.conf: |") {
+            inside = true;
+        } else if inside && (line.starts_with("    ") || line.trim().is_empty()) {
+            out.push_str(line.strip_prefix("    ").unwrap_or(""));
+            out.push('\n');
+        } else if inside {
+            break;
+        }
+    }
+    out
+}
+
 #[test]
 fn shipped_example_configs_pass_check() {
     let h = Harness::new("shipped_confs");
-    for rel in ["examples/supervisord.conf", "docker/supervisord.conf"] {
-        let conf = repo_root().join(rel);
+    let mut confs = vec![
+        repo_root().join("examples/supervisord.conf"),
+        repo_root().join("docker/supervisord.conf"),
+    ];
+    for yaml in ["k8s-examples/pod.yaml", "k8s-examples/sidecar.yaml"] {
+        let text = std::fs::read_to_string(repo_root().join(yaml)).unwrap();
+        let conf = configmap_conf(&text);
+        assert!(conf.contains("[supervisord]"), "no config found in {yaml}");
+        confs.push(h.write_file(format!("{}.conf", yaml.replace('/', "_")), &conf));
+    }
+    for conf in confs {
         let o = h.run(&["--check", "-c", conf.to_str().unwrap()]);
-        assert_exit(&o, 0, &format!("--check -c {rel}"));
+        assert_exit(&o, 0, &format!("--check -c {}", conf.display()));
     }
 }
 

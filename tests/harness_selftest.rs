@@ -226,3 +226,25 @@ fn pid_namespace_helper_runs_pid1() {
         output_text(&out)
     );
 }
+
+#[test]
+fn pid1_helper_runs_init_and_cleans_up() {
+    if !require_pid_namespace_or_skip() {
+        return;
+    }
+    let mut h = Harness::new("pid1_helper");
+    let script = fixtures_dir().join("grandchild.sh");
+    let pids_file = h.path("g.pids");
+    let init = h.start_command_as_pid1("/bin/sh", &[script.as_os_str(), pids_file.as_os_str()]);
+    h.eventually(T, "two pids in g.pids", || h.read_pids("g.pids").len() == 2);
+    assert_eq!(Harness::ns_pid(init), Some(1), "not PID 1 in its namespace");
+    // The fixture wrote pids as seen inside the namespace.
+    assert_eq!(h.read_pids("g.pids"), vec![1, 2]);
+    let child = children_of(init)[0];
+    assert_eq!(Harness::ns_pid(child), Some(2));
+    drop(h);
+    assert!(
+        !pid_alive(init) && !pid_alive(child),
+        "namespace survived the harness"
+    );
+}

@@ -25,6 +25,7 @@
 // Helpers are shared by many test files; not every one uses every helper.
 #![allow(dead_code)]
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
@@ -484,6 +485,9 @@ pub struct Harness {
     /// Started under `unshare --pid`: the managed child is `unshare`, the
     /// daemon is its child.
     in_pid_ns: bool,
+    /// A panic message already carried `diagnostics()`: Drop need not
+    /// print them again.
+    diagnostics_shown: Cell<bool>,
 }
 
 impl Harness {
@@ -515,6 +519,7 @@ impl Harness {
             tag: unique_tag(name),
             daemon: None,
             in_pid_ns: false,
+            diagnostics_shown: Cell::new(false),
         }
     }
 
@@ -661,20 +666,38 @@ impl Harness {
     /// [`require_pid_namespace_or_skip`] first.
     pub fn start_as_pid1(&mut self, extra: &[&str]) -> i32 {
         let conf = self.conf_path();
-        let bin = supervisord_bin();
+        let mut args: Vec<&OsStr> = vec![OsStr::new("-n"), OsStr::new("-c"), conf.as_os_str()];
+        args.extend(extra.iter().map(OsStr::new));
+        self.start_command_as_pid1(supervisord_bin(), &args)
+    }
+
+    /// Run `program args` as PID 1 of a new PID namespace (with /proc
+    /// remounted), managed like the daemon. Returns its pid as seen from
+    /// here. Call [`require_pid_namespace_or_skip`] first.
+    pub fn start_command_as_pid1(&mut self, program: impl AsRef<OsStr>, args: &[&OsStr]) -> i32 {
         let mut c = self.command("unshare");
+        // --kill-child: if unshare dies, the kernel SIGKILLs the namespace.
         c.args(["--pid", "--fork", "--mount-proc", "--kill-child", "--"])
-            .arg(&bin)
-            .args(["-n", "-c"])
-            .arg(&conf)
-            .args(extra);
+            .arg(program)
+            .args(args);
         let unshare_pid = self.spawn_managed(c, true);
-        let daemon = wait_for(
+        let init = wait_for(
             Duration::from_secs(10),
-            "the daemon to start inside the PID namespace",
+            "PID 1 of the new namespace to start",
             || children_of(unshare_pid).into_iter().next(),
         );
-        daemon.unwrap_or_else(|e| panic!("{e}\n{}", self.diagnostics()))
+        init.unwrap_or_else(|e| {
+            self.diagnostics_shown.set(true);
+            panic!("{e}\n{}", self.diagnostics())
+        })
+    }
+
+    /// The pid of `pid` inside its own (innermost) PID namespace, from
+    /// `NSpid:` in /proc/<pid>/status; 1 for a namespace's init.
+    pub fn ns_pid(pid: i32) -> Option<i32> {
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("NSpid:"))?;
+        line.split_whitespace().last()?.parse().ok()
     }
 
     /// Start any command as the managed process (it gets the same capture,
@@ -761,7 +784,10 @@ impl Harness {
         });
         match (r, st) {
             (Ok(_), Some(st)) => st,
-            (r, _) => panic!("{}: {:?}\n{}", self.name, r.err(), self.diagnostics()),
+            (r, _) => {
+                self.diagnostics_shown.set(true);
+                panic!("{}: {:?}\n{}", self.name, r.err(), self.diagnostics())
+            }
         }
     }
 
@@ -810,7 +836,10 @@ impl Harness {
         let r = wait_until(timeout, what, &mut pred);
         match r {
             Ok(d) => d,
-            Err(e) => panic!("{}: {e}\n{}", self.name, self.diagnostics()),
+            Err(e) => {
+                self.diagnostics_shown.set(true);
+                panic!("{}: {e}\n{}", self.name, self.diagnostics())
+            }
         }
     }
 
@@ -982,7 +1011,7 @@ impl Harness {
 impl Drop for Harness {
     fn drop(&mut self) {
         let panicking = std::thread::panicking();
-        if panicking {
+        if panicking && !self.diagnostics_shown.get() {
             eprintln!(
                 "{}: test failed; state before cleanup:\n{}",
                 self.name,
