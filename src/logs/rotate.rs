@@ -321,8 +321,9 @@ impl RotatingFile {
         }
     }
 
-    /// Empty the log and delete its backups (`clearProcessLogs` /
-    /// `clearLog`).  Non-rotatable targets are left alone.
+    /// Supervisor's `clearProcessLogs` / `clearLog`: remove the current
+    /// file and start a new, empty one.  Backups stay, as in Supervisor.
+    /// Non-rotatable targets (stdout, pipes) are left alone.
     pub fn clear(&mut self) -> io::Result<()> {
         if let Target::Dup(_) = classify(&self.path) {
             return Ok(());
@@ -331,40 +332,17 @@ impl RotatingFile {
             return Ok(());
         }
         self.file = None;
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
         let (f, regular, size) = open_target(&self.path, true)?;
         self.file = Some(f);
         self.regular = regular;
         self.opened_once = true;
         self.size = size;
-        if !regular {
-            return Ok(());
-        }
-        let mut first_err = None;
-        let mut i = 1u32;
-        loop {
-            let b = backup_name(&self.path, i);
-            match std::fs::remove_file(&b) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    // Keep going through the configured range; past it, stop
-                    // at the first gap (leftovers of a larger `backups`).
-                    if i >= self.backups {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                }
-            }
-            if i == u32::MAX {
-                break;
-            }
-            i += 1;
-        }
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        Ok(())
     }
 }
 
@@ -585,7 +563,7 @@ mod tests {
     }
 
     #[test]
-    fn clear_truncates_and_removes_backups() {
+    fn clear_empties_the_log_and_keeps_backups() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.log");
         let mut rf = RotatingFile::open(&p, 4, 2).unwrap();
@@ -599,7 +577,7 @@ mod tests {
         rf.clear().unwrap();
         assert_eq!(read(&p), b"");
         for i in 1..=3 {
-            assert!(!backup_name(&p, i).exists());
+            assert!(backup_name(&p, i).exists(), "backups stay, as in Supervisor");
         }
         assert_eq!(rf.size(), 0);
         rf.write(b"new").unwrap();

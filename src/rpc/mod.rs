@@ -20,3 +20,4 @@ pub use codec::{
 };
 pub use faults::Fault;
 pub use value::{IntOutOfRange, Value};
+pub mod methods;
