@@ -5,8 +5,10 @@
 //! signal, child output, or the earliest process deadline; there is no fixed
 //! tick.
 
+pub mod api;
 pub mod pid1;
 pub mod reaper;
+pub mod rpc;
 pub mod signals;
 pub mod sockets;
 pub mod supervisor;

@@ -80,6 +80,12 @@ pub struct Supervisor {
     last_wait_report: Option<Instant>,
     buf: Vec<u8>,
     exit_code: i32,
+    /// HTTP threads reach the loop through this.
+    pub(super) bridge: Option<super::rpc::Bridge>,
+    /// Deferred `wait=true` answers.
+    pub(super) waiters: Vec<(super::rpc::Pending, std::sync::mpsc::Sender<super::rpc::RpcResult>)>,
+    /// Stop flags of the running HTTP accept threads.
+    server_stops: Vec<(std::sync::Arc<std::sync::atomic::AtomicBool>, RawFd)>,
 }
 
 /// Ensure fds 0-2 are open, so pipes we create never land on them.
@@ -364,6 +370,9 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
         last_wait_report: None,
         buf: vec![0u8; 64 * 1024],
         exit_code: 0,
+        bridge: None,
+        waiters: Vec::new(),
+        server_stops: Vec::new(),
     };
     if let Err(e) = sup.open_servers() {
         sup.log.log(LogLevel::Critical, &e);
@@ -412,6 +421,14 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
             sup.log.log(LogLevel::Warn, &format!("could not become a child subreaper ({e}): orphans of programs will not be reaped by supervisord"));
         }
     }
+    match super::rpc::Bridge::new() {
+        Ok(b) => sup.bridge = Some(b),
+        Err(e) => {
+            sup.log.log(LogLevel::Critical, &format!("could not create the RPC channel: {e}"));
+            return EXIT_USAGE;
+        }
+    }
+    sup.serve_listeners();
     sup.add_configured_groups();
     sup.log.log(
         LogLevel::Info,
@@ -452,6 +469,85 @@ impl Supervisor {
         }
         self.listeners = listeners;
         Ok(())
+    }
+
+    /// Start the HTTP accept threads on the bound listeners.
+    fn serve_listeners(&mut self) {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+        let Some(handle) = self.bridge.as_ref().map(|b| b.handle.clone()) else { return };
+        let mut started = Vec::new();
+        let mut errors = Vec::new();
+        for l in &self.listeners {
+            let stop = Arc::new(AtomicBool::new(false));
+            let (section, result, fd) = match l {
+                Listener::Unix { section, listener, .. } => {
+                    let auth = self.auth_for(section);
+                    let r = listener.try_clone().and_then(|c| {
+                        crate::http::serve_unix(c, super::api::handler(handle.clone(), auth), Arc::clone(&stop))
+                    });
+                    (section, r, listener.as_raw_fd())
+                }
+                Listener::Inet { section, listener } => {
+                    let auth = self.auth_for(section);
+                    let r = listener.try_clone().and_then(|c| {
+                        crate::http::serve_tcp(c, super::api::handler(handle.clone(), auth), Arc::clone(&stop))
+                    });
+                    (section, r, listener.as_raw_fd())
+                }
+            };
+            match result {
+                Ok(()) => started.push((stop, fd)),
+                Err(e) => errors.push(format!("could not serve [{section}]: {e}")),
+            }
+        }
+        for e in errors {
+            self.log.log(LogLevel::Critical, &e);
+        }
+        self.server_stops = started;
+    }
+
+    /// Stop the accept threads (reload with changed servers, exit).
+    fn stop_serving(&mut self) {
+        for (stop, fd) in self.server_stops.drain(..) {
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            // SAFETY: shutdown(2) wakes a thread blocked in accept on this socket.
+            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        }
+    }
+
+    fn auth_for(&self, section: &str) -> Option<super::api::Auth> {
+        let creds = self
+            .config
+            .unix_http_servers
+            .iter()
+            .find(|s| s.section == section)
+            .map(|s| (s.username.clone(), s.password.clone()))
+            .or_else(|| {
+                self.config.inet_http_servers.iter().find(|s| s.section == section).map(|s| (s.username.clone(), s.password.clone()))
+            });
+        match creds {
+            Some((Some(username), Some(password))) => Some(super::api::Auth { username, password }),
+            _ => None,
+        }
+    }
+
+    /// supervisord's PATH (for finding programs).
+    pub(super) fn daemon_path(&self) -> Option<OsString> {
+        self.base_env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone())
+    }
+
+    /// `supervisor.shutdown`.
+    pub(super) fn request_shutdown(&mut self) {
+        self.begin_stop(Mood::Shutdown);
+    }
+
+    /// Remove a (stopped) group and announce it.
+    pub(super) fn remove_group(&mut self, gi: usize) {
+        let g = self.groups.remove(gi);
+        self.fcgi_sockets.remove(&g.config.name);
+        self.rebuild_pid_index();
+        self.bus.publish(Event::process_group(&g.config.name, false));
     }
 
     fn add_configured_groups(&mut self) {
@@ -775,7 +871,7 @@ impl Supervisor {
     }
 
     /// Reap children: managed ones go through the state machine, orphans are logged.
-    fn reap(&mut self, now: Instant) {
+    pub(super) fn reap(&mut self, now: Instant) {
         for (pid, info) in reaper::reap_all() {
             match self.pids.remove(&pid) {
                 Some((gi, pi)) => {
@@ -964,7 +1060,7 @@ impl Supervisor {
     }
 
     /// Move to SHUTDOWN or RESTARTING and announce it.
-    fn begin_stop(&mut self, mood: Mood) {
+    pub(super) fn begin_stop(&mut self, mood: Mood) {
         let was_running = self.mood == Mood::Running;
         if self.mood == Mood::Shutdown {
             return;
@@ -1041,10 +1137,12 @@ impl Supervisor {
             self.log.log(LogLevel::Info, i);
         }
         if servers_changed {
+            self.stop_serving();
             self.listeners.clear();
             if let Err(e) = self.open_servers() {
                 self.log.log(LogLevel::Critical, &e);
             }
+            self.serve_listeners();
         }
         if old_pidfile != sd.pidfile {
             self.pidfile = None;
@@ -1072,14 +1170,12 @@ impl Supervisor {
     }
 
     /// Collect the pollable fds: the signal pipe, then every child pipe.
-    fn poll_set(&self, fds: &mut Vec<libc::pollfd>, owners: &mut Vec<(usize, usize, Channel)>) {
+    fn poll_set(&self, fds: &mut Vec<libc::pollfd>, owners: &mut Vec<(usize, usize, Option<Channel>)>) {
         fds.clear();
         owners.clear();
-        fds.push(libc::pollfd {
-            fd: self.signals.fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        });
+        fds.push(libc::pollfd { fd: self.signals.fd(), events: libc::POLLIN, revents: 0 });
+        // poll ignores a negative fd: no bridge, no wake-ups from it.
+        fds.push(libc::pollfd { fd: self.bridge.as_ref().map_or(-1, |b| b.fd()), events: libc::POLLIN, revents: 0 });
         for (gi, g) in self.groups.iter().enumerate() {
             for (pi, p) in g.processes.iter().enumerate() {
                 let chans: [(Option<RawFd>, Channel); 2] = [
@@ -1088,13 +1184,13 @@ impl Supervisor {
                 ];
                 for (fd, ch) in chans {
                     if let Some(fd) = fd {
-                        fds.push(libc::pollfd {
-                            fd,
-                            events: libc::POLLIN,
-                            revents: 0,
-                        });
-                        owners.push((gi, pi, ch));
+                        fds.push(libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
+                        owners.push((gi, pi, Some(ch)));
                     }
+                }
+                if let (Some(fd), false) = (p.stdin.as_ref(), p.stdin_buf.is_empty()) {
+                    fds.push(libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 });
+                    owners.push((gi, pi, None));
                 }
             }
         }
@@ -1104,7 +1200,7 @@ impl Supervisor {
     /// deadline; act; repeat until shutdown completes.
     pub fn run_loop(&mut self) {
         let mut fds: Vec<libc::pollfd> = Vec::new();
-        let mut owners: Vec<(usize, usize, Channel)> = Vec::new();
+        let mut owners: Vec<(usize, usize, Option<Channel>)> = Vec::new();
         loop {
             let now = Instant::now();
             self.tick_due(now);
@@ -1117,6 +1213,7 @@ impl Supervisor {
                     }
                 }
             }
+            self.poll_waiters(now);
             // Nobody consumes events yet in this loop; subscribers drain here.
             self.bus.drain().for_each(drop);
 
@@ -1140,18 +1237,28 @@ impl Supervisor {
                 self.handle_signals(now);
             }
             for (i, &(gi, pi, ch)) in owners.iter().enumerate() {
-                if fds[i + 1].revents != 0
-                    && gi < self.groups.len()
-                    && pi < self.groups[gi].processes.len()
-                {
-                    self.read_output(gi, pi, ch, false);
+                if fds[i + 2].revents != 0 && gi < self.groups.len() && pi < self.groups[gi].processes.len() {
+                    match ch {
+                        Some(ch) => self.read_output(gi, pi, ch, false),
+                        None => {
+                            if let Err(e) = self.flush_stdin(gi, pi) {
+                                let name = self.groups[gi].processes[pi].config.name.clone();
+                                self.log.log(LogLevel::Warn, &format!("could not write to the stdin of '{name}': {e}"));
+                            }
+                        }
+                    }
                 }
+            }
+            if fds[1].revents != 0 {
+                self.handle_rpc(now);
             }
         }
     }
 
     /// After the loop: release sockets and pidfile, sweep as PID 1.
     fn finish(mut self) -> i32 {
+        self.drain_in_flight(Duration::from_secs(1));
+        self.stop_serving();
         self.log.log(LogLevel::Info, "supervisord exiting");
         self.listeners.clear();
         self.pidfile = None;

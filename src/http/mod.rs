@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Largest request body accepted (413 above).
@@ -90,10 +90,16 @@ pub enum Reply {
 
 /// Writes a chunked response body.
 pub struct ChunkWriter<'a> {
-    out: &'a mut dyn Write,
+    out: &'a mut dyn Conn,
 }
 
 impl ChunkWriter<'_> {
+    /// True once the client has closed its side (checked without blocking),
+    /// so a streaming handler with nothing to send can still notice.
+    pub fn client_gone(&self) -> bool {
+        self.out.peer_closed()
+    }
+
     /// Send one chunk; an error means the client went away.
     pub fn send(&mut self, data: &[u8]) -> io::Result<()> {
         if data.is_empty() {
@@ -134,12 +140,26 @@ pub type Handler = Arc<dyn Fn(Request) -> Reply + Send + Sync>;
 /// A stream we can serve on: TCP or unix.
 pub trait Conn: Read + Write + Send + 'static {
     fn set_timeout(&self, t: Option<Duration>) -> io::Result<()>;
+    /// The peer closed the connection (EOF pending), checked without blocking.
+    fn peer_closed(&self) -> bool {
+        false
+    }
+}
+
+fn fd_peer_closed(fd: std::os::fd::RawFd) -> bool {
+    let mut b = [0u8; 1];
+    // SAFETY: recv(2) into a valid one-byte buffer, non-blocking peek.
+    let n = unsafe { libc::recv(fd, b.as_mut_ptr().cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+    n == 0 || (n < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN))
 }
 
 impl Conn for std::net::TcpStream {
     fn set_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         self.set_read_timeout(t)?;
         self.set_write_timeout(t)
+    }
+    fn peer_closed(&self) -> bool {
+        fd_peer_closed(std::os::fd::AsRawFd::as_raw_fd(self))
     }
 }
 
@@ -148,14 +168,21 @@ impl Conn for std::os::unix::net::UnixStream {
         self.set_read_timeout(t)?;
         self.set_write_timeout(t)
     }
+    fn peer_closed(&self) -> bool {
+        fd_peer_closed(std::os::fd::AsRawFd::as_raw_fd(self))
+    }
 }
 
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// Serve a TCP listener on a background thread.
-pub fn serve_tcp(listener: TcpListener, handler: Handler) -> io::Result<()> {
+/// Serve a TCP listener on a background thread until `stop` is set (then
+/// `shutdown(2)` the listening socket to wake the thread).
+pub fn serve_tcp(listener: TcpListener, handler: Handler, stop: Arc<AtomicBool>) -> io::Result<()> {
     std::thread::Builder::new().name("http-accept".into()).spawn(move || {
         for stream in listener.incoming() {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
             match stream {
                 Ok(s) => {
                     let _ = s.set_nodelay(true);
@@ -168,10 +195,13 @@ pub fn serve_tcp(listener: TcpListener, handler: Handler) -> io::Result<()> {
     Ok(())
 }
 
-/// Serve a unix listener on a background thread.
-pub fn serve_unix(listener: UnixListener, handler: Handler) -> io::Result<()> {
+/// Serve a unix listener on a background thread until `stop` is set.
+pub fn serve_unix(listener: UnixListener, handler: Handler, stop: Arc<AtomicBool>) -> io::Result<()> {
     std::thread::Builder::new().name("http-accept".into()).spawn(move || {
         for stream in listener.incoming() {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
             match stream {
                 Ok(s) => spawn_conn(s, Arc::clone(&handler)),
                 Err(e) => backoff_on_accept_error(&e),
@@ -215,6 +245,7 @@ enum ReadErr {
 }
 
 fn serve_conn<C: Conn>(conn: &mut C, handler: &Handler) {
+    let conn: &mut dyn Conn = conn;
     let mut buf: Vec<u8> = Vec::new();
     loop {
         let req = match read_request(conn, &mut buf) {
@@ -260,7 +291,7 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 }
 
 /// Read one request (head and body) within the request deadline.
-fn read_request<C: Conn>(conn: &mut C, buf: &mut Vec<u8>) -> Result<Request, ReadErr> {
+fn read_request(conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Result<Request, ReadErr> {
     let mut chunk = [0u8; 8192];
     let mut started: Option<Instant> = if buf.is_empty() { None } else { Some(Instant::now()) };
     let head_end = loop {

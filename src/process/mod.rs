@@ -41,6 +41,8 @@ pub struct Process {
     pub stderr_log: Option<ChildLog>,
     /// Parent ends of the child's pipes while it runs.
     pub stdin: Option<OwnedFd>,
+    /// Data for the child's stdin not yet written (sendProcessStdin).
+    pub stdin_buf: std::collections::VecDeque<u8>,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
     /// Wall-clock times for the RPC (`start`, `stop` fields).
@@ -91,6 +93,7 @@ impl Process {
             stdout_log: None,
             stderr_log: None,
             stdin: None,
+            stdin_buf: std::collections::VecDeque::new(),
             stdout: None,
             stderr: None,
             laststart_wall: None,

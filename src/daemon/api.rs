@@ -1,0 +1,201 @@
+//! The HTTP side of the daemon: authentication, routing, XML-RPC decoding
+//! and encoding, and log tails.  Runs on HTTP threads; reaches daemon state
+//! only through [`LoopHandle`] messages.
+
+use super::rpc::{LogWhat, LoopHandle, LoopMsg};
+use crate::http::{self, ChunkWriter, Reply, Request, Response};
+use crate::process::Channel;
+use crate::rpc::{DecodeError, Fault, codec, faults};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Credentials of one server section.
+#[derive(Clone)]
+pub struct Auth {
+    pub username: String,
+    pub password: String,
+}
+
+/// How often a log tail looks for new data while a client is attached.
+const TAIL_POLL: Duration = Duration::from_millis(200);
+
+/// The request handler of one listening server.
+pub fn handler(handle: LoopHandle, auth: Option<Auth>) -> http::Handler {
+    Arc::new(move |req: Request| {
+        if let Some(a) = &auth {
+            if !http::check_basic_auth(req.header("authorization"), &a.username, &a.password) {
+                return Reply::Full(
+                    Response::new(401, "text/html", b"<html><head><title>Unauthorized</title></head><body><h1>Unauthorized</h1></body></html>".to_vec())
+                        .with_header("WWW-Authenticate", "Basic realm=\"default\""),
+                );
+            }
+        }
+        let path = req.path().to_string();
+        if path.starts_with("/RPC2") {
+            return xmlrpc(&handle, req);
+        }
+        if req.method != "GET" && req.method != "HEAD" {
+            return Reply::Full(Response::error(405));
+        }
+        if let Some(rest) = path.strip_prefix("/logtail/") {
+            let (name, ch) = match rest.rsplit_once('/') {
+                Some((n, "stderr")) => (n, Channel::Stderr),
+                Some((n, "stdout")) => (n, Channel::Stdout),
+                _ => (rest, Channel::Stdout),
+            };
+            let name = percent_decode(name);
+            return tail(&handle, LogWhat::Process(name, ch));
+        }
+        if path == "/mainlogtail" {
+            return tail(&handle, LogWhat::Main);
+        }
+        Reply::Full(Response::error(404))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn xml_reply(body: Vec<u8>) -> Reply {
+    Reply::Full(Response::new(200, "text/xml", body))
+}
+
+fn xmlrpc(handle: &LoopHandle, req: Request) -> Reply {
+    if req.method != "POST" {
+        return Reply::Full(Response::error(400));
+    }
+    let (method, params) = match codec::decode_call(&req.body) {
+        Ok(x) => x,
+        Err(DecodeError::InvalidUtf8 { .. }) => {
+            // SPEC Part C: bad UTF-8 gets a fault, never a dropped connection.
+            let f = Fault::with(faults::INCORRECT_PARAMETERS, "request body is not valid UTF-8");
+            return xml_reply(codec::encode_fault(&f));
+        }
+        Err(_) => return Reply::Full(Response::error(400)),
+    };
+    if method.is_empty() {
+        return Reply::Full(Response::error(400));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    handle.in_flight.fetch_add(1, Ordering::SeqCst);
+    let reply = if handle.send(LoopMsg::Call { method, params, reply: tx }) {
+        match rx.recv() {
+            Ok(Ok(v)) => xml_reply(codec::encode_response(&v)),
+            Ok(Err(f)) => xml_reply(codec::encode_fault(&f)),
+            Err(_) => Reply::Full(Response::error(500)),
+        }
+    } else {
+        Reply::Full(Response::error(500))
+    };
+    handle.in_flight.fetch_sub(1, Ordering::SeqCst);
+    reply
+}
+
+fn tail(handle: &LoopHandle, what: LogWhat) -> Reply {
+    let (tx, rx) = std::sync::mpsc::channel();
+    if !handle.send(LoopMsg::LogPath { what, reply: tx }) {
+        return Reply::Full(Response::error(500));
+    }
+    let path = match rx.recv() {
+        Ok(Some(p)) => p,
+        _ => return Reply::Full(Response::error(404)),
+    };
+    Reply::Stream {
+        status: 200,
+        headers: vec![
+            ("Content-Type".into(), "text/plain;charset=utf-8".into()),
+            ("X-Accel-Buffering".into(), "no".into()),
+        ],
+        body: Box::new(move |w: &mut ChunkWriter<'_>| follow(&path, w)),
+    }
+}
+
+/// `tail -f`: the last 1024 bytes, then whatever is appended, following
+/// rotation (a new inode) and truncation, until the client goes away.
+fn follow(path: &PathBuf, w: &mut ChunkWriter<'_>) {
+    let open = |p: &PathBuf| -> Option<(std::fs::File, u64)> {
+        let f = std::fs::File::open(p).ok()?;
+        let ino = f.metadata().ok()?.ino();
+        Some((f, ino))
+    };
+    let Some((mut f, mut ino)) = open(path) else { return };
+    let size = f.seek(SeekFrom::End(0)).unwrap_or(0);
+    let mut pos = size.saturating_sub(1024);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut idle = 0u32;
+    loop {
+        if f.seek(SeekFrom::Start(pos)).is_err() {
+            return;
+        }
+        let mut sent = false;
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if w.send(&buf[..n]).is_err() {
+                        return;
+                    }
+                    pos += n as u64;
+                    sent = true;
+                }
+            }
+        }
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.ino() != ino {
+                if let Some((nf, ni)) = open(path) {
+                    f = nf;
+                    ino = ni;
+                    pos = 0;
+                    continue;
+                }
+            } else if meta.len() < pos {
+                if w.send(b"\n==> File truncated <==\n").is_err() {
+                    return;
+                }
+                pos = 0;
+                continue;
+            }
+        }
+        if sent {
+            idle = 0;
+        } else {
+            idle += 1;
+            if idle % 5 == 0 && w.client_gone() {
+                return;
+            }
+        }
+        std::thread::sleep(TAIL_POLL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("g%3Aname"), "g:name");
+        assert_eq!(percent_decode("plain"), "plain");
+        assert_eq!(percent_decode("bad%zz"), "bad%zz");
+        assert_eq!(percent_decode("end%"), "end%");
+    }
+}
