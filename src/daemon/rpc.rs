@@ -7,7 +7,7 @@
 
 use super::supervisor::{Mood, Supervisor};
 use crate::config::ChildLogTarget;
-use crate::events::{Event, EventType};
+use crate::events::Event;
 use crate::process::Channel;
 use crate::process::spawn::{self, SpawnError};
 use crate::process::state::{Input, ProcessState};
@@ -505,10 +505,7 @@ impl Supervisor {
             "supervisor.sendProcessStdin" => self.send_stdin(p).into(),
             "supervisor.sendRemoteCommEvent" => match (p.first().and_then(Value::as_str), p.get(1).and_then(Value::as_str)) {
                 (Some(t), Some(d)) => {
-                    self.bus.publish(Event {
-                        kind: EventType::RemoteCommunication,
-                        payload: format!("type:{t}\n{d}").into_bytes(),
-                    });
+                    self.bus.publish(Event::remote_communication(t, d));
                     Ok(Value::Bool(true)).into()
                 }
                 _ => Outcome::Done(Err(incorrect())),

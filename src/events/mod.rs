@@ -5,6 +5,8 @@
 //! anybody listens.  Subscribers (eventlistener pools, `sendRemoteCommEvent`
 //! consumers) read the bus; nothing re-plumbs state changes on its own.
 
+pub mod listener;
+
 use crate::process::state::ProcessState;
 use std::collections::VecDeque;
 
@@ -163,8 +165,9 @@ impl EventType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub kind: EventType,
-    /// The payload exactly as a listener receives it after the header.
-    pub payload: Vec<u8>,
+    /// The payload exactly as a listener receives it after the header
+    /// (always text: undecodable child output is shown as Python's repr).
+    pub payload: String,
 }
 
 impl Event {
@@ -199,7 +202,7 @@ impl Event {
         }
         Event {
             kind: EventType::for_state(to),
-            payload: s.into_bytes(),
+            payload: s,
         }
     }
 
@@ -212,7 +215,7 @@ impl Event {
         };
         Event {
             kind,
-            payload: Vec::new(),
+            payload: String::new(),
         }
     }
 
@@ -225,8 +228,58 @@ impl Event {
         };
         Event {
             kind,
-            payload: format!("groupname:{group}\n").into_bytes(),
+            payload: format!("groupname:{group}\n"),
         }
+    }
+
+    /// PROCESS_LOG_STDOUT / _STDERR: `processname:x groupname:g pid:N channel:stdout\n<data>`.
+    pub fn process_log(process: &str, group: &str, pid: i32, stderr: bool, data: &[u8]) -> Event {
+        let (kind, channel) =
+            if stderr { (EventType::ProcessLogStderr, "stderr") } else { (EventType::ProcessLogStdout, "stdout") };
+        let payload =
+            format!("processname:{process} groupname:{group} pid:{pid} channel:{channel}\n{}", decode_data(data));
+        Event { kind, payload }
+    }
+
+    /// PROCESS_COMMUNICATION_STDOUT / _STDERR: `processname:x groupname:g pid:N\n<data>`.
+    pub fn process_communication(process: &str, group: &str, pid: i32, stderr: bool, data: &[u8]) -> Event {
+        let kind =
+            if stderr { EventType::ProcessCommunicationStderr } else { EventType::ProcessCommunicationStdout };
+        Event { kind, payload: format!("processname:{process} groupname:{group} pid:{pid}\n{}", decode_data(data)) }
+    }
+
+    /// REMOTE_COMMUNICATION from `sendRemoteCommEvent`.  Supervisor 4.3
+    /// encodes both strings to bytes before formatting them, so listeners
+    /// receive Python's bytes repr: `type:b'x'\nb'data'`.  We send the same.
+    pub fn remote_communication(kind_text: &str, data: &str) -> Event {
+        Event {
+            kind: EventType::RemoteCommunication,
+            payload: format!(
+                "type:{}\n{}",
+                listener::bytes_repr(kind_text.as_bytes()),
+                listener::bytes_repr(data.as_bytes())
+            ),
+        }
+    }
+
+    /// TICK_5 / TICK_60 / TICK_3600: `when:<epoch floored to the period>`.
+    pub fn tick(kind: EventType, when: u64) -> Event {
+        Event { kind, payload: format!("when:{when}") }
+    }
+
+    /// `len:` in the envelope: Python's `len()` of the payload string, i.e.
+    /// characters, not bytes.
+    pub fn payload_len(&self) -> usize {
+        self.payload.chars().count()
+    }
+}
+
+/// Child output as Supervisor renders it in an event: the UTF-8 text, or
+/// `Undecodable: b'...'` when it is not valid UTF-8.
+pub fn decode_data(data: &[u8]) -> String {
+    match std::str::from_utf8(data) {
+        Ok(s) => s.to_string(),
+        Err(_) => format!("Undecodable: {}", listener::bytes_repr(data)),
     }
 }
 
@@ -289,8 +342,7 @@ mod tests {
     fn process_state_payloads() {
         use ProcessState::*;
         let p = |from, to, exp, tries, pid| {
-            String::from_utf8(Event::process_state("cat", "g", from, to, exp, tries, pid).payload)
-                .unwrap_or_default()
+            Event::process_state("cat", "g", from, to, exp, tries, pid).payload
         };
         assert_eq!(
             p(Stopped, Starting, true, 0, 0),
@@ -324,13 +376,28 @@ mod tests {
     fn group_and_supervisor_payloads() {
         assert_eq!(
             Event::process_group("web", true).payload,
-            b"groupname:web\n"
+            "groupname:web\n"
         );
         assert_eq!(
             Event::supervisor_state(false).kind,
             EventType::SupervisorStateChangeStopping
         );
         assert!(Event::supervisor_state(true).payload.is_empty());
+    }
+
+    #[test]
+    fn log_comm_remote_tick_payloads_like_supervisor() {
+        let e = Event::process_log("cat", "", 5, false, b"\xffab");
+        assert_eq!(e.payload, "processname:cat groupname: pid:5 channel:stdout\nUndecodable: b'\\xffab'");
+        let e = Event::process_log("cat", "", 5, false, "héllo".as_bytes());
+        assert_eq!(e.payload, "processname:cat groupname: pid:5 channel:stdout\nhéllo");
+        assert_eq!(e.payload_len(), 53, "characters, as Python counts them");
+        let e = Event::remote_communication("x", "héllo");
+        assert_eq!(e.payload, "type:b'x'\nb'h\\xc3\\xa9llo'");
+        let e = Event::process_communication("cat", "g", 7, true, b"data");
+        assert_eq!(e.kind, EventType::ProcessCommunicationStderr);
+        assert_eq!(e.payload, "processname:cat groupname:g pid:7\ndata");
+        assert_eq!(Event::tick(EventType::Tick60, 120).payload, "when:120");
     }
 
     #[test]
