@@ -6,6 +6,7 @@
 //! consumers) read the bus; nothing re-plumbs state changes on its own.
 
 pub mod listener;
+pub mod pool;
 
 use crate::process::state::ProcessState;
 use std::collections::VecDeque;
