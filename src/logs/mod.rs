@@ -33,6 +33,7 @@
 
 mod ansi;
 mod auto;
+pub mod capture;
 mod child;
 mod mainlog;
 mod rotate;
