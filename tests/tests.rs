@@ -9,3 +9,6 @@ mod util;
 
 mod cli_smoke;
 mod harness_selftest;
+mod config_errors;
+mod daemon_life;
+mod lifecycle;
