@@ -941,6 +941,8 @@ impl Supervisor {
     }
 
     fn reopen_logs(&mut self) {
+        // Supervisor's `reopenlogs`: this line still goes to the old file.
+        self.log.log(LogLevel::Info, "supervisord logreopen");
         self.log.reopen();
         let mut failures = Vec::new();
         for g in &mut self.groups {
