@@ -571,7 +571,8 @@ impl Supervisor {
         }
     }
 
-    /// The child's environment: supervisord's, SUPERVISOR_*, then the program's.
+    /// The child's environment: supervisord's, SUPERVISOR_*, then
+    /// `[supervisord] environment`, then the program's.
     fn child_env(&self, p: &Process) -> Vec<(OsString, OsString)> {
         let mut env = self.base_env.clone();
         set_env(&mut env, "SUPERVISOR_ENABLED", "1");
@@ -580,6 +581,11 @@ impl Supervisor {
         }
         set_env(&mut env, "SUPERVISOR_PROCESS_NAME", p.config.name.as_str());
         set_env(&mut env, "SUPERVISOR_GROUP_NAME", p.group.as_str());
+        // Supervisor merges `[supervisord] environment` into each program's
+        // environment, so it too is applied over the SUPERVISOR_* variables.
+        for (k, v) in &self.config.supervisord.environment {
+            set_env(&mut env, k.as_str(), v.as_str());
+        }
         for (k, v) in &p.config.environment {
             set_env(&mut env, k.as_str(), v.as_str());
         }
