@@ -1069,6 +1069,19 @@ impl Supervisor {
                 Err(e) => self.log.log(LogLevel::Critical, &e),
             }
         }
+        // Like every start of Supervisor's main(): the old processes' AUTO
+        // logs go before the new ones are created.
+        if !sd.nocleanup
+            && let Err(e) = crate::logs::cleanup_auto_logs(&sd.childlogdir, &sd.identifier)
+        {
+            self.log.log(
+                LogLevel::Warn,
+                &format!(
+                    "could not clean up AUTO child logs in {}: {e}",
+                    sd.childlogdir.display()
+                ),
+            );
+        }
         self.mood = Mood::Running;
         self.last_wait_report = None;
         self.add_configured_groups();
