@@ -216,6 +216,33 @@ fn base_env(config: &Config) -> Vec<(OsString, OsString)> {
     env
 }
 
+/// Python's `repr()` of a bytes object, for undecodable child output.
+fn py_bytes_repr(data: &[u8]) -> String {
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    let mut out = String::from("b");
+    out.push(quote as char);
+    for &b in data {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ if b == quote => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push(quote as char);
+    out
+}
+
 /// Fork into the background (Supervisor's `daemonize`): the parent waits
 /// until the child has written its pidfile, so `Type=forking` units see it.
 fn daemonize(
@@ -758,6 +785,11 @@ impl Supervisor {
                 Err(_) => return, // EAGAIN: nothing more now
             };
             total += n;
+            if self.log.enabled(LogLevel::Debug) {
+                let name = p.config.name.clone();
+                self.log_child_output(&name, ch, n);
+            }
+            let p = &mut self.groups[gi].processes[pi];
             if let Some(log) = p.log_for(ch) {
                 match log.write(&self.buf[..n]) {
                     Ok(()) => p.log_failing = false,
@@ -778,6 +810,28 @@ impl Supervisor {
                 return;
             }
         }
+    }
+
+    /// Supervisor's `log_to_mainlog` (loglevel debug or lower): each chunk
+    /// a child writes is also logged at DEBG as `'name' stdout output:`
+    /// followed by the data (ANSI-stripped under `strip_ansi`).
+    fn log_child_output(&mut self, name: &str, ch: Channel, n: usize) {
+        let stripped;
+        let data = if self.config.supervisord.strip_ansi {
+            stripped = crate::logs::strip_ansi(&self.buf[..n]);
+            &stripped[..]
+        } else {
+            &self.buf[..n]
+        };
+        if data.is_empty() {
+            return;
+        }
+        let text = match std::str::from_utf8(data) {
+            Ok(t) => t.to_string(),
+            Err(_) => format!("Undecodable: {}", py_bytes_repr(data)),
+        };
+        let msg = format!("{} {} output:\n{text}", spawn::py_repr(name), ch.name());
+        self.log.log(LogLevel::Debug, &msg);
     }
 
     /// Reap children: managed ones go through the state machine, orphans are logged.
