@@ -637,3 +637,71 @@ fn heterogeneous_group_runs_its_programs_under_the_group_name() {
     assert_eq!(count(&h, "spawned: 'b'"), 1, "{}", h.diagnostics());
     assert_clean_exit(&mut h);
 }
+
+#[test]
+fn supervisord_environment_is_applied_over_the_supervisor_variables() {
+    // Supervisor merges `[supervisord] environment` into every program's
+    // environment, which is applied after SUPERVISOR_*: so it can override
+    // them (e.g. point SUPERVISOR_SERVER_URL elsewhere), and the program's
+    // own environment overrides both.
+    let mut h = Harness::new("sd_env_over_vars");
+    let base = BASE_CONF.replace(
+        "nodaemon=true\n",
+        "nodaemon=true\nenvironment=SUPERVISOR_SERVER_URL=\"http://elsewhere:9001\",SUPERVISOR_GROUP_NAME=\"sd\"\n",
+    );
+    h.write_conf(&format!(
+        "{base}[program:x]\n\
+         command=/bin/sh -c 'env > {{dir}}/env.tmp; mv {{dir}}/env.tmp {{dir}}/env.out; exec sleep 100000'\n\
+         environment=SUPERVISOR_GROUP_NAME=\"prog\"\n\
+         startsecs=0\n"
+    ));
+    h.start(&[]);
+    h.eventually(T, "env.out", || h.path("env.out").exists());
+    let env = env_map(&h.read("env.out"));
+    assert_eq!(
+        env.get("SUPERVISOR_SERVER_URL").map(String::as_str),
+        Some("http://elsewhere:9001")
+    );
+    assert_eq!(
+        env.get("SUPERVISOR_GROUP_NAME").map(String::as_str),
+        Some("prog")
+    );
+    assert_eq!(
+        env.get("SUPERVISOR_PROCESS_NAME").map(String::as_str),
+        Some("x")
+    );
+    assert_clean_exit(&mut h);
+}
+
+#[test]
+fn debug_loglevel_copies_child_output_to_the_main_log() {
+    // At loglevel debug (or lower) Supervisor logs every chunk a child
+    // writes as `'x' stdout output:` + the data, at DEBG; above debug not.
+    for (level, copied) in [("debug", true), ("info", false)] {
+        let mut h = Harness::new(&format!("child_output_{level}"));
+        let base = BASE_CONF.replace("loglevel=debug", &format!("loglevel={level}"));
+        h.write_conf(&format!(
+            "{base}[program:x]\n\
+             command=/bin/sh -c 'echo hello; echo oops >&2; exec sleep 100000'\n\
+             stdout_logfile={{dir}}/x.out\n\
+             stdout_logfile_maxbytes=0\n\
+             stderr_logfile=NONE\n\
+             startsecs=0\n\
+             \n\
+             [program:y]\n\
+             command=/bin/sh -c 'printf \"bin\\377\\n\" > {{dir}}/y.tmp; cat {{dir}}/y.tmp; exec sleep 100000'\n\
+             startsecs=0\n"
+        ));
+        h.start(&[]);
+        h.wait_file_contains("x.out", "hello\n", T);
+        if copied {
+            h.wait_log(" DEBG 'x' stdout output:\nhello\n", T);
+            h.wait_log(" DEBG 'x' stderr output:\noops\n", T);
+            h.wait_log(" DEBG 'y' stdout output:\nUndecodable: b'bin\\xff\\n'\n", T);
+        }
+        assert_clean_exit(&mut h);
+        if !copied {
+            assert!(!h.main_log().contains("output:"), "{}", h.diagnostics());
+        }
+    }
+}
