@@ -8,4 +8,7 @@
 mod util;
 
 mod cli_smoke;
+mod config_errors;
+mod daemon_life;
 mod harness_selftest;
+mod lifecycle;

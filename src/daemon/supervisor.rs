@@ -222,6 +222,33 @@ fn base_env(config: &Config) -> Vec<(OsString, OsString)> {
     env
 }
 
+/// Python's `repr()` of a bytes object, for undecodable child output.
+fn py_bytes_repr(data: &[u8]) -> String {
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    let mut out = String::from("b");
+    out.push(quote as char);
+    for &b in data {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ if b == quote => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push(quote as char);
+    out
+}
+
 /// Fork into the background (Supervisor's `daemonize`): the parent waits
 /// until the child has written its pidfile, so `Type=forking` units see it.
 fn daemonize(
@@ -667,7 +694,8 @@ impl Supervisor {
         }
     }
 
-    /// The child's environment: supervisord's, SUPERVISOR_*, then the program's.
+    /// The child's environment: supervisord's, SUPERVISOR_*, then
+    /// `[supervisord] environment`, then the program's.
     fn child_env(&self, p: &Process) -> Vec<(OsString, OsString)> {
         let mut env = self.base_env.clone();
         set_env(&mut env, "SUPERVISOR_ENABLED", "1");
@@ -676,6 +704,11 @@ impl Supervisor {
         }
         set_env(&mut env, "SUPERVISOR_PROCESS_NAME", p.config.name.as_str());
         set_env(&mut env, "SUPERVISOR_GROUP_NAME", p.group.as_str());
+        // Supervisor merges `[supervisord] environment` into each program's
+        // environment, so it too is applied over the SUPERVISOR_* variables.
+        for (k, v) in &self.config.supervisord.environment {
+            set_env(&mut env, k.as_str(), v.as_str());
+        }
         for (k, v) in &p.config.environment {
             set_env(&mut env, k.as_str(), v.as_str());
         }
@@ -848,6 +881,11 @@ impl Supervisor {
                 Err(_) => return, // EAGAIN: nothing more now
             };
             total += n;
+            if self.log.enabled(LogLevel::Debug) {
+                let name = p.config.name.clone();
+                self.log_child_output(&name, ch, n);
+            }
+            let p = &mut self.groups[gi].processes[pi];
             if let Some(log) = p.log_for(ch) {
                 match log.write(&self.buf[..n]) {
                     Ok(()) => p.log_failing = false,
@@ -868,6 +906,28 @@ impl Supervisor {
                 return;
             }
         }
+    }
+
+    /// Supervisor's `log_to_mainlog` (loglevel debug or lower): each chunk
+    /// a child writes is also logged at DEBG as `'name' stdout output:`
+    /// followed by the data (ANSI-stripped under `strip_ansi`).
+    fn log_child_output(&mut self, name: &str, ch: Channel, n: usize) {
+        let stripped;
+        let data = if self.config.supervisord.strip_ansi {
+            stripped = crate::logs::strip_ansi(&self.buf[..n]);
+            &stripped[..]
+        } else {
+            &self.buf[..n]
+        };
+        if data.is_empty() {
+            return;
+        }
+        let text = match std::str::from_utf8(data) {
+            Ok(t) => t.to_string(),
+            Err(_) => format!("Undecodable: {}", py_bytes_repr(data)),
+        };
+        let msg = format!("{} {} output:\n{text}", spawn::py_repr(name), ch.name());
+        self.log.log(LogLevel::Debug, &msg);
     }
 
     /// Reap children: managed ones go through the state machine, orphans are logged.
@@ -1037,6 +1097,8 @@ impl Supervisor {
     }
 
     fn reopen_logs(&mut self) {
+        // Supervisor's `reopenlogs`: this line still goes to the old file.
+        self.log.log(LogLevel::Info, "supervisord logreopen");
         self.log.reopen();
         let mut failures = Vec::new();
         for g in &mut self.groups {
@@ -1158,6 +1220,19 @@ impl Supervisor {
                 }
                 Err(e) => self.log.log(LogLevel::Critical, &e),
             }
+        }
+        // Like every start of Supervisor's main(): the old processes' AUTO
+        // logs go before the new ones are created.
+        if !sd.nocleanup
+            && let Err(e) = crate::logs::cleanup_auto_logs(&sd.childlogdir, &sd.identifier)
+        {
+            self.log.log(
+                LogLevel::Warn,
+                &format!(
+                    "could not clean up AUTO child logs in {}: {e}",
+                    sd.childlogdir.display()
+                ),
+            );
         }
         self.mood = Mood::Running;
         self.last_wait_report = None;
