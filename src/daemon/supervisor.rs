@@ -7,7 +7,8 @@ use super::signals::{self, Signals};
 use super::sockets::{self, Listener, PidFile};
 use crate::cli::DaemonArgs;
 use crate::config::{Config, GroupConfig, Loaded, LogLevel};
-use crate::events::{Bus, Event};
+use crate::events::pool::{PoolBuffer, Queued, Serials};
+use crate::events::{Bus, Event, EventType};
 use crate::logs::MainLog;
 use crate::process::spawn::{self, SpawnError, SpawnPlan};
 use crate::process::state::{Effect, Input, ProcessState};
@@ -47,6 +48,8 @@ impl Mood {
 pub struct Group {
     pub config: GroupConfig,
     pub processes: Vec<Process>,
+    /// For `[eventlistener:x]`: the pool's event buffer.
+    pub pool: Option<PoolBuffer>,
 }
 
 /// How often the shutdown reports `waiting for x to die`.
@@ -84,6 +87,10 @@ pub struct Supervisor {
     pub(super) bridge: Option<super::rpc::Bridge>,
     /// Deferred `wait=true` answers.
     pub(super) waiters: Vec<(super::rpc::Pending, std::sync::mpsc::Sender<super::rpc::RpcResult>)>,
+    /// Global event serials.
+    serials: Serials,
+    /// Last TICK timeslice per period (5, 60, 3600), once ticking.
+    ticks: [Option<u64>; 3],
     /// Stop flags of the running HTTP accept threads.
     server_stops: Vec<(std::sync::Arc<std::sync::atomic::AtomicBool>, RawFd)>,
 }
@@ -220,33 +227,6 @@ fn base_env(config: &Config) -> Vec<(OsString, OsString)> {
         set_env(&mut env, k, v);
     }
     env
-}
-
-/// Python's `repr()` of a bytes object, for undecodable child output.
-fn py_bytes_repr(data: &[u8]) -> String {
-    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
-        b'"'
-    } else {
-        b'\''
-    };
-    let mut out = String::from("b");
-    out.push(quote as char);
-    for &b in data {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            _ if b == quote => {
-                out.push('\\');
-                out.push(b as char);
-            }
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push(quote as char);
-    out
 }
 
 /// Fork into the background (Supervisor's `daemonize`): the parent waits
@@ -399,6 +379,8 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
         exit_code: 0,
         bridge: None,
         waiters: Vec::new(),
+        serials: Serials::default(),
+        ticks: [None; 3],
         server_stops: Vec::new(),
     };
     if let Err(e) = sup.open_servers() {
@@ -614,7 +596,16 @@ impl Supervisor {
             .iter()
             .position(|g| g.config.priority > config.priority)
             .unwrap_or(self.groups.len());
-        self.groups.insert(pos, Group { config, processes });
+        let pool = match &config.kind {
+            crate::config::GroupKind::EventListener { events, buffer_size, .. } => {
+                for p in &mut processes {
+                    p.listener = Some(crate::events::listener::Protocol::new());
+                }
+                Some(PoolBuffer::new(&config.name, events, *buffer_size))
+            }
+            _ => None,
+        };
+        self.groups.insert(pos, Group { config, processes, pool });
         self.rebuild_pid_index();
         self.bus.publish(Event::process_group(&name, true));
         true
@@ -807,6 +798,9 @@ impl Supervisor {
         p.stdin = child.stdin;
         p.stdout = Some(child.stdout);
         p.stderr = child.stderr;
+        if let Some(proto) = p.listener.as_mut() {
+            proto.reset();
+        }
         self.pids.insert(child.pid, (gi, pi));
         Ok(child.pid)
     }
@@ -885,27 +879,242 @@ impl Supervisor {
                 let name = p.config.name.clone();
                 self.log_child_output(&name, ch, n);
             }
-            let p = &mut self.groups[gi].processes[pi];
-            if let Some(log) = p.log_for(ch) {
-                match log.write(&self.buf[..n]) {
-                    Ok(()) => p.log_failing = false,
-                    Err(e) => {
-                        if !p.log_failing {
-                            p.log_failing = true;
-                            let msg = format!(
-                                "could not write {} log of '{}': {e}; the program keeps running",
-                                ch.name(),
-                                p.config.name
-                            );
-                            self.log.log(LogLevel::Error, &msg);
-                        }
-                    }
-                }
-            }
+            self.route_output(gi, pi, ch, n);
             if !all && total >= READ_BUDGET {
                 return;
             }
         }
+    }
+
+    /// Send `self.buf[..n]`, just read from a child, where it belongs: the
+    /// channel log (zero-copy in the common case), capture mode, PROCESS_LOG
+    /// events, and for a listener's stdout, the protocol.
+    fn route_output(&mut self, gi: usize, pi: usize, ch: Channel, n: usize) {
+        let listening = self.has_pools();
+        let g = &mut self.groups[gi];
+        let group_name = &g.config.name;
+        let p = &mut g.processes[pi];
+        let data = &self.buf[..n];
+        let cfg = match ch {
+            Channel::Stdout => &p.config.stdout,
+            Channel::Stderr => &p.config.stderr,
+        };
+        let events_enabled = cfg.events_enabled && listening;
+        let protocol = ch == Channel::Stdout && p.listener.is_some();
+        let mut failure = None;
+        let mut events = Vec::new();
+        let pieces = match (&mut p.capture[ch as usize], protocol) {
+            (Some(c), false) => c.feed(data),
+            _ => Vec::new(),
+        };
+        if p.capture[ch as usize].is_none() || protocol {
+            if let Some(log) = p.log_for(ch) {
+                if let Err(e) = log.write(data) {
+                    failure = Some(e);
+                }
+            }
+            if events_enabled && !protocol {
+                events.push(Event::process_log(&p.config.name, group_name, p.machine.pid, ch == Channel::Stderr, data));
+            }
+        }
+        for piece in pieces {
+            match piece {
+                crate::logs::capture::Piece::Data { bytes, captured } => {
+                    if !captured {
+                        if let Some(log) = p.log_for(ch) {
+                            if let Err(e) = log.write(&bytes) {
+                                failure = Some(e);
+                            }
+                        }
+                    }
+                    if events_enabled {
+                        events.push(Event::process_log(&p.config.name, group_name, p.machine.pid, ch == Channel::Stderr, &bytes));
+                    }
+                }
+                crate::logs::capture::Piece::Comm(bytes) => {
+                    events.push(Event::process_communication(&p.config.name, group_name, p.machine.pid, ch == Channel::Stderr, &bytes));
+                }
+            }
+        }
+        let signals = match (protocol, p.listener.as_mut()) {
+            (true, Some(proto)) => proto.feed(data),
+            _ => Vec::new(),
+        };
+        match failure {
+            None => p.log_failing = false,
+            Some(e) => {
+                if !p.log_failing {
+                    p.log_failing = true;
+                    let msg = format!("could not write {} log of '{}': {e}; the program keeps running", ch.name(), p.config.name);
+                    self.log.log(LogLevel::Error, &msg);
+                }
+            }
+        }
+        for ev in events {
+            if ev.kind == EventType::ProcessCommunicationStdout || ev.kind == EventType::ProcessCommunicationStderr {
+                let name = self.groups[gi].processes[pi].config.name.clone();
+                self.log.log(LogLevel::Debug, &format!("{} {} emitted a comm event", spawn::py_repr(&name), ch.name()));
+            }
+            self.bus.publish(ev);
+        }
+        if !signals.is_empty() {
+            self.listener_signals(gi, pi, signals);
+        }
+    }
+
+    /// The child is gone: what capture mode held back is ordinary output.
+    fn flush_capture(&mut self, gi: usize, pi: usize) {
+        for ch in [Channel::Stdout, Channel::Stderr] {
+            let p = &mut self.groups[gi].processes[pi];
+            let Some(c) = p.capture[ch as usize].as_mut() else { continue };
+            for piece in c.flush() {
+                if let crate::logs::capture::Piece::Data { bytes, .. } = piece {
+                    if let Some(log) = p.log_for(ch) {
+                        let _ = log.write(&bytes);
+                    }
+                }
+            }
+        }
+    }
+
+    fn has_pools(&self) -> bool {
+        self.groups.iter().any(|g| g.pool.is_some())
+    }
+
+    /// React to what a listener said on its stdout.
+    fn listener_signals(&mut self, gi: usize, pi: usize, signals: Vec<crate::events::listener::Signal>) {
+        use crate::events::listener::{ListenerState, Signal};
+        let name = self.groups[gi].processes[pi].config.name.clone();
+        for s in signals {
+            match s {
+                Signal::Changed { from, to } => {
+                    self.log.log(LogLevel::Debug, &format!("{name}: {} -> {}", from.name(), to.name()));
+                    if to == ListenerState::Unknown {
+                        self.log.log(LogLevel::Warn, &format!("{name}: has entered the UNKNOWN state and will no longer receive events, this usually indicates the process violated the eventlistener protocol"));
+                    }
+                }
+                Signal::Accepted => {
+                    self.log.log(LogLevel::Debug, &format!("{name}: event was processed"));
+                    self.groups[gi].processes[pi].listener_event = None;
+                }
+                Signal::Rejected { .. } => {
+                    self.log.log(LogLevel::Warn, &format!("{name}: event was rejected"));
+                    if let Some(q) = self.groups[gi].processes[pi].listener_event.take() {
+                        self.requeue_event(gi, q);
+                    }
+                }
+                Signal::BadResultLine { line } => {
+                    self.log.log(LogLevel::Warn, &format!("{name}: bad result line: '{line}'"));
+                    if let Some(q) = self.groups[gi].processes[pi].listener_event.take() {
+                        self.requeue_event(gi, q);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Put an event a listener did not take back at the head of its pool.
+    fn requeue_event(&mut self, gi: usize, q: Queued) {
+        let serial = q.serial;
+        let g = &mut self.groups[gi];
+        let Some(pool) = g.pool.as_mut() else { return };
+        let pool_name = pool.name.clone();
+        let dropped = pool.requeue(q);
+        let len = pool.queue.len();
+        let cap = pool.capacity;
+        self.log.log(LogLevel::Debug, &format!("rebuffering event {serial} for pool {pool_name} (buf size={len}, max={cap})"));
+        if let Some(d) = dropped {
+            self.log.log(LogLevel::Error, &format!("pool {pool_name} event buffer overflowed, discarding event {d}"));
+        }
+    }
+
+    /// Hand every published event to the pools that subscribe to it, then
+    /// give buffered events to READY listeners.
+    fn dispatch_events(&mut self) {
+        if !self.has_pools() {
+            self.bus.drain().for_each(drop);
+            return;
+        }
+        let events: Vec<Event> = self.bus.drain().collect();
+        for ev in events {
+            let ev = std::sync::Arc::new(ev);
+            let mut serial = None;
+            for gi in 0..self.groups.len() {
+                let Some(pool) = self.groups[gi].pool.as_mut() else { continue };
+                if !pool.wants(ev.kind) {
+                    continue;
+                }
+                let s = *serial.get_or_insert_with(|| self.serials.next());
+                if let Some(d) = pool.accept(std::sync::Arc::clone(&ev), s) {
+                    let msg = format!("pool {} event buffer overflowed, discarding event {d}", pool.name);
+                    self.log.log(LogLevel::Error, &msg);
+                }
+            }
+        }
+        let identifier = self.config.supervisord.identifier.clone();
+        for gi in 0..self.groups.len() {
+            loop {
+                let g = &mut self.groups[gi];
+                let Some(pool) = g.pool.as_mut() else { break };
+                if pool.queue.is_empty() {
+                    break;
+                }
+                let ready = g.processes.iter().position(|p| {
+                    p.machine.state() == ProcessState::Running
+                        && p.stdin.is_some()
+                        && p.listener.as_ref().is_some_and(|l| l.state == crate::events::listener::ListenerState::Ready)
+                });
+                let Some(pi) = ready else { break };
+                let Some(q) = pool.pop() else { break };
+                let envelope = crate::events::pool::envelope(&identifier, &pool.name, &q);
+                let serial = q.serial;
+                let p = &mut g.processes[pi];
+                p.stdin_buf.extend(envelope);
+                if let Some(proto) = p.listener.as_mut() {
+                    proto.sent_event();
+                }
+                p.listener_event = Some(q);
+                let name = p.config.name.clone();
+                if let Err(e) = self.flush_stdin(gi, pi) {
+                    self.log.log(LogLevel::Debug, &format!("epipe occurred while sending event {serial} to listener {name}: {e}"));
+                    if let Some(q) = self.groups[gi].processes[pi].listener_event.take() {
+                        self.requeue_event(gi, q);
+                    }
+                    continue;
+                }
+                self.log.log(LogLevel::Debug, &format!("event {serial} sent to listener {name}"));
+            }
+        }
+    }
+
+    /// TICK_5/60/3600 when a timeslice rolls over, only for periods some
+    /// pool subscribes to (so an idle daemon without tick listeners never
+    /// wakes up).  Returns the next tick deadline.
+    fn tick_events(&mut self) -> Option<Instant> {
+        const PERIODS: [(u64, EventType); 3] = [(5, EventType::Tick5), (60, EventType::Tick60), (3600, EventType::Tick3600)];
+        let now_wall = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let now_secs = now_wall.as_secs();
+        let mut next: Option<Instant> = None;
+        for (i, (period, kind)) in PERIODS.into_iter().enumerate() {
+            let wanted = self.groups.iter().filter_map(|g| g.pool.as_ref()).any(|p| p.wants(kind));
+            if !wanted {
+                self.ticks[i] = None;
+                continue;
+            }
+            let this = now_secs - now_secs % period;
+            match self.ticks[i] {
+                None => self.ticks[i] = Some(this),
+                Some(last) if last != this => {
+                    self.ticks[i] = Some(this);
+                    self.bus.publish(Event::tick(kind, this));
+                }
+                _ => {}
+            }
+            let until = Duration::from_secs(this + period).saturating_sub(now_wall);
+            let at = Instant::now() + until;
+            next = Some(next.map_or(at, |n: Instant| n.min(at)));
+        }
+        next
     }
 
     /// Supervisor's `log_to_mainlog` (loglevel debug or lower): each chunk
@@ -924,7 +1133,7 @@ impl Supervisor {
         }
         let text = match std::str::from_utf8(data) {
             Ok(t) => t.to_string(),
-            Err(_) => format!("Undecodable: {}", py_bytes_repr(data)),
+            Err(_) => format!("Undecodable: {}", crate::events::listener::bytes_repr(data)),
         };
         let msg = format!("{} {} output:\n{text}", spawn::py_repr(name), ch.name());
         self.log.log(LogLevel::Debug, &msg);
@@ -937,7 +1146,12 @@ impl Supervisor {
                 Some((gi, pi)) => {
                     self.read_output(gi, pi, Channel::Stdout, true);
                     self.read_output(gi, pi, Channel::Stderr, true);
+                    self.flush_capture(gi, pi);
+                    if let Some(q) = self.groups[gi].processes[pi].listener_event.take() {
+                        self.requeue_event(gi, q);
+                    }
                     let p = &mut self.groups[gi].processes[pi];
+                    p.stdin_buf.clear();
                     p.stdin = None;
                     p.stdout = None;
                     p.stderr = None;
@@ -1289,11 +1503,15 @@ impl Supervisor {
                 }
             }
             self.poll_waiters(now);
-            // Nobody consumes events yet in this loop; subscribers drain here.
-            self.bus.drain().for_each(drop);
+            let next_tick = self.tick_events();
+            self.dispatch_events();
 
             let now = Instant::now();
-            let timeout = match self.next_deadline(now) {
+            let deadline = match (self.next_deadline(now), next_tick) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timeout = match deadline {
                 None => -1,
                 Some(d) if d <= now => 0,
                 Some(d) => {

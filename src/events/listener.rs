@@ -57,22 +57,28 @@ impl Default for Protocol {
     }
 }
 
-/// Python's `repr()` of a bytes-ish string, for messages about undecodable data.
-pub fn bytes_repr(b: &[u8]) -> String {
-    let mut s = String::from("b'");
-    for &c in b {
-        match c {
-            b'\\' => s.push_str("\\\\"),
-            b'\'' => s.push_str("\\'"),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            0x20..=0x7e => s.push(c as char),
-            _ => s.push_str(&format!("\\x{c:02x}")),
+/// Python's `repr()` of a bytes object (`b'...'`, or `b"..."` when that
+/// avoids escaping), for messages and payloads with undecodable data.
+pub fn bytes_repr(data: &[u8]) -> String {
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') { b'"' } else { b'\'' };
+    let mut out = String::from("b");
+    out.push(quote as char);
+    for &b in data {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ if b == quote => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
         }
     }
-    s.push('\'');
-    s
+    out.push(quote as char);
+    out
 }
 
 impl Protocol {
@@ -245,6 +251,14 @@ mod tests {
         p.sent_event();
         let s = p.feed(b"\xff\n");
         assert!(matches!(&s[1], Signal::BadResultLine { line } if line == "Undecodable: b'\\xff'"));
+    }
+
+    #[test]
+    fn bytes_repr_like_python() {
+        assert_eq!(bytes_repr(b"a\xffb"), "b'a\\xffb'");
+        assert_eq!(bytes_repr(b"it's"), "b\"it's\"");
+        assert_eq!(bytes_repr(b"'\""), "b'\\'\"'");
+        assert_eq!(bytes_repr(b"\\\n"), "b'\\\\\\n'");
     }
 
     #[test]

@@ -14,8 +14,8 @@ use std::time::SystemTime;
 /// Which output channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Channel {
-    Stdout,
-    Stderr,
+    Stdout = 0,
+    Stderr = 1,
 }
 
 impl Channel {
@@ -52,6 +52,12 @@ pub struct Process {
     pub restarts: u64,
     /// A log write failed; cleared by the next successful write.
     pub log_failing: bool,
+    /// For eventlistener processes: the protocol on their stdout.
+    pub listener: Option<crate::events::listener::Protocol>,
+    /// The event a listener is working on (re-queued if it fails or dies).
+    pub listener_event: Option<crate::events::pool::Queued>,
+    /// Capture mode per channel (`*_capture_maxbytes > 0`), index by `Channel as usize`.
+    pub capture: [Option<crate::logs::capture::Capture>; 2],
     /// The "log target cannot be rotated" warning was given.
     pub warned_unrotatable: bool,
 }
@@ -83,6 +89,10 @@ impl Process {
         } else {
             resolve(&config.stderr.logfile, Channel::Stderr)?
         };
+        let capture_for = |c: &crate::config::ChannelLog| {
+            (c.capture_maxbytes > 0).then(|| crate::logs::capture::Capture::new(c.capture_maxbytes))
+        };
+        let capture = [capture_for(&config.stdout), capture_for(&config.stderr)];
         Ok(Process {
             policy: Policy::from_config(&config),
             config,
@@ -101,6 +111,9 @@ impl Process {
             restarts: 0,
             log_failing: false,
             warned_unrotatable: false,
+            listener: None,
+            listener_event: None,
+            capture,
         })
     }
 
