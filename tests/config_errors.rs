@@ -65,9 +65,9 @@ fn assert_refused(name: &str, sections: &[u8], expect: &[Expect]) -> Harness {
     let conf_name = h.conf_path().display().to_string();
     for e in expect {
         let loc = format!("{conf_name}:{}:", line_of(&h, e.at));
-        let hit = err
-            .lines()
-            .any(|l| l.contains(&loc) && e.words.iter().all(|w| l.contains(w)));
+        let hit = err.lines().any(|l| {
+            l.starts_with("Error: ") && l.contains(&loc) && e.words.iter().all(|w| l.contains(w))
+        });
         assert!(hit, "no stderr line with {loc} and {:?}:\n{err}", e.words);
     }
     h
@@ -232,7 +232,9 @@ fn hostile_ten_megabyte_value() {
         "ten_mb",
         &format!("[program:x]\ncommand=/bin/echo {big}\n"),
         "command=/bin/echo",
-        &["[program:x]", "command"],
+        // Rejected by the scanner, which knows the option but not yet the
+        // section.
+        &["'command'", "longer than"],
     );
     // The message names the problem, it does not echo 10 MB back.
     assert!(

@@ -249,9 +249,14 @@ fn minfds_above_the_hard_limit_fails_clearly() {
     );
     h.write_conf(&format!("{base}{}", recorder("x")));
     let conf = h.conf_path();
-    let prlimit = std::path::Path::new("/usr/bin/prlimit").exists();
+    // util-linux's prlimit, when installed, also lowers the hard limit.
+    let prlimit = run_with_timeout(
+        std::process::Command::new("prlimit").arg("--version"),
+        CMD_TIMEOUT,
+    )
+    .is_ok_and(|o| o.status.success());
     let mut c = if prlimit {
-        let mut c = h.command("/usr/bin/prlimit");
+        let mut c = h.command("prlimit");
         c.arg("--nofile=256:256").arg("--").arg(supervisord_bin());
         c
     } else {
