@@ -9,3 +9,5 @@ mod util;
 
 mod cli_smoke;
 mod harness_selftest;
+mod logs;
+mod pid1;
