@@ -771,3 +771,26 @@ fn main_log_rotates_at_logfile_maxbytes() {
         );
     }
 }
+
+#[test]
+fn main_log_is_reopened_on_sigusr2() {
+    let mut h = Harness::new("mainlog_reopen");
+    h.write_standard_conf("");
+    h.start(&[]);
+    h.wait_log("supervisord started with pid", T);
+    // What logrotate does: move the file away, then tell the daemon.
+    fs::rename(h.path("supervisord.log"), h.path("supervisord.log.old")).unwrap();
+    h.signal(libc::SIGUSR2);
+    h.eventually(T, "the reopen request logged in the moved file", || {
+        h.read("supervisord.log.old")
+            .contains("received SIGUSR2 indicating log reopen request")
+    });
+    h.signal(libc::SIGTERM);
+    h.wait_log("supervisord exiting", T);
+    h.wait_exit(T);
+    assert!(
+        !h.read("supervisord.log.old")
+            .contains("supervisord exiting"),
+        "still writing to the moved file after SIGUSR2"
+    );
+}

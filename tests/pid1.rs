@@ -106,6 +106,45 @@ fn pid1_reaps_a_storm_of_orphans() {
 }
 
 #[test]
+fn pid1_reaps_orphans_that_are_already_zombies_when_adopted() {
+    if !require_pid_namespace_or_skip() {
+        return;
+    }
+    let mut h = Harness::new("pid1_zombie_orphans");
+    h.fixture("double_fork_orphans.sh");
+    // Lifetime 0: most orphans have exited before their parent subshell
+    // does, so they reach PID 1 as zombies already; then the program exits.
+    h.write_standard_conf(
+        "[program:storm]\n\
+         command=/bin/sh {dir}/double_fork_orphans.sh 200 {dir}/orphans.pids 0 exit\n\
+         startsecs=0\n\
+         autorestart=false\n",
+    );
+    h.start_as_pid1(&[]);
+    let unshare = h.daemon_pid().unwrap();
+    h.wait_file_contains("orphans.pids", "done\n", T);
+    let r = wait_until(Duration::from_secs(1), "0 zombies in the namespace", || {
+        zombie_descendants(unshare).is_empty()
+            && !descendants_of(unshare)
+                .iter()
+                .any(|p| cmdline(p.pid).as_deref() == Some("sleep 0"))
+    });
+    if let Err(e) = r {
+        let zombies = zombie_descendants(unshare);
+        panic!("{e}: zombies {zombies:?}\n{}", h.diagnostics());
+    }
+    h.wait_log("exited: storm (exit status 0; expected)", T);
+    let orphans = h.read_pids("orphans.pids");
+    assert_eq!(orphans.len(), 200);
+    let log = h.main_log();
+    let reaped = log.matches("reaped unknown pid ").count();
+    assert_eq!(
+        reaped, 200,
+        "one `reaped unknown pid` line per orphan\n{log}"
+    );
+}
+
+#[test]
 fn pid1_sigterm_stops_each_program_with_its_stopsignal_and_exits_zero() {
     if !require_pid_namespace_or_skip() {
         return;
