@@ -794,3 +794,55 @@ fn main_log_is_reopened_on_sigusr2() {
         "still writing to the moved file after SIGUSR2"
     );
 }
+
+#[test]
+fn main_log_to_a_piped_dev_stdout_warns_that_it_cannot_rotate() {
+    let mut h = Harness::new("mainlog_dev_stdout");
+    // -s: the lines come from the log file target, not from the mirror.
+    h.write_conf(&base_conf_with(&[(
+        "logfile={dir}/supervisord.log",
+        "logfile=/dev/stdout\nlogfile_maxbytes=1KB",
+    )]));
+    let daemon = start_with_stdout_pipe(&mut h, "-s");
+    h.eventually(T, "the start line on the daemon's stdout", || {
+        h.daemon_stdout().contains("supervisord started with pid")
+    });
+    // Reopening a non-seekable target must not fail either.
+    assert!(send_signal(daemon, libc::SIGUSR2));
+    h.eventually(T, "the reopen line on the daemon's stdout", || {
+        h.daemon_stdout().contains("indicating log reopen request")
+    });
+    assert!(send_signal(daemon, libc::SIGTERM));
+    h.eventually(T, "the daemon to exit", || !pid_alive(daemon));
+    h.eventually(T, "the exit line on the daemon's stdout", || {
+        h.daemon_stdout().contains("supervisord exiting")
+    });
+    let out = h.daemon_stdout();
+    let all = format!("{out}{}", h.daemon_stderr());
+    assert!(!all.contains("Illegal seek"), "{all}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains(" WARN ") && l.contains("/dev/stdout") && l.contains("rotated")),
+        "no warning that the main log cannot rotate:\n{out}"
+    );
+    assert!(bad_main_log_lines(&out).is_empty(), "{out}");
+}
+
+#[test]
+fn main_log_to_dev_stdout_without_maxbytes_does_not_warn() {
+    let mut h = Harness::new("mainlog_dev_stdout0");
+    h.write_conf(&base_conf_with(&[(
+        "logfile={dir}/supervisord.log",
+        "logfile=/dev/stdout\nlogfile_maxbytes=0",
+    )]));
+    let daemon = start_with_stdout_pipe(&mut h, "-s");
+    h.eventually(T, "the start line on the daemon's stdout", || {
+        h.daemon_stdout().contains("supervisord started with pid")
+    });
+    assert!(send_signal(daemon, libc::SIGTERM));
+    h.eventually(T, "the exit line on the daemon's stdout", || {
+        h.daemon_stdout().contains("supervisord exiting")
+    });
+    let out = h.daemon_stdout();
+    assert!(!out.contains("rotated"), "{out}");
+}
