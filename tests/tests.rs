@@ -12,3 +12,5 @@ mod config_errors;
 mod daemon_life;
 mod harness_selftest;
 mod lifecycle;
+mod logs;
+mod pid1;

@@ -290,6 +290,21 @@ fn daemonize(
     Ok(w)
 }
 
+/// SPEC Part B: a main log that cannot rotate (`/dev/stdout`, a pipe...)
+/// is written without rotation; say so at start when maxbytes asks for it.
+fn warn_if_main_log_unrotatable(log: &mut MainLog) {
+    if log.rotation_skipped() {
+        let path = log
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        log.log(
+            LogLevel::Warn,
+            &format!("logfile is not a regular file ({path}): logfile_maxbytes is ignored, it will not be rotated"),
+        );
+    }
+}
+
 /// Start the daemon with a loaded config; returns the exit status.
 pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
     ensure_std_fds();
@@ -339,6 +354,7 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
         eprintln!("Error: could not open the main log: {e}");
         return EXIT_USAGE;
     }
+    warn_if_main_log_unrotatable(&mut log);
     if !sd.nocleanup {
         if let Err(e) = crate::logs::cleanup_auto_logs(&sd.childlogdir, &sd.identifier) {
             log.log(
@@ -1406,6 +1422,7 @@ impl Supervisor {
         ) {
             eprintln!("could not reopen the main log: {e}");
         }
+        warn_if_main_log_unrotatable(&mut self.log);
         for w in &warnings {
             self.log.log(LogLevel::Warn, &w.to_string());
         }
