@@ -17,8 +17,19 @@ const TMP_MAX: u32 = 238_328;
 /// 64 random bits: `getrandom(2)`, else a mix of time, pid and a counter.
 fn random_u64() -> u64 {
     let mut b = [0u8; 8];
+    // The raw system call, not libc's wrapper: in the static musl build the
+    // wrapper can resolve to a null weak symbol (std declares `getrandom`
+    // weak, so the linker never pulls it from libc.a), and calling it
+    // crashed the daemon as soon as a program had an AUTO log.
     // SAFETY: `b` is 8 writable bytes.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), libc::GRND_NONBLOCK) };
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_getrandom,
+            b.as_mut_ptr(),
+            b.len(),
+            libc::GRND_NONBLOCK,
+        )
+    };
     if n == 8 {
         return u64::from_ne_bytes(b);
     }
