@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 pub enum Kind {
     Ours,
     Ref,
+    /// Our static (musl) build, the binary containers ship.
+    OursStatic,
 }
 
 impl Kind {
@@ -19,6 +21,7 @@ impl Kind {
         match self {
             Kind::Ours => "ours",
             Kind::Ref => "python",
+            Kind::OursStatic => "ours-static",
         }
     }
 }
@@ -28,11 +31,11 @@ pub const BOTH: [Kind; 2] = [Kind::Ours, Kind::Ref];
 /// Where everything the bench runs lives.
 pub struct Env {
     pub ours: PathBuf,
+    pub ours_static: Option<PathBuf>,
     pub ref_venv: PathBuf,
     pub tini: Option<PathBuf>,
     pub self_exe: PathBuf,
     pub tmp: PathBuf,
-    pub smoke: bool,
 }
 
 impl Env {
@@ -40,6 +43,7 @@ impl Env {
         match kind {
             Kind::Ours => self.ours.clone(),
             Kind::Ref => self.ref_venv.join("bin/supervisord"),
+            Kind::OursStatic => self.ours_static.clone().unwrap_or_default(),
         }
     }
     pub fn ref_ctl(&self) -> PathBuf {

@@ -21,6 +21,7 @@ pub fn run(args: &[String]) -> Option<i32> {
         "__crash" => crash(a(1), a(2).parse().unwrap_or(100)),
         "__write" => write(a(1), a(2).parse().unwrap_or(0)),
         "__pid1child" => pid1child(Path::new(a(1)), a(2).parse().unwrap_or(0)),
+        "__load" => load(a(1), a(2).parse().unwrap_or(1), a(3).parse().unwrap_or(5.0), a(4) == "keep"),
         _ => return None,
     })
 }
@@ -101,5 +102,27 @@ fn pid1child(dir: &Path, orphans: usize) -> i32 {
     }
     let t = now_ns();
     let _ = std::fs::write(dir.join("sigterm.t"), t.to_string());
+    0
+}
+
+/// For profiling a daemon by hand: `__load unix:/path/sock|HOST:PORT CLIENTS
+/// SECONDS [keep]` drives getAllProcessInfo and prints what it got.
+fn load(addr: &str, clients: usize, secs: f64, keep: bool) -> i32 {
+    let addr = match addr.strip_prefix("unix:") {
+        Some(p) => crate::http::Addr::Unix(p.into()),
+        None => match addr.parse() {
+            Ok(a) => crate::http::Addr::Tcp(a),
+            Err(_) => return 2,
+        },
+    };
+    let r = crate::http::load(&addr, "supervisor.getAllProcessInfo", clients, Duration::from_secs_f64(secs), keep, 0);
+    println!(
+        "{} requests, {} errors, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+        r.requests,
+        r.errors,
+        r.rps(),
+        crate::report::percentile(&r.latencies_ms, 50.0),
+        crate::report::percentile(&r.latencies_ms, 99.0)
+    );
     0
 }

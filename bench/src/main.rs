@@ -30,7 +30,7 @@ const USAGE: &str = "usage: supervisor-bench [--smoke] [--json FILE] [--only NAM
   --only       run only these scenarios: size start rpc ctl respawn logs idle shutdown pid1
   --keep-tmp   keep the temp dir (configs, logs) for inspection
   --no-build   do not run cargo build for our daemon
-env: SUPERVISORD_BIN (our daemon), SUPERVISOR_REF_VENV (virtualenv with supervisor==4.3.0)";
+env: SUPERVISORD_BIN (our daemon), SUPERVISORD_STATIC_BIN (our static build), SUPERVISOR_REF_VENV (virtualenv with supervisor==4.3.0)";
 
 struct Args {
     smoke: bool,
@@ -99,6 +99,23 @@ fn setup_ours(build: bool) -> Result<PathBuf, String> {
     }
     let p = root.join("target/release/supervisord");
     if p.is_file() { Ok(p) } else { Err(format!("{} missing", p.display())) }
+}
+
+/// The static build (`scripts/build-static.sh`), if it can be built here.
+fn setup_static(build: bool) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("SUPERVISORD_STATIC_BIN") {
+        return Some(PathBuf::from(p));
+    }
+    let root = repo_root();
+    if build {
+        eprintln!("setup: scripts/build-static.sh (our static build)");
+        let _ = Command::new(root.join("scripts/build-static.sh"))
+            .env_remove("CARGO_TARGET_DIR")
+            .stdout(Stdio::null())
+            .status();
+    }
+    let p = root.join("target/x86_64-unknown-linux-musl/release/supervisord");
+    p.is_file().then_some(p)
 }
 
 fn setup_ref() -> Result<PathBuf, String> {
@@ -189,12 +206,13 @@ fn main() {
 
     let setup = || -> Result<daemon::Env, String> {
         let ours = setup_ours(args.build)?;
+        let ours_static = setup_static(args.build);
         let ref_venv = setup_ref()?;
         let tini = setup_tini();
         let tmp = std::env::temp_dir().join(format!("supervisor-bench-{}", std::process::id()));
         std::fs::create_dir_all(&tmp).map_err(|e| format!("temp dir: {e}"))?;
         let self_exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        Ok(daemon::Env { ours, ref_venv, tini, self_exe, tmp, smoke: args.smoke })
+        Ok(daemon::Env { ours, ours_static, ref_venv, tini, self_exe, tmp })
     };
     let env = match setup() {
         Ok(e) => e,

