@@ -1,0 +1,128 @@
+//! The programs the daemons supervise, built into the bench binary and run
+//! as `supervisor-bench __NAME ...`, so both daemons and the baselines run
+//! exactly the same code.  They record CLOCK_MONOTONIC timestamps in files.
+
+use crate::sys::now_ns;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+fn append(path: &str, line: &str) {
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
+/// Dispatch a helper; None when `args` is not a helper invocation.
+pub fn run(args: &[String]) -> Option<i32> {
+    let name = args.first()?.as_str();
+    let a = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
+    Some(match name {
+        "__crash" => crash(a(1), a(2).parse().unwrap_or(100)),
+        "__write" => write(a(1), a(2).parse().unwrap_or(0)),
+        "__pid1child" => pid1child(Path::new(a(1)), a(2).parse().unwrap_or(0)),
+        "__load" => load(a(1), a(2).parse().unwrap_or(1), a(3).parse().unwrap_or(5.0), a(4) == "keep"),
+        _ => return None,
+    })
+}
+
+/// Record the start, live `ms`, record the end, exit 1 (a crash).
+fn crash(file: &str, ms: u64) -> i32 {
+    append(file, &format!("S {}\n", now_ns()));
+    std::thread::sleep(Duration::from_millis(ms));
+    append(file, &format!("E {}\n", now_ns()));
+    1
+}
+
+/// Wait for `go` to exist, then write `bytes` of log lines to stdout.
+fn write(go: &str, bytes: u64) -> i32 {
+    while !Path::new(go).exists() {
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    // 64 KiB blocks of 64-byte lines.
+    let mut block = Vec::with_capacity(65536);
+    let mut i = 0u64;
+    while block.len() < 65536 {
+        let line = format!("{:016} the quick brown fox jumps over the lazy dog ..\n", i);
+        block.extend_from_slice(&line.as_bytes()[..64.min(line.len())]);
+        i += 1;
+    }
+    block.truncate(65536);
+    let mut out = std::io::stdout().lock();
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        if out.write_all(&block[..n]).is_err() {
+            return 1;
+        }
+        left -= n as u64;
+    }
+    let _ = out.flush();
+    0
+}
+
+/// For the PID-1 figures: make `orphans` grandchildren whose parent exits at
+/// once (so PID 1 inherits them), each exiting when a byte arrives on
+/// `dir/oN.fifo` after writing its exit time to `dir/oN.t`; then block
+/// SIGTERM, write `dir/ready`, and on SIGTERM write its arrival time to
+/// `dir/sigterm.t`.
+fn pid1child(dir: &Path, orphans: usize) -> i32 {
+    for i in 0..orphans {
+        // SAFETY: this helper is single-threaded; the children only make
+        // plain system calls and exit.
+        unsafe {
+            let c = libc::fork();
+            if c == 0 {
+                if libc::fork() == 0 {
+                    let pid = libc::getpid();
+                    let _ = std::fs::write(dir.join(format!("o{i}.pid")), pid.to_string());
+                    let mut b = [0u8; 1];
+                    if let Ok(mut f) = std::fs::File::open(dir.join(format!("o{i}.fifo"))) {
+                        let _ = std::io::Read::read(&mut f, &mut b);
+                    }
+                    let t = now_ns();
+                    let _ = std::fs::write(dir.join(format!("o{i}.t")), t.to_string());
+                    libc::_exit(0);
+                }
+                libc::_exit(0);
+            }
+            let mut st = 0;
+            libc::waitpid(c, &mut st, 0);
+        }
+    }
+    // SAFETY: signal mask manipulation on this (only) thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let _ = std::fs::write(dir.join("ready"), b"1");
+        let mut sig = 0;
+        libc::sigwait(&set, &mut sig);
+    }
+    let t = now_ns();
+    let _ = std::fs::write(dir.join("sigterm.t"), t.to_string());
+    0
+}
+
+/// For profiling a daemon by hand: `__load unix:/path/sock|HOST:PORT CLIENTS
+/// SECONDS [keep]` drives getAllProcessInfo and prints what it got.
+fn load(addr: &str, clients: usize, secs: f64, keep: bool) -> i32 {
+    let addr = match addr.strip_prefix("unix:") {
+        Some(p) => crate::http::Addr::Unix(p.into()),
+        None => match addr.parse() {
+            Ok(a) => crate::http::Addr::Tcp(a),
+            Err(_) => return 2,
+        },
+    };
+    let r = crate::http::load(&addr, "supervisor.getAllProcessInfo", clients, Duration::from_secs_f64(secs), keep, 0);
+    println!(
+        "{} requests, {} errors, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+        r.requests,
+        r.errors,
+        r.rps(),
+        crate::report::percentile(&r.latencies_ms, 50.0),
+        crate::report::percentile(&r.latencies_ms, 99.0)
+    );
+    0
+}
