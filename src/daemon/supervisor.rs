@@ -870,6 +870,9 @@ impl Supervisor {
     /// read until the pipe is empty (the child is gone); otherwise up to the
     /// per-turn budget.  Closes the pipe at EOF.
     fn read_output(&mut self, gi: usize, pi: usize, ch: Channel, all: bool) {
+        if self.splice_output(gi, pi, ch, all) {
+            return;
+        }
         let mut total = 0usize;
         loop {
             let p = &mut self.groups[gi].processes[pi];
@@ -899,6 +902,50 @@ impl Supervisor {
             if !all && total >= READ_BUDGET {
                 return;
             }
+        }
+    }
+
+    /// The fast path for plain file logs: `splice(2)` the pipe into the file
+    /// (no copy through the daemon).  Only when nothing needs to see the
+    /// bytes: no capture, no log events, not a listener's protocol channel,
+    /// no debug copy to the main log, no syslog or ANSI stripping.  Returns
+    /// false when the ordinary read path must be used.
+    fn splice_output(&mut self, gi: usize, pi: usize, ch: Channel, all: bool) -> bool {
+        if self.log.enabled(LogLevel::Debug) {
+            return false;
+        }
+        let listening = self.has_pools();
+        let p = &mut self.groups[gi].processes[pi];
+        let cfg = match ch {
+            Channel::Stdout => &p.config.stdout,
+            Channel::Stderr => &p.config.stderr,
+        };
+        if (cfg.events_enabled && listening) || p.capture[ch as usize].is_some() || (ch == Channel::Stdout && p.listener.is_some()) {
+            return false;
+        }
+        let fd = match ch {
+            Channel::Stdout => p.stdout.as_ref().map(AsRawFd::as_raw_fd),
+            Channel::Stderr => p.stderr.as_ref().map(AsRawFd::as_raw_fd),
+        };
+        let (Some(fd), Some(log)) = (fd, p.log_for(ch)) else { return false };
+        if !log.can_splice() {
+            return false;
+        }
+        let max = if all { usize::MAX } else { READ_BUDGET };
+        match log.splice_from(fd, max) {
+            Ok(s) => {
+                p.log_failing = false;
+                if s.eof {
+                    match ch {
+                        Channel::Stdout => p.stdout = None,
+                        Channel::Stderr => p.stderr = None,
+                    }
+                }
+                true
+            }
+            // The file failed: the ordinary path reads the data, reports the
+            // error once and keeps the program running.
+            Err(_) => false,
         }
     }
 

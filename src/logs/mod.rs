@@ -46,6 +46,6 @@ pub use auto::{
 };
 pub use child::ChildLog;
 pub use mainlog::MainLog;
-pub use rotate::RotatingFile;
+pub use rotate::{RotatingFile, Spliced};
 pub use syslog::{DEFAULT_SYSLOG_SOCKET, SyslogWriter};
 pub use timefmt::{log_timestamp, strftime_local};
