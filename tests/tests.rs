@@ -9,3 +9,4 @@ mod util;
 
 mod cli_smoke;
 mod harness_selftest;
+mod rpc_robust;
