@@ -10,3 +10,4 @@ mod util;
 mod cli_smoke;
 mod harness_selftest;
 mod rpc_robust;
+mod rpc_compat;
