@@ -470,6 +470,8 @@ fn ctl_session() -> Vec<Step<'static>> {
         Sorted(&["start", "all"]),
         Wait("quick", &["FATAL"]),
         Ctl(&["status"]),
+        Sorted(&["restart", "all"]),
+        Wait("quick", &["FATAL"]),
         Last(1, &["maintail", "-200"]),
     ]
 }
@@ -770,6 +772,22 @@ fn compare_methods(server: Server, name: &str) {
         41,
         "{list}"
     );
+    // Equal is not enough for these: both must have behaved.
+    for (call, want) in [
+        ("startProcess nowait answered at once", "true"),
+        ("startProcess wait took >= startsecs", "true"),
+        ("startProcess wait took < 10 s", "true"),
+        ("getState answered while waiting", "true"),
+        ("slow was STARTING meanwhile", "\"STARTING\""),
+        ("back to RUNNING after restart", "true"),
+        ("faults seen during shutdown", "[\"FAULT 6 SHUTDOWN_STATE\""),
+    ] {
+        let line = mine
+            .iter()
+            .find(|l| l.contains(&format!("\"call\": \"{call}\"")))
+            .unwrap_or_else(|| panic!("no {call:?} line"));
+        assert!(line.contains(&format!("\"result\": {want}")), "{line}");
+    }
     for side in [&mut ours, &mut theirs] {
         let st = side.h.wait_exit(T);
         assert_eq!(st.code(), Some(0), "{}: exit after shutdown", side.label());
