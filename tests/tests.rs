@@ -14,3 +14,5 @@ mod harness_selftest;
 mod lifecycle;
 mod logs;
 mod pid1;
+mod rpc_robust;
+mod rpc_compat;

@@ -581,7 +581,7 @@ impl Supervisor {
         let chars = match p.get(1) {
             Some(Value::String(s)) => s.clone().into_bytes(),
             Some(Value::Base64(b)) => b.clone(),
-            Some(other) => return Err(bad(faults::INCORRECT_PARAMETERS, format!("{other:?}"))),
+            Some(other) => return Err(bad(faults::INCORRECT_PARAMETERS, other.py_str())),
             None => return Err(incorrect()),
         };
         let (gi, pi) = match self.resolve(&name)? {

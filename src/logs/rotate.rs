@@ -287,27 +287,10 @@ impl RotatingFile {
     /// copytruncate) is followed as with `O_APPEND`, which `splice` refuses.
     pub fn splice_from(&mut self, src: std::os::fd::RawFd, max: usize) -> io::Result<Spliced> {
         let mut out = Spliced::default();
+        let mut fd = -1;
         while out.moved < max {
-            if self.file.is_none() {
-                self.reopen()?;
-            }
-            let Some(f) = self.file.as_ref() else {
-                return Err(io::Error::other("log file not open"));
-            };
-            if !self.regular {
-                return Err(io::Error::from_raw_os_error(libc::EINVAL));
-            }
-            let fd = f.as_raw_fd();
-            // SAFETY: fcntl/lseek on a descriptor we own.
-            unsafe {
-                let flags = libc::fcntl(fd, libc::F_GETFL);
-                if flags >= 0 && flags & libc::O_APPEND != 0 {
-                    libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_APPEND);
-                }
-                let end = libc::lseek(fd, 0, libc::SEEK_END);
-                if end >= 0 {
-                    self.size = end as u64;
-                }
+            if fd < 0 {
+                fd = self.prepare_splice()?;
             }
             let mut chunk = (max - out.moved).min(SPLICE_CHUNK);
             if self.maxbytes > 0 {
@@ -341,9 +324,39 @@ impl RotatingFile {
             }
             out.moved += n as usize;
             self.size += n as u64;
-            self.maybe_rotate()?;
+            if self.maxbytes > 0 && self.size >= self.maxbytes {
+                self.maybe_rotate()?;
+                fd = -1; // a new file: prepare it again
+            }
         }
         Ok(out)
+    }
+
+    /// Ready the file for `splice`: open, drop `O_APPEND` (which `splice`
+    /// refuses), and position at the real end of the file.
+    fn prepare_splice(&mut self) -> io::Result<std::os::fd::RawFd> {
+        if self.file.is_none() {
+            self.reopen()?;
+        }
+        let Some(f) = self.file.as_ref() else {
+            return Err(io::Error::other("log file not open"));
+        };
+        if !self.regular {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let fd = f.as_raw_fd();
+        // SAFETY: fcntl/lseek on a descriptor we own.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags >= 0 && flags & libc::O_APPEND != 0 {
+                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_APPEND);
+            }
+            let end = libc::lseek(fd, 0, libc::SEEK_END);
+            if end >= 0 {
+                self.size = end as u64;
+            }
+        }
+        Ok(fd)
     }
 
     fn maybe_rotate(&mut self) -> io::Result<()> {

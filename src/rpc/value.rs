@@ -163,6 +163,46 @@ impl Value {
         matches!(self, Value::Nil)
     }
 
+    /// Python's `str()` of the value as `xmlrpc.client` decodes it, which is
+    /// what Supervisor puts in fault strings built from an argument
+    /// (`RPCError(INCORRECT_PARAMETERS, chars)` → `INCORRECT_PARAMETERS: 5`).
+    pub fn py_str(&self) -> String {
+        match self {
+            Value::String(s) => s.clone(),
+            Value::DateTime(s) => s.clone(),
+            other => other.py_repr(),
+        }
+    }
+
+    /// Python's `repr()` of the decoded value (strings quoted as Python
+    /// quotes them).
+    pub fn py_repr(&self) -> String {
+        match self {
+            Value::Int(i) => i.to_string(),
+            Value::Bool(true) => "True".into(),
+            Value::Bool(false) => "False".into(),
+            Value::Nil => "None".into(),
+            Value::Double(d) if d.is_nan() => "nan".into(),
+            Value::Double(d) if d.is_infinite() => if *d > 0.0 { "inf" } else { "-inf" }.into(),
+            Value::Double(d) if d.fract() == 0.0 && d.abs() < 1e16 => format!("{d:.1}"),
+            Value::Double(d) => d.to_string(),
+            Value::String(s) => py_quote(s),
+            Value::DateTime(s) => format!("<DateTime {}>", py_quote(s)),
+            Value::Base64(b) => format!("b{}", py_quote(&String::from_utf8_lossy(b))),
+            Value::Array(items) => {
+                format!("[{}]", items.iter().map(Value::py_repr).collect::<Vec<_>>().join(", "))
+            }
+            Value::Struct(members) => format!(
+                "{{{}}}",
+                members
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", py_quote(k), v.py_repr()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
     /// Python truthiness of the decoded value, which is what Supervisor's
     /// methods test (`if wait:`): zero, empty and `None` are false.
     pub fn is_truthy(&self) -> bool {
@@ -269,6 +309,30 @@ impl<T: Into<Value>> From<Vec<T>> for Value {
     }
 }
 
+/// A string as Python's `repr()` writes it: single quotes unless the text
+/// has a `'` and no `"`.
+fn py_quote(s: &str) -> String {
+    let q = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(q);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == q => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push(q);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +368,23 @@ mod tests {
             Some("20260101T00:00:00")
         );
         assert!(Value::Nil.is_nil());
+    }
+
+    #[test]
+    fn python_str_and_repr() {
+        assert_eq!(Value::Int(5).py_str(), "5");
+        assert_eq!(Value::Bool(true).py_str(), "True");
+        assert_eq!(Value::Double(1.5).py_str(), "1.5");
+        assert_eq!(Value::Double(2.0).py_str(), "2.0");
+        assert_eq!(Value::String("it's".into()).py_str(), "it's");
+        assert_eq!(Value::Nil.py_str(), "None");
+        let a = Value::Array(vec![Value::Int(1), Value::from("a"), Value::Bool(false)]);
+        assert_eq!(a.py_str(), "[1, 'a', False]");
+        let s = Value::Struct(vec![("k".into(), Value::Array(vec![Value::Int(2)]))]);
+        assert_eq!(s.py_str(), "{'k': [2]}");
+        assert_eq!(Value::from("it's").py_repr(), "\"it's\"");
+        assert_eq!(Value::from("a'b\"").py_repr(), "'a\\'b\"'");
+        assert_eq!(Value::from("x\ny").py_repr(), "'x\\ny'");
     }
 
     #[test]
