@@ -697,7 +697,7 @@ impl Read for Conn<'_> {
                     ) =>
                 {
                     if self.client.cancelled() {
-                        return Err(io::Error::from(io::ErrorKind::Interrupted));
+                        return Err(io::Error::other("cancelled"));
                     }
                     if self
                         .client

@@ -62,11 +62,14 @@ pub fn run(args: Vec<String>) -> i32 {
     // handles it (tail -f, fg) or the shell has turned `sigint_kills` off.
     let interrupted = Arc::new(AtomicBool::new(false));
     let sigint_kills = Arc::new(AtomicBool::new(!command.is_empty()));
-    let _ = signal_hook::flag::register_conditional_default(
-        signal_hook::consts::SIGINT,
-        Arc::clone(&sigint_kills),
-    );
-    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted));
+    // An ignored SIGINT (a background job of a script) stays ignored.
+    if !sigint_ignored() {
+        let _ = signal_hook::flag::register_conditional_default(
+            signal_hook::consts::SIGINT,
+            Arc::clone(&sigint_kills),
+        );
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted));
+    }
 
     let input = input::for_terminal(settings.history_file.clone(), Arc::clone(&interrupted));
     let mut ctl = Controller::new(
@@ -117,6 +120,17 @@ pub fn shell(ctl: &mut Controller) {
         ctl.interrupted.store(false, Ordering::Relaxed);
     }
     ctl.input.save_history();
+}
+
+/// Whether SIGINT was ignored when we were started.
+fn sigint_ignored() -> bool {
+    // SAFETY: with a null new action, sigaction only reads the current one
+    // into `old`, a zeroed plain C struct.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGINT, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
 }
 
 /// How usage messages name the program: argv[0], or `supervisord ctl`
