@@ -8,4 +8,5 @@
 mod util;
 
 mod cli_smoke;
+mod ctl;
 mod harness_selftest;
