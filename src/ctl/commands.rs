@@ -122,6 +122,13 @@ impl Controller {
         .with_cancel(Arc::clone(&self.interrupted)))
     }
 
+    /// The server for the shell's tab completion (a short wait only).
+    pub fn completion_client(&self) -> Option<Client> {
+        let mut c = self.supervisor().ok()?;
+        c.read_timeout = Some(Duration::from_secs(5));
+        Some(c)
+    }
+
     /// A call that should answer at once.
     fn call(&self, method: &str, params: &[Value]) -> Result<Value, CallError> {
         let mut c = self.supervisor()?;

@@ -13,9 +13,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
 use rustyline::history::FileHistory;
-use rustyline::{Config, Editor};
+use rustyline::validate::Validator;
+use rustyline::{CompletionType, Config, Context, Editor, Helper};
+
+use super::client::Client;
+use super::commands::COMMANDS;
+use crate::rpc::Value;
 
 /// Longest line accepted from a pipe (a longer one is cut there).
 const MAX_LINE: usize = 1 << 20;
@@ -46,6 +54,10 @@ pub trait Input {
     }
     /// Save the history, if this input keeps one.
     fn save_history(&mut self) {}
+    /// The server that tab completion asks for process names; called
+    /// before each prompt of the shell, which also forgets the names
+    /// learnt for the previous line.
+    fn set_completion_server(&mut self, _client: Option<Client>) {}
 }
 
 /// The input for this process: rustyline on a terminal, else plain reads.
@@ -131,14 +143,18 @@ impl Input for PlainInput {
 
 /// rustyline on a terminal.
 pub struct EditorInput {
-    editor: Editor<(), FileHistory>,
+    editor: Editor<Completion, FileHistory>,
     history: Option<PathBuf>,
 }
 
 impl EditorInput {
     fn new(history: Option<PathBuf>) -> Option<EditorInput> {
-        let config = Config::builder().auto_add_history(true).build();
-        let mut editor = Editor::<(), FileHistory>::with_config(config).ok()?;
+        let config = Config::builder()
+            .auto_add_history(true)
+            .completion_type(CompletionType::List)
+            .build();
+        let mut editor = Editor::<Completion, FileHistory>::with_config(config).ok()?;
+        editor.set_helper(Some(Completion::default()));
         if let Some(h) = &history {
             // A missing or unreadable history file is not an error.
             let _ = editor.load_history(h);
@@ -162,7 +178,141 @@ impl Input for EditorInput {
             let _ = self.editor.save_history(h);
         }
     }
+
+    fn set_completion_server(&mut self, client: Option<Client>) {
+        if let Some(helper) = self.editor.helper_mut() {
+            helper.client = client;
+            helper.names.replace(None);
+        }
+    }
 }
+
+/// Tab completion as in the reference's shell: action names first, then
+/// group names (add, remove, update) or process names (the commands that
+/// take one), fetched from the server once per line.
+#[derive(Default)]
+pub struct Completion {
+    client: Option<Client>,
+    /// (group, name) of every process, once asked.
+    names: std::cell::RefCell<Option<Vec<(String, String)>>>,
+}
+
+impl Completion {
+    fn processes(&self) -> Vec<(String, String)> {
+        if let Some(n) = self.names.borrow().as_ref() {
+            return n.clone();
+        }
+        let mut found = Vec::new();
+        if let Some(Ok(Value::Array(infos))) = self
+            .client
+            .as_ref()
+            .map(|c| c.call("supervisor.getAllProcessInfo", &[]))
+        {
+            for info in &infos {
+                if let (Some(g), Some(n)) = (
+                    info.get("group").and_then(Value::as_str),
+                    info.get("name").and_then(Value::as_str),
+                ) {
+                    found.push((g.to_string(), n.to_string()));
+                }
+            }
+        }
+        self.names.replace(Some(found.clone()));
+        found
+    }
+}
+
+/// The candidates for `text` (the word being typed) on `line`.
+pub fn candidates(
+    line: &str,
+    text: &str,
+    processes: &mut dyn FnMut() -> Vec<(String, String)>,
+) -> Vec<String> {
+    let actions = || -> Vec<String> {
+        std::iter::once("help")
+            .chain(COMMANDS.iter().copied())
+            .filter(|a| a.starts_with(text))
+            .map(|a| format!("{a} "))
+            .collect()
+    };
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let Some(action) = words.first() else {
+        return actions();
+    };
+    if words.len() == 1 && !line.ends_with(char::is_whitespace) {
+        return actions();
+    }
+    if "help".contains(action) {
+        return actions();
+    }
+    let mut out: Vec<String> = Vec::new();
+    match *action {
+        "add" | "remove" | "update" => {
+            for (g, _) in processes() {
+                if !out.contains(&g) {
+                    out.push(g);
+                }
+            }
+        }
+        "clear" | "fg" | "pid" | "restart" | "signal" | "start" | "status" | "stop" | "tail" => {
+            for (g, n) in processes() {
+                if text.contains(':') || g != n {
+                    out.push(format!("{g}:{n}"));
+                    let all = format!("{g}:*");
+                    if !out.contains(&all) {
+                        out.push(all);
+                    }
+                } else {
+                    out.push(n);
+                }
+            }
+        }
+        _ => {}
+    }
+    out.into_iter()
+        .filter(|c| c.starts_with(text))
+        .map(|c| format!("{c} "))
+        .collect()
+}
+
+impl Completer for Completion {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = line.get(..pos).unwrap_or(line);
+        // readline's word breaks, less `:`, `*` and `-` (as the reference).
+        let start = before
+            .rfind(|c: char| c.is_whitespace() || "\"\\'`@$><=;|&{(".contains(c))
+            .map_or(0, |i| i + 1);
+        let text = before.get(start..).unwrap_or("");
+        let found = candidates(line, text, &mut || self.processes());
+        Ok((
+            start,
+            found
+                .into_iter()
+                .map(|c| Pair {
+                    display: c.trim_end().to_string(),
+                    replacement: c,
+                })
+                .collect(),
+        ))
+    }
+}
+
+impl Hinter for Completion {
+    type Hint = String;
+}
+
+impl Highlighter for Completion {}
+
+impl Validator for Completion {}
+
+impl Helper for Completion {}
 
 /// Read a password from /dev/tty with echo off; `None` without a tty.
 fn read_password_tty(prompt: &str) -> Option<Line> {
@@ -208,4 +358,48 @@ fn read_password_tty(prompt: &str) -> Option<Line> {
     }
     let _ = tcsetattr(&tty, SetArg::TCSAFLUSH, &saved);
     Some(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn procs() -> Vec<(String, String)> {
+        vec![
+            ("web".into(), "web".into()),
+            ("grp".into(), "a".into()),
+            ("grp".into(), "b".into()),
+        ]
+    }
+
+    #[test]
+    fn completes_like_the_reference() {
+        let c = |line: &str, text: &str| candidates(line, text, &mut procs);
+        assert_eq!(c("", ""), {
+            let mut v = vec!["help ".to_string()];
+            v.extend(COMMANDS.iter().map(|a| format!("{a} ")));
+            v
+        });
+        assert_eq!(c("st", "st"), vec!["start ", "status ", "stop "]);
+        assert_eq!(
+            c("help re", "re"),
+            vec!["reload ", "remove ", "reread ", "restart "]
+        );
+        assert_eq!(c("start ", ""), vec!["web ", "grp:a ", "grp:* ", "grp:b "]);
+        assert_eq!(c("start g", "g"), vec!["grp:a ", "grp:* ", "grp:b "]);
+        assert_eq!(c("status web:", "web:"), vec!["web:web ", "web:* "]);
+        assert_eq!(c("update ", ""), vec!["web ", "grp "]);
+        assert_eq!(c("version ", ""), Vec::<String>::new());
+    }
+
+    #[test]
+    fn plain_input_splits_lines_and_ends() {
+        let mut p = PlainInput::new(Arc::new(AtomicBool::new(false)));
+        p.pending = b"one\ntwo".to_vec();
+        assert_eq!(p.take_line(), Some("one".to_string()));
+        assert_eq!(p.take_line(), None);
+        p.eof = true;
+        assert_eq!(p.read_line(""), Line::Text("two".into()));
+        assert_eq!(p.read_line(""), Line::Eof);
+    }
 }

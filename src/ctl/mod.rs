@@ -100,7 +100,11 @@ pub fn shell(ctl: &mut Controller) {
     loop {
         let line = match next.take() {
             Some(l) => l,
-            None => match ctl.input.read_line(&prompt) {
+            None => match {
+                let server = ctl.completion_client();
+                ctl.input.set_completion_server(server);
+                ctl.input.read_line(&prompt)
+            } {
                 input::Line::Text(l) => l,
                 input::Line::Eof => "EOF".to_string(),
                 input::Line::Interrupted => {
