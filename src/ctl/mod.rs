@@ -100,18 +100,18 @@ pub fn shell(ctl: &mut Controller) {
     loop {
         let line = match next.take() {
             Some(l) => l,
-            None => match {
+            None => {
                 let server = ctl.completion_client();
                 ctl.input.set_completion_server(server);
-                ctl.input.read_line(&prompt)
-            } {
-                input::Line::Text(l) => l,
-                input::Line::Eof => "EOF".to_string(),
-                input::Line::Interrupted => {
-                    ctl.output("");
-                    break;
+                match ctl.input.read_line(&prompt) {
+                    input::Line::Text(l) => l,
+                    input::Line::Eof => "EOF".to_string(),
+                    input::Line::Interrupted => {
+                        ctl.output("");
+                        break;
+                    }
                 }
-            },
+            }
         };
         match ctl.onecmd(&line) {
             Ok(false) => {}
