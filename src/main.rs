@@ -28,7 +28,7 @@ fn run() -> i32 {
     };
     match cli::dispatch(&argv0, &args) {
         Invocation::EchoConf => print_out(cli::sample_config()),
-        Invocation::Ctl { args } => ctl_unavailable(&args),
+        Invocation::Ctl { args } => supervisor_rs::ctl::run(args),
         Invocation::Daemon { prog, args } => match cli::parse_daemon_args(&args) {
             Ok(DaemonCommand::Help(text)) => print_out(&text),
             Ok(DaemonCommand::Version) => {
@@ -55,13 +55,4 @@ fn usage(prog: &str, msg: &str) -> i32 {
     // Nothing better to do if stderr itself is gone; the exit code remains.
     let _ = std::io::stderr().write_all(cli::usage_error(prog, msg).as_bytes());
     EXIT_USAGE
-}
-
-/// supervisorctl arrives with the XML-RPC layer; until then say so plainly
-/// instead of pretending to talk to the daemon.
-fn ctl_unavailable(_args: &[String]) -> i32 {
-    let _ = std::io::stderr().write_all(
-        b"supervisorctl: the client is not part of this build yet; use the Python supervisorctl\n",
-    );
-    1
 }

@@ -9,10 +9,11 @@ mod util;
 
 mod cli_smoke;
 mod config_errors;
+mod ctl;
 mod daemon_life;
 mod harness_selftest;
 mod lifecycle;
 mod logs;
 mod pid1;
-mod rpc_robust;
 mod rpc_compat;
+mod rpc_robust;

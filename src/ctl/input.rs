@@ -1,0 +1,405 @@
+//! Where supervisorctl's typed input comes from: the shell's command
+//! lines, the y/N questions, `fg`'s stdin, and credentials after a 401.
+//!
+//! On a terminal (stdin and stdout both ttys) lines are read with
+//! rustyline: editing, and a history kept in `history_file`.  Otherwise,
+//! as Python's `input()` does, the prompt is written to stdout and a line
+//! is read from stdin; that read waits in slices so Ctrl-C ends it.
+
+use std::io::{self, IsTerminal, Write};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::FileHistory;
+use rustyline::validate::Validator;
+use rustyline::{CompletionType, Config, Context, Editor, Helper};
+
+use super::client::Client;
+use super::commands::COMMANDS;
+use crate::rpc::Value;
+
+/// Longest line accepted from a pipe (a longer one is cut there).
+const MAX_LINE: usize = 1 << 20;
+
+/// One answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// The line, without its newline.
+    Text(String),
+    /// End of input (Ctrl-D).
+    Eof,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// A source of lines.
+pub trait Input {
+    /// Show `prompt` and read one line.
+    fn read_line(&mut self, prompt: &str) -> Line;
+    /// Read a password without echoing it, like Python's `getpass`.
+    fn read_password(&mut self, prompt: &str) -> Line {
+        read_password_tty(prompt).unwrap_or_else(|| {
+            let _ = writeln!(io::stderr(), "Warning: Password input may be echoed.");
+            let _ = write!(io::stderr(), "{prompt}");
+            let _ = io::stderr().flush();
+            self.read_line("")
+        })
+    }
+    /// Save the history, if this input keeps one.
+    fn save_history(&mut self) {}
+    /// The server that tab completion asks for process names; called
+    /// before each prompt of the shell, which also forgets the names
+    /// learnt for the previous line.
+    fn set_completion_server(&mut self, _client: Option<Client>) {}
+}
+
+/// The input for this process: rustyline on a terminal, else plain reads.
+pub fn for_terminal(history: Option<PathBuf>, interrupted: Arc<AtomicBool>) -> Box<dyn Input> {
+    if io::stdin().is_terminal()
+        && io::stdout().is_terminal()
+        && let Some(ed) = EditorInput::new(history)
+    {
+        return Box::new(ed);
+    }
+    Box::new(PlainInput::new(interrupted))
+}
+
+/// Lines read from stdin; the prompt goes to stdout.
+pub struct PlainInput {
+    interrupted: Arc<AtomicBool>,
+    pending: Vec<u8>,
+    eof: bool,
+}
+
+impl PlainInput {
+    pub fn new(interrupted: Arc<AtomicBool>) -> PlainInput {
+        PlainInput {
+            interrupted,
+            pending: Vec::new(),
+            eof: false,
+        }
+    }
+
+    fn take_line(&mut self) -> Option<String> {
+        let pos = self.pending.iter().position(|&b| b == b'\n')?;
+        let rest = self.pending.split_off(pos + 1);
+        let mut line = std::mem::replace(&mut self.pending, rest);
+        line.pop();
+        Some(String::from_utf8_lossy(&line).into_owned())
+    }
+}
+
+impl Input for PlainInput {
+    fn read_line(&mut self, prompt: &str) -> Line {
+        if !prompt.is_empty() {
+            let mut out = io::stdout();
+            let _ = out.write_all(prompt.as_bytes()).and_then(|()| out.flush());
+        }
+        let stdin = io::stdin();
+        loop {
+            if let Some(l) = self.take_line() {
+                return Line::Text(l);
+            }
+            if self.eof || self.pending.len() >= MAX_LINE {
+                if self.pending.is_empty() {
+                    return Line::Eof;
+                }
+                let line = std::mem::take(&mut self.pending);
+                return Line::Text(String::from_utf8_lossy(&line).into_owned());
+            }
+            if self.interrupted.load(Ordering::Relaxed) {
+                return Line::Interrupted;
+            }
+            let fd = stdin.as_fd();
+            let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(100u16)) {
+                Ok(0) => continue,
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => {
+                    self.eof = true;
+                    continue;
+                }
+            }
+            let mut buf = [0u8; 4096];
+            match nix::unistd::read(fd, &mut buf) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self
+                    .pending
+                    .extend_from_slice(buf.get(..n).unwrap_or_default()),
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+                Err(_) => self.eof = true,
+            }
+        }
+    }
+}
+
+/// rustyline on a terminal.
+pub struct EditorInput {
+    editor: Editor<Completion, FileHistory>,
+    history: Option<PathBuf>,
+}
+
+impl EditorInput {
+    fn new(history: Option<PathBuf>) -> Option<EditorInput> {
+        let config = Config::builder()
+            .auto_add_history(true)
+            .completion_type(CompletionType::List)
+            .build();
+        let mut editor = Editor::<Completion, FileHistory>::with_config(config).ok()?;
+        editor.set_helper(Some(Completion::default()));
+        if let Some(h) = &history {
+            // A missing or unreadable history file is not an error.
+            let _ = editor.load_history(h);
+        }
+        Some(EditorInput { editor, history })
+    }
+}
+
+impl Input for EditorInput {
+    fn read_line(&mut self, prompt: &str) -> Line {
+        match self.editor.readline(prompt) {
+            Ok(l) => Line::Text(l),
+            Err(ReadlineError::Eof) => Line::Eof,
+            Err(ReadlineError::Interrupted) => Line::Interrupted,
+            Err(_) => Line::Eof,
+        }
+    }
+
+    fn save_history(&mut self) {
+        if let Some(h) = &self.history {
+            let _ = self.editor.save_history(h);
+        }
+    }
+
+    fn set_completion_server(&mut self, client: Option<Client>) {
+        if let Some(helper) = self.editor.helper_mut() {
+            helper.client = client;
+            helper.names.replace(None);
+        }
+    }
+}
+
+/// Tab completion as in the reference's shell: action names first, then
+/// group names (add, remove, update) or process names (the commands that
+/// take one), fetched from the server once per line.
+#[derive(Default)]
+pub struct Completion {
+    client: Option<Client>,
+    /// (group, name) of every process, once asked.
+    names: std::cell::RefCell<Option<Vec<(String, String)>>>,
+}
+
+impl Completion {
+    fn processes(&self) -> Vec<(String, String)> {
+        if let Some(n) = self.names.borrow().as_ref() {
+            return n.clone();
+        }
+        let mut found = Vec::new();
+        if let Some(Ok(Value::Array(infos))) = self
+            .client
+            .as_ref()
+            .map(|c| c.call("supervisor.getAllProcessInfo", &[]))
+        {
+            for info in &infos {
+                if let (Some(g), Some(n)) = (
+                    info.get("group").and_then(Value::as_str),
+                    info.get("name").and_then(Value::as_str),
+                ) {
+                    found.push((g.to_string(), n.to_string()));
+                }
+            }
+        }
+        self.names.replace(Some(found.clone()));
+        found
+    }
+}
+
+/// The candidates for `text` (the word being typed) on `line`.
+pub fn candidates(
+    line: &str,
+    text: &str,
+    processes: &mut dyn FnMut() -> Vec<(String, String)>,
+) -> Vec<String> {
+    let actions = || -> Vec<String> {
+        std::iter::once("help")
+            .chain(COMMANDS.iter().copied())
+            .filter(|a| a.starts_with(text))
+            .map(|a| format!("{a} "))
+            .collect()
+    };
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let Some(action) = words.first() else {
+        return actions();
+    };
+    if words.len() == 1 && !line.ends_with(char::is_whitespace) {
+        return actions();
+    }
+    if "help".contains(action) {
+        return actions();
+    }
+    let mut out: Vec<String> = Vec::new();
+    match *action {
+        "add" | "remove" | "update" => {
+            for (g, _) in processes() {
+                if !out.contains(&g) {
+                    out.push(g);
+                }
+            }
+        }
+        "clear" | "fg" | "pid" | "restart" | "signal" | "start" | "status" | "stop" | "tail" => {
+            for (g, n) in processes() {
+                if text.contains(':') || g != n {
+                    out.push(format!("{g}:{n}"));
+                    let all = format!("{g}:*");
+                    if !out.contains(&all) {
+                        out.push(all);
+                    }
+                } else {
+                    out.push(n);
+                }
+            }
+        }
+        _ => {}
+    }
+    out.into_iter()
+        .filter(|c| c.starts_with(text))
+        .map(|c| format!("{c} "))
+        .collect()
+}
+
+impl Completer for Completion {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = line.get(..pos).unwrap_or(line);
+        // readline's word breaks, less `:`, `*` and `-` (as the reference).
+        let start = before
+            .rfind(|c: char| c.is_whitespace() || "\"\\'`@$><=;|&{(".contains(c))
+            .map_or(0, |i| i + 1);
+        let text = before.get(start..).unwrap_or("");
+        let found = candidates(line, text, &mut || self.processes());
+        Ok((
+            start,
+            found
+                .into_iter()
+                .map(|c| Pair {
+                    display: c.trim_end().to_string(),
+                    replacement: c,
+                })
+                .collect(),
+        ))
+    }
+}
+
+impl Hinter for Completion {
+    type Hint = String;
+}
+
+impl Highlighter for Completion {}
+
+impl Validator for Completion {}
+
+impl Helper for Completion {}
+
+/// Read a password from /dev/tty with echo off; `None` without a tty.
+fn read_password_tty(prompt: &str) -> Option<Line> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
+    let saved = tcgetattr(&tty).ok()?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    quiet.local_flags.insert(LocalFlags::ECHONL);
+    let _ = tty.write_all(prompt.as_bytes()).and_then(|()| tty.flush());
+    tcsetattr(&tty, SetArg::TCSAFLUSH, &quiet).ok()?;
+    let mut line = Vec::new();
+    let mut result = Line::Eof;
+    loop {
+        let mut b = [0u8; 1];
+        match std::io::Read::read(&mut tty, &mut b) {
+            Err(e) => {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    result = Line::Interrupted;
+                }
+                break;
+            }
+            Ok(0) => {
+                if !line.is_empty() {
+                    result = Line::Text(String::from_utf8_lossy(&line).into_owned());
+                }
+                break;
+            }
+            Ok(_) if b[0] == b'\n' => {
+                result = Line::Text(String::from_utf8_lossy(&line).into_owned());
+                break;
+            }
+            Ok(_) => {
+                if line.len() < MAX_LINE {
+                    line.push(b[0]);
+                }
+            }
+        }
+    }
+    let _ = tcsetattr(&tty, SetArg::TCSAFLUSH, &saved);
+    Some(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn procs() -> Vec<(String, String)> {
+        vec![
+            ("web".into(), "web".into()),
+            ("grp".into(), "a".into()),
+            ("grp".into(), "b".into()),
+        ]
+    }
+
+    #[test]
+    fn completes_like_the_reference() {
+        let c = |line: &str, text: &str| candidates(line, text, &mut procs);
+        assert_eq!(c("", ""), {
+            let mut v = vec!["help ".to_string()];
+            v.extend(COMMANDS.iter().map(|a| format!("{a} ")));
+            v
+        });
+        assert_eq!(c("st", "st"), vec!["start ", "status ", "stop "]);
+        assert_eq!(
+            c("help re", "re"),
+            vec!["reload ", "remove ", "reread ", "restart "]
+        );
+        assert_eq!(c("start ", ""), vec!["web ", "grp:a ", "grp:* ", "grp:b "]);
+        assert_eq!(c("start g", "g"), vec!["grp:a ", "grp:* ", "grp:b "]);
+        assert_eq!(c("status web:", "web:"), vec!["web:web ", "web:* "]);
+        assert_eq!(c("update ", ""), vec!["web ", "grp "]);
+        assert_eq!(c("version ", ""), Vec::<String>::new());
+    }
+
+    #[test]
+    fn plain_input_splits_lines_and_ends() {
+        let mut p = PlainInput::new(Arc::new(AtomicBool::new(false)));
+        p.pending = b"one\ntwo".to_vec();
+        assert_eq!(p.take_line(), Some("one".to_string()));
+        assert_eq!(p.take_line(), None);
+        p.eof = true;
+        assert_eq!(p.read_line(""), Line::Text("two".into()));
+        assert_eq!(p.read_line(""), Line::Eof);
+    }
+}
