@@ -2,7 +2,7 @@
 //! and encoding, and log tails.  Runs on HTTP threads; reaches daemon state
 //! only through [`LoopHandle`] messages.
 
-use super::rpc::{LogWhat, LoopHandle, LoopMsg};
+use super::rpc::{Answer, LogWhat, LoopHandle, LoopMsg};
 use crate::http::{self, ChunkWriter, Reply, Request, Response};
 use crate::process::Channel;
 use crate::rpc::{DecodeError, Fault, codec, faults};
@@ -99,8 +99,9 @@ fn xmlrpc(handle: &LoopHandle, req: Request) -> Reply {
     handle.in_flight.fetch_add(1, Ordering::SeqCst);
     let reply = if handle.send(LoopMsg::Call { method, params, reply: tx }) {
         match rx.recv() {
-            Ok(Ok(v)) => xml_reply(codec::encode_response(&v)),
-            Ok(Err(f)) => xml_reply(codec::encode_fault(&f)),
+            Ok(Answer::Body(body)) => Reply::Full(Response::shared(200, "text/xml", body)),
+            Ok(Answer::Result(Ok(v))) => xml_reply(codec::encode_response(&v)),
+            Ok(Answer::Result(Err(f))) => xml_reply(codec::encode_fault(&f)),
             Err(_) => Reply::Full(Response::error(500)),
         }
     } else {

@@ -33,7 +33,7 @@ pub enum LogWhat {
 
 /// A message from an HTTP thread to the loop.
 pub enum LoopMsg {
-    Call { method: String, params: Vec<Value>, reply: Sender<RpcResult> },
+    Call { method: String, params: Vec<Value>, reply: Sender<Answer> },
     /// Resolve a log file path for `/logtail` and `/mainlogtail`:
     /// Err(404) for an unknown name or a missing file.
     LogPath { what: LogWhat, reply: Sender<Option<PathBuf>> },
@@ -93,6 +93,29 @@ impl Bridge {
         }
         self.rx.try_iter().collect()
     }
+}
+
+/// getProcessInfo's fields for one process.
+struct InfoFields<'a> {
+    name: &'a str,
+    group: &'a str,
+    start: i32,
+    stop: i32,
+    now: i32,
+    state: ProcessState,
+    spawnerr: &'a str,
+    exitstatus: i32,
+    stdout_logfile: std::borrow::Cow<'a, str>,
+    stderr_logfile: std::borrow::Cow<'a, str>,
+    pid: i32,
+    description: String,
+}
+
+/// What goes back to an HTTP thread: a result to encode there, or a
+/// response body the loop already encoded (the hot path).
+pub enum Answer {
+    Result(RpcResult),
+    Body(std::sync::Arc<Vec<u8>>),
 }
 
 /// A deferred answer (Supervisor's `onwait` / `allfunc` / `multi` callbacks).
@@ -303,22 +326,95 @@ impl Supervisor {
 
     /// `getProcessInfo`'s struct.
     pub fn process_info(&self, gi: usize, pi: usize) -> Value {
+        let f = self.info_fields(gi, pi, epoch(Some(SystemTime::now())));
+        Value::Struct(vec![
+            ("name".into(), Value::String(f.name.into())),
+            ("group".into(), Value::String(f.group.into())),
+            ("start".into(), Value::Int(f.start)),
+            ("stop".into(), Value::Int(f.stop)),
+            ("now".into(), Value::Int(f.now)),
+            ("state".into(), Value::Int(f.state.code())),
+            ("statename".into(), Value::String(f.state.name().into())),
+            ("spawnerr".into(), Value::String(f.spawnerr.into())),
+            ("exitstatus".into(), Value::Int(f.exitstatus)),
+            ("logfile".into(), Value::String(f.stdout_logfile.to_string())),
+            ("stdout_logfile".into(), Value::String(f.stdout_logfile.into_owned())),
+            ("stderr_logfile".into(), Value::String(f.stderr_logfile.into_owned())),
+            ("pid".into(), Value::Int(f.pid)),
+            ("description".into(), Value::String(f.description)),
+        ])
+    }
+
+    /// The same struct as [`Supervisor::process_info`], written straight
+    /// into a response body (no value tree: this is the hot RPC).
+    fn write_process_info(&self, gi: usize, pi: usize, now: i64, out: &mut Vec<u8>) {
+        use crate::rpc::codec::direct::*;
+        let f = self.info_fields(gi, pi, now);
+        struct_start(out);
+        member_str(out, "name", f.name);
+        member_str(out, "group", f.group);
+        member_int(out, "start", f.start);
+        member_int(out, "stop", f.stop);
+        member_int(out, "now", f.now);
+        member_int(out, "state", f.state.code());
+        member_str(out, "statename", f.state.name());
+        member_str(out, "spawnerr", f.spawnerr);
+        member_int(out, "exitstatus", f.exitstatus);
+        member_str(out, "logfile", &f.stdout_logfile);
+        member_str(out, "stdout_logfile", &f.stdout_logfile);
+        member_str(out, "stderr_logfile", &f.stderr_logfile);
+        member_int(out, "pid", f.pid);
+        member_str(out, "description", &f.description);
+        struct_end(out);
+    }
+
+    /// `getAllProcessInfo`, encoded directly, and reused while nothing
+    /// changed: same state generation and the same second (uptimes and
+    /// `now` have one-second resolution).
+    pub fn all_process_info_body(&mut self) -> std::sync::Arc<Vec<u8>> {
+        let now = epoch(Some(SystemTime::now()));
+        if let Some((generation, at, body)) = &self.info_cache {
+            if *generation == self.state_generation && *at == now {
+                return std::sync::Arc::clone(body);
+            }
+        }
+        let body = std::sync::Arc::new(self.encode_all_process_info(now));
+        self.info_cache = Some((self.state_generation, now, std::sync::Arc::clone(&body)));
+        body
+    }
+
+    fn encode_all_process_info(&self, now: i64) -> Vec<u8> {
+        use crate::rpc::codec::direct::*;
+        let all = self.all_processes(true);
+        let mut out = Vec::with_capacity(200 + all.len() * 900);
+        response_start(&mut out);
+        array_start(&mut out);
+        for (gi, pi) in all {
+            self.write_process_info(gi, pi, now, &mut out);
+        }
+        array_end(&mut out);
+        response_end(&mut out);
+        out
+    }
+
+    /// Everything getProcessInfo reports, borrowed where possible.
+    fn info_fields(&self, gi: usize, pi: usize, now: i64) -> InfoFields<'_> {
         let g = &self.groups[gi];
         let p = &g.processes[pi];
         let start = epoch(p.laststart_wall);
         let stop = epoch(p.laststop_wall);
-        let now = epoch(Some(SystemTime::now()));
         let state = p.machine.state();
-        let spawnerr = p.machine.spawnerr.clone().unwrap_or_default();
-        let path = |x: &Option<PathBuf>| x.as_ref().map(|x| x.display().to_string()).unwrap_or_default();
-        let stdout_logfile = path(&p.stdout_logfile);
+        let spawnerr = p.machine.spawnerr.as_deref().unwrap_or("");
+        fn path(x: &Option<PathBuf>) -> std::borrow::Cow<'_, str> {
+            x.as_ref().map(|x| x.to_string_lossy()).unwrap_or(std::borrow::Cow::Borrowed(""))
+        }
         let description = match state {
             ProcessState::Running => format!("pid {}, uptime {}", p.machine.pid, timedelta(now - start)),
             ProcessState::Fatal | ProcessState::Backoff => {
                 if spawnerr.is_empty() {
                     format!("unknown error (try \"tail {}\")", p.config.name)
                 } else {
-                    spawnerr.clone()
+                    spawnerr.to_string()
                 }
             }
             ProcessState::Stopped | ProcessState::Exited => {
@@ -330,22 +426,20 @@ impl Supervisor {
             }
             _ => String::new(),
         };
-        Value::Struct(vec![
-            ("name".into(), Value::String(p.config.name.clone())),
-            ("group".into(), Value::String(g.config.name.clone())),
-            ("start".into(), Value::Int(capped(start))),
-            ("stop".into(), Value::Int(capped(stop))),
-            ("now".into(), Value::Int(capped(now))),
-            ("state".into(), Value::Int(state.code())),
-            ("statename".into(), Value::String(state.name().into())),
-            ("spawnerr".into(), Value::String(spawnerr)),
-            ("exitstatus".into(), Value::Int(p.machine.exitstatus.unwrap_or(0))),
-            ("logfile".into(), Value::String(stdout_logfile.clone())),
-            ("stdout_logfile".into(), Value::String(stdout_logfile)),
-            ("stderr_logfile".into(), Value::String(path(&p.stderr_logfile))),
-            ("pid".into(), Value::Int(p.machine.pid)),
-            ("description".into(), Value::String(description)),
-        ])
+        InfoFields {
+            name: &p.config.name,
+            group: &g.config.name,
+            start: capped(start),
+            stop: capped(stop),
+            now: capped(now),
+            state,
+            spawnerr,
+            exitstatus: p.machine.exitstatus.unwrap_or(0),
+            stdout_logfile: path(&p.stdout_logfile),
+            stderr_logfile: path(&p.stderr_logfile),
+            pid: p.machine.pid,
+            description,
+        }
     }
 
     /// Run one call (top level or inside multicall).
@@ -1030,9 +1124,14 @@ impl Supervisor {
         };
         for msg in msgs {
             match msg {
+                LoopMsg::Call { method, params, reply }
+                    if method == "supervisor.getAllProcessInfo" && params.is_empty() && self.mood == Mood::Running =>
+                {
+                    let _ = reply.send(Answer::Body(self.all_process_info_body()));
+                }
                 LoopMsg::Call { method, params, reply } => match self.dispatch(&method, &params, now) {
                     Outcome::Done(r) => {
-                        let _ = reply.send(r);
+                        let _ = reply.send(Answer::Result(r));
                     }
                     Outcome::Wait(p) => self.waiters.push((p, reply)),
                 },
@@ -1051,7 +1150,7 @@ impl Supervisor {
         let mut waiters = std::mem::take(&mut self.waiters);
         waiters.retain_mut(|(p, reply)| match self.poll_pending(p, now) {
             Some(r) => {
-                let _ = reply.send(r);
+                let _ = reply.send(Answer::Result(r));
                 false
             }
             None => true,
@@ -1084,6 +1183,25 @@ impl Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_encoding_matches_the_value_encoding() {
+        use crate::rpc::codec::direct::*;
+        let mut out = Vec::new();
+        response_start(&mut out);
+        array_start(&mut out);
+        struct_start(&mut out);
+        member_str(&mut out, "name", "a<&>b");
+        member_int(&mut out, "pid", -42);
+        struct_end(&mut out);
+        array_end(&mut out);
+        response_end(&mut out);
+        let v = Value::Array(vec![Value::Struct(vec![
+            ("name".into(), Value::String("a<&>b".into())),
+            ("pid".into(), Value::Int(-42)),
+        ])]);
+        assert_eq!(out, crate::rpc::codec::encode_response(&v));
+    }
 
     #[test]
     fn namespecs() {

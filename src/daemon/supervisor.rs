@@ -86,9 +86,14 @@ pub struct Supervisor {
     /// HTTP threads reach the loop through this.
     pub(super) bridge: Option<super::rpc::Bridge>,
     /// Deferred `wait=true` answers.
-    pub(super) waiters: Vec<(super::rpc::Pending, std::sync::mpsc::Sender<super::rpc::RpcResult>)>,
+    pub(super) waiters: Vec<(super::rpc::Pending, std::sync::mpsc::Sender<super::rpc::Answer>)>,
     /// Global event serials.
     serials: Serials,
+    /// Bumped on every process state change and group add/remove: cached
+    /// RPC answers built at an older generation are stale.
+    pub(super) state_generation: u64,
+    /// The last getAllProcessInfo body: (generation, epoch second, body).
+    pub(super) info_cache: Option<(u64, i64, std::sync::Arc<Vec<u8>>)>,
     /// Last TICK timeslice per period (5, 60, 3600), once ticking.
     ticks: [Option<u64>; 3],
     /// Stop flags of the running HTTP accept threads.
@@ -396,6 +401,8 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
         bridge: None,
         waiters: Vec::new(),
         serials: Serials::default(),
+        state_generation: 0,
+        info_cache: None,
         ticks: [None; 3],
         server_stops: Vec::new(),
     };
@@ -628,6 +635,7 @@ impl Supervisor {
     }
 
     fn rebuild_pid_index(&mut self) {
+        self.state_generation += 1;
         self.pids.clear();
         for (gi, g) in self.groups.iter().enumerate() {
             for (pi, p) in g.processes.iter().enumerate() {
@@ -653,6 +661,7 @@ impl Supervisor {
         tries: u32,
         pid: i32,
     ) {
+        self.state_generation += 1;
         let g = &mut self.groups[gi];
         let p = &mut g.processes[pi];
         if to == ProcessState::Starting {
