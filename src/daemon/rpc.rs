@@ -466,7 +466,7 @@ impl Supervisor {
                 .and_then(|n| {
                     methods::lookup(n)
                         .and_then(methods::signature)
-                        .map(|s| Value::array(s))
+                        .map(Value::array)
                         .ok_or_else(|| Fault::new(faults::SIGNATURE_UNSUPPORTED))
                 })
                 .into(),
@@ -886,15 +886,30 @@ impl Supervisor {
     }
 
     fn start_many(&mut self, list: Vec<(usize, usize)>, wait: bool, now: Instant) -> Outcome {
+        self.for_many(list, |s, gi, pi| !s.groups[gi].processes[pi].machine.state().is_running(), |s, gi, pi, spec| {
+            s.start_one(gi, pi, spec, wait, now)
+        }, now)
+    }
+
+    /// Supervisor's `make_allfunc`: apply `op` to every process that
+    /// `wanted` selects; immediate results first, deferred ones as they
+    /// complete.
+    fn for_many(
+        &mut self,
+        list: Vec<(usize, usize)>,
+        wanted: impl Fn(&Self, usize, usize) -> bool,
+        mut op: impl FnMut(&mut Self, usize, usize, &str) -> Result<Option<Pending>, Fault>,
+        now: Instant,
+    ) -> Outcome {
         let mut results = Vec::new();
         let mut waiting = Vec::new();
         for (gi, pi) in list {
-            if self.groups[gi].processes[pi].machine.state().is_running() {
+            if !wanted(self, gi, pi) {
                 continue;
             }
             let spec = self.namespec(gi, pi);
             let (g, n) = (self.groups[gi].config.name.clone(), self.groups[gi].processes[pi].config.name.clone());
-            match self.start_one(gi, pi, &spec, wait, now) {
+            match op(self, gi, pi, &spec) {
                 Ok(None) => results.push(result_struct(&n, &g, faults::SUCCESS, "OK")),
                 Ok(Some(p)) => waiting.push((g, n, p)),
                 Err(f) => results.push(result_struct(&n, &g, f.code, &f.string)),
@@ -944,25 +959,9 @@ impl Supervisor {
     }
 
     fn stop_many(&mut self, list: Vec<(usize, usize)>, wait: bool, now: Instant) -> Outcome {
-        let mut results = Vec::new();
-        let mut waiting = Vec::new();
-        for (gi, pi) in list {
-            if !self.groups[gi].processes[pi].machine.state().is_running() {
-                continue;
-            }
-            let spec = self.namespec(gi, pi);
-            let (g, n) = (self.groups[gi].config.name.clone(), self.groups[gi].processes[pi].config.name.clone());
-            match self.stop_one(gi, pi, &spec, wait, now) {
-                Ok(None) => results.push(result_struct(&n, &g, faults::SUCCESS, "OK")),
-                Ok(Some(p)) => waiting.push((g, n, p)),
-                Err(f) => results.push(result_struct(&n, &g, f.code, &f.string)),
-            }
-        }
-        let mut pending = Pending::All { waiting, results };
-        match self.poll_pending(&mut pending, now) {
-            Some(r) => Outcome::Done(r),
-            None => Outcome::Wait(pending),
-        }
+        self.for_many(list, |s, gi, pi| s.groups[gi].processes[pi].machine.state().is_running(), |s, gi, pi, spec| {
+            s.stop_one(gi, pi, spec, wait, now)
+        }, now)
     }
 
     fn signal_one(&mut self, gi: usize, pi: usize, spec: &str, sig: &Value) -> Result<(), Fault> {
