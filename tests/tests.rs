@@ -10,5 +10,6 @@ mod util;
 mod cli_smoke;
 mod config_errors;
 mod daemon_life;
+mod events;
 mod harness_selftest;
 mod lifecycle;

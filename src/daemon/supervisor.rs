@@ -605,6 +605,12 @@ impl Supervisor {
             }
             _ => None,
         };
+        if pool.is_some() {
+            // A pool hears only of events published after it exists (in
+            // Supervisor it subscribes when it is built): hand what is on
+            // the bus to the pools already there first.
+            self.dispatch_events();
+        }
         self.groups.insert(pos, Group { config, processes, pool });
         self.rebuild_pid_index();
         self.bus.publish(Event::process_group(&name, true));
