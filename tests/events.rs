@@ -250,9 +250,11 @@ autorestart=false
 startsecs=0
 
 [program:flaky]
-command=/bin/sh -c 'exit 1'
+; exits well within startsecs (and is reaped long before it would count as
+; RUNNING, even with the reference's 1 s loop)
+command=/bin/sh -c 'sleep 0.3; exit 1'
 autostart=false
-startsecs=1
+startsecs=2
 startretries=1
 
 [program:talker]
@@ -552,4 +554,733 @@ fn childutils_listener_sees_every_event_type_exactly_as_the_reference_sends_it()
         }
         panic!("event streams differ (ours first, reference second):\n{diff}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// 2. Subscribing to an abstract type
+
+#[test]
+fn subscribing_to_process_state_delivers_every_subtype_and_nothing_else() {
+    let Some(venv) = venv_or_skip() else { return };
+    let mut h = Harness::new("events_parent_type");
+    let py = py(&venv);
+    h.write_standard_conf(&format!(
+        "\
+[eventlistener:all]
+command={py} {{fixtures}}/event_recorder.py {{dir}}/all.txt
+events=EVENT
+buffer_size=200
+
+[eventlistener:ps]
+command={py} {{fixtures}}/event_recorder.py {{dir}}/ps.txt
+events=PROCESS_STATE
+buffer_size=200
+
+[program:ok]
+command=/bin/sleep 1000
+autostart=false
+startsecs=0
+
+[program:exiter]
+command=/bin/sh -c 'exit 3'
+autostart=false
+autorestart=false
+startsecs=0
+
+[program:flaky]
+command=/bin/sh -c 'sleep 0.3; exit 1'
+autostart=false
+startsecs=2
+startretries=0
+
+[program:talker]
+command=/bin/sh {{fixtures}}/talker.sh
+autostart=false
+startsecs=0
+stdout_events_enabled=true
+stderr_events_enabled=true
+"
+    ));
+    h.start(&[]);
+    h.wait_for_socket(T);
+    for name in ["all", "ps"] {
+        wait_event(&h, "ps.txt", "both listeners RUNNING", |e| {
+            e.is("PROCESS_STATE_RUNNING", &format!("processname:{name} "))
+        });
+    }
+    let start = |name: &str| {
+        rpc(
+            &h,
+            "supervisor.startProcess",
+            &[xml::string(name), xml::boolean(false)],
+        )
+    };
+    start("ok");
+    start("exiter");
+    start("flaky");
+    start("talker");
+    rpc(
+        &h,
+        "supervisor.sendRemoteCommEvent",
+        &[xml::string("t"), xml::string("d")],
+    );
+    wait_event(&h, "all.txt", "talker's stderr", |e| {
+        e.name() == "PROCESS_LOG_STDERR"
+    });
+    wait_event(&h, "all.txt", "flaky FATAL", |e| {
+        e.is("PROCESS_STATE_FATAL", "processname:flaky ")
+    });
+    rpc(&h, "supervisor.stopProcess", &[xml::string("ok")]);
+    let all = wait_event(&h, "all.txt", "ok STOPPED", |e| {
+        e.is("PROCESS_STATE_STOPPED", "processname:ok ")
+    });
+    let ps = wait_event(&h, "ps.txt", "ok STOPPED", |e| {
+        e.is("PROCESS_STATE_STOPPED", "processname:ok ")
+    });
+    // Everything after this point is neither's business.
+    let expected: Vec<String> = all
+        .iter()
+        .filter(|e| e.name().starts_with("PROCESS_STATE_"))
+        .map(Ev::norm)
+        .collect();
+    let got: Vec<String> = ps.iter().map(Ev::norm).collect();
+    assert_eq!(
+        got, expected,
+        "PROCESS_STATE gets exactly the PROCESS_STATE_* events EVENT gets"
+    );
+    let names: BTreeSet<&str> = ps.iter().map(Ev::name).collect();
+    for n in [
+        "PROCESS_STATE_STARTING",
+        "PROCESS_STATE_RUNNING",
+        "PROCESS_STATE_BACKOFF",
+        "PROCESS_STATE_FATAL",
+        "PROCESS_STATE_EXITED",
+        "PROCESS_STATE_STOPPING",
+        "PROCESS_STATE_STOPPED",
+    ] {
+        assert!(names.contains(n), "{n} missing from {names:?}");
+    }
+    let others: BTreeSet<&str> = all.iter().map(Ev::name).collect();
+    for n in [
+        "PROCESS_GROUP_ADDED",
+        "SUPERVISOR_STATE_CHANGE_RUNNING",
+        "REMOTE_COMMUNICATION",
+        "PROCESS_LOG_STDOUT",
+        "PROCESS_LOG_STDERR",
+    ] {
+        assert!(
+            others.contains(n),
+            "the EVENT listener should have seen {n}: {others:?}"
+        );
+    }
+    for (i, e) in ps.iter().enumerate() {
+        assert_eq!(e.poolserial(), i as u64, "{e:?}");
+        assert_eq!(e.h("pool"), "ps");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 3. Rejection, death while BUSY, protocol violations
+
+#[test]
+fn a_failed_event_is_redelivered_with_the_same_serial() {
+    let Some(venv) = venv_or_skip() else { return };
+    let mut h = Harness::new("events_fail_redeliver");
+    h.write_standard_conf(&format!(
+        "\
+[eventlistener:rec]
+command={} {{fixtures}}/event_recorder.py {{dir}}/events.txt --fail-first
+events=PROCESS_STATE
+
+[program:ok]
+command=/bin/sleep 1000
+startsecs=0
+",
+        py(&venv)
+    ));
+    h.start(&[]);
+    let mut evs = Vec::new();
+    h.eventually(T, "ok's RUNNING delivered twice", || {
+        evs = events(&h, "events.txt");
+        evs.iter()
+            .filter(|e| e.is("PROCESS_STATE_RUNNING", "processname:ok "))
+            .count()
+            == 2
+    });
+    // FAIL, then the same event again (same serials, same payload), OK,
+    // then the next one: the deliveries come in identical pairs.
+    let shown: Vec<String> = evs
+        .iter()
+        .map(|e| format!("{} {}", e.serial(), e.norm()))
+        .collect();
+    let complete = evs.len() - evs.len() % 2;
+    assert!(complete >= 4, "{shown:#?}");
+    for pair in evs[..complete].chunks(2) {
+        assert_eq!(
+            pair[0], pair[1],
+            "FAIL must be followed by the same event: {shown:#?}"
+        );
+    }
+    for w in evs[..complete].chunks(2).collect::<Vec<_>>().windows(2) {
+        assert!(w[1][0].serial() > w[0][0].serial(), "{shown:#?}");
+    }
+    assert!(
+        !log_lines(&h, "WARN rec: event was rejected").is_empty(),
+        "{}",
+        h.main_log()
+    );
+}
+
+#[test]
+fn a_listener_dying_while_busy_gets_the_event_again_after_its_restart() {
+    let Some(venv) = venv_or_skip() else { return };
+    let mut h = Harness::new("events_die_busy");
+    h.write_standard_conf(&format!(
+        "\
+[eventlistener:rec]
+command={} {{fixtures}}/event_recorder.py {{dir}}/events.txt --die-once-on PROCESS_STATE_EXITED {{dir}}/died
+events=PROCESS_STATE_EXITED
+autorestart=true
+
+[program:quick]
+command=/bin/sh -c 'sleep 0.5; exit 0'
+startsecs=0
+autorestart=false
+",
+        py(&venv)
+    ));
+    h.start(&[]);
+    let mut evs = Vec::new();
+    h.eventually(T, "three deliveries", || {
+        evs = events(&h, "events.txt");
+        evs.len() >= 3
+    });
+    let shown: Vec<String> = evs
+        .iter()
+        .map(|e| format!("{} {}", e.serial(), e.norm()))
+        .collect();
+    assert!(
+        h.path("died").exists(),
+        "the listener died once: {shown:#?}"
+    );
+    assert!(
+        evs[0].is("PROCESS_STATE_EXITED", "processname:quick "),
+        "{shown:#?}"
+    );
+    assert_eq!(
+        evs[0], evs[1],
+        "redelivered unchanged after the restart: {shown:#?}"
+    );
+    assert!(
+        evs[2].is("PROCESS_STATE_EXITED", "processname:rec "),
+        "then the listener's own exit: {shown:#?}"
+    );
+    assert_eq!(evs[2].serial(), evs[0].serial() + 1, "{shown:#?}");
+    assert_eq!(spawned_pids(&h, "rec").len(), 2, "{}", h.main_log());
+}
+
+#[test]
+fn a_listener_writing_garbage_goes_unknown_and_gets_nothing_more() {
+    let Some(venv) = venv_or_skip() else { return };
+    let mut h = Harness::new("events_garbage");
+    h.write_standard_conf(&format!(
+        "\
+[eventlistener:rec]
+command={} {{fixtures}}/event_recorder.py {{dir}}/events.txt --garbage-after 1
+events=PROCESS_STATE
+
+[program:ok]
+command=/bin/sleep 1000
+autostart=false
+startsecs=0
+",
+        py(&venv)
+    ));
+    h.start(&[]);
+    h.wait_for_socket(T);
+    wait_event(&h, "events.txt", "the first event", |_| true);
+    h.wait_log(
+        "rec: has entered the UNKNOWN state and will no longer receive events",
+        T,
+    );
+    assert!(
+        !log_lines(&h, "WARN rec: bad result line: 'this is not a RESULT line'").is_empty(),
+        "{}",
+        h.main_log()
+    );
+    rpc(&h, "supervisor.startProcess", &[xml::string("ok")]);
+    rpc(&h, "supervisor.stopProcess", &[xml::string("ok")]);
+    h.wait_log("stopped: ok", T);
+    // The listener is alive and keeps asking (it says READY after the
+    // garbage), but an UNKNOWN listener is never sent anything again.
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < deadline {
+        assert_eq!(events(&h, "events.txt").len(), 1, "{}", h.main_log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        spawned_pids(&h, "rec").len(),
+        1,
+        "not restarted: {}",
+        h.main_log()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 4. A burst of state changes: nothing lost with room, the oldest dropped
+//    without
+
+/// 20 programs that each run 17 times (exit 0, autorestart, startsecs=0),
+/// the 17th run staying up: 20 * (16 * 3 + 2) = 1000 state changes, plus
+/// the listener's own STARTING and RUNNING.
+const BURST_EVENTS: u64 = 1002;
+
+fn burst_conf(py: &str, buffer_size: usize, sleep: &str) -> String {
+    let mut conf = format!(
+        "\
+[eventlistener:rec]
+command={py} {{fixtures}}/event_recorder.py {{dir}}/events.txt --sleep {sleep}
+events=PROCESS_STATE
+buffer_size={buffer_size}
+"
+    );
+    for i in 0..20 {
+        conf.push_str(&format!(
+            "
+[program:p{i:02}]
+command=/bin/sh -c 'echo x >> {{dir}}/runs.%(program_name)s; [ $(wc -l < {{dir}}/runs.%(program_name)s) -ge 17 ] && exec sleep 1000; exit 0'
+startsecs=0
+autorestart=true
+"
+        ));
+    }
+    conf
+}
+
+/// Each program's events form a valid chain of transitions, in order.
+fn assert_chains(evs: &[Ev]) {
+    let mut last: BTreeMap<String, &str> = BTreeMap::new();
+    for e in evs {
+        let name = e
+            .payload
+            .split(' ')
+            .next()
+            .and_then(|p| p.strip_prefix("processname:"))
+            .unwrap_or("?")
+            .to_string();
+        let from = e
+            .payload
+            .split(' ')
+            .find_map(|p| p.strip_prefix("from_state:"))
+            .unwrap_or("?");
+        let to = e.name().trim_start_matches("PROCESS_STATE_");
+        let prev = last.get(&name).copied().unwrap_or("STOPPED");
+        assert_eq!(from, prev, "{name}: event out of order: {e:?}");
+        last.insert(name, to);
+    }
+}
+
+#[test]
+fn a_burst_of_1000_state_changes_reaches_a_slow_listener_complete_and_in_order() {
+    let Some(venv) = venv_or_skip() else { return };
+    let mut h = Harness::new("events_burst_all");
+    h.write_standard_conf(&burst_conf(&py(&venv), 2000, "0.002"));
+    h.start(&[]);
+    let mut evs = Vec::new();
+    let r = wait_until(Duration::from_secs(60), "1002 events", || {
+        evs = events(&h, "events.txt");
+        evs.len() as u64 >= BURST_EVENTS
+    });
+    r.unwrap_or_else(|e| panic!("{e}: got {}\n{}", evs.len(), h.diagnostics()));
+    for (i, e) in evs.iter().enumerate() {
+        assert_eq!((e.serial(), e.poolserial()), (i as u64, i as u64), "{e:?}");
+    }
+    assert_chains(&evs);
+    let running = evs
+        .iter()
+        .filter(|e| e.name() == "PROCESS_STATE_RUNNING")
+        .count();
+    assert_eq!(running, 20 * 17 + 1);
+    assert!(log_lines(&h, "overflowed").is_empty(), "{}", h.main_log());
+    // And nothing more comes.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(events(&h, "events.txt").len() as u64, BURST_EVENTS);
+}
+
+#[test]
+fn a_small_buffer_drops_exactly_the_oldest_events_and_logs_each() {
+    let Some(venv) = venv_or_skip() else { return };
+    let mut h = Harness::new("events_burst_drop");
+    h.write_standard_conf(&burst_conf(&py(&venv), 10, "0.05"));
+    h.start(&[]);
+    let dropped = |h: &Harness| -> Vec<u64> {
+        log_lines(h, "pool rec event buffer overflowed, discarding event ")
+            .iter()
+            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .collect()
+    };
+    let mut evs = Vec::new();
+    let mut gone = Vec::new();
+    let r = wait_until(
+        Duration::from_secs(60),
+        "every serial delivered or dropped",
+        || {
+            evs = events(&h, "events.txt");
+            gone = dropped(&h);
+            evs.last().is_some_and(|e| e.serial() == BURST_EVENTS - 1)
+                && (evs.len() + gone.len()) as u64 >= BURST_EVENTS
+        },
+    );
+    r.unwrap_or_else(|e| {
+        panic!(
+            "{e}: {} delivered, {} dropped\n{}",
+            evs.len(),
+            gone.len(),
+            h.diagnostics()
+        )
+    });
+    let got: Vec<u64> = evs.iter().map(Ev::serial).collect();
+    assert!(!gone.is_empty(), "a 10-event buffer must overflow");
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]),
+        "delivered in order: {got:?}"
+    );
+    assert!(
+        gone.windows(2).all(|w| w[0] < w[1]),
+        "dropped oldest first: {gone:?}"
+    );
+    let got_set: BTreeSet<u64> = got.iter().copied().collect();
+    let gone_set: BTreeSet<u64> = gone.iter().copied().collect();
+    assert!(got_set.is_disjoint(&gone_set), "{got:?}\n{gone:?}");
+    let all: BTreeSet<u64> = got_set.union(&gone_set).copied().collect();
+    assert_eq!(
+        all,
+        (0..BURST_EVENTS).collect(),
+        "every serial accounted for"
+    );
+    // The newest events are never the ones dropped.
+    for s in BURST_EVENTS - 10..BURST_EVENTS {
+        assert!(got_set.contains(&s), "newest event {s} dropped: {gone:?}");
+    }
+    for e in &evs {
+        assert_eq!(e.serial(), e.poolserial(), "one pool: both serials agree");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 6. No TICKs without a TICK subscriber
+
+#[test]
+fn without_a_tick_subscriber_the_daemon_does_not_wake_up() {
+    let Some(venv) = venv_or_skip() else { return };
+    let mut h = Harness::new("events_no_ticks");
+    h.write_standard_conf(&format!(
+        "\
+[eventlistener:rec]
+command={} {{fixtures}}/event_recorder.py {{dir}}/events.txt
+events=PROCESS_STATE
+
+[program:sleeper]
+command=/bin/sleep 1000
+startsecs=0
+",
+        py(&venv)
+    ));
+    let pid = h.start(&[]);
+    h.wait_for_socket(T);
+    for name in ["rec", "sleeper"] {
+        wait_event(&h, "events.txt", "rec and sleeper RUNNING", |e| {
+            e.is("PROCESS_STATE_RUNNING", &format!("processname:{name} "))
+        });
+    }
+    // Start the 3 s window so that it spans a 5 s boundary, where a TICK_5
+    // would be due.
+    h.eventually(
+        Duration::from_secs(6),
+        "2.0-2.9 s past a 5 s boundary",
+        || {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0);
+            (2000..2900).contains(&(ms % 5000))
+        },
+    );
+    // Sample every 10 ms: the total must stay flat, and in particular
+    // nothing may happen at the 5 s boundary.
+    let wall_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    };
+    let start = Instant::now();
+    let before = context_switches(pid);
+    let mut last = before;
+    let mut at_boundary = Vec::new();
+    while start.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = context_switches(pid);
+        let phase = wall_ms() % 5000;
+        if now != last && !(300..4950).contains(&phase) {
+            at_boundary.push((phase, now - last));
+        }
+        last = now;
+    }
+    let woke = last - before;
+    assert!(
+        woke <= 2,
+        "the daemon woke up {woke} times in 3 s with no TICK subscriber\n{}",
+        h.diagnostics()
+    );
+    assert!(
+        at_boundary.is_empty(),
+        "the daemon woke up at the 5 s boundary (ms past it, switches): {at_boundary:?}"
+    );
+    assert_eq!(
+        events(&h, "events.txt").len(),
+        4,
+        "no events but the two programs' start"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 5. superlance's listeners from PyPI, unchanged
+
+/// Restarts `name` got: its pids from the main log, waiting for `n` of them.
+fn wait_spawns(h: &Harness, name: &str, n: usize, timeout: Duration) -> Vec<i32> {
+    let mut pids = Vec::new();
+    h.eventually(timeout, &format!("{name} spawned {n} times"), || {
+        pids = spawned_pids(h, name);
+        pids.len() >= n
+    });
+    pids
+}
+
+#[test]
+fn superlance_httpok_restarts_a_program_whose_url_answers_500() {
+    let Some(venv) = superlance_or_skip() else {
+        return;
+    };
+    let mut h = Harness::new("superlance_httpok");
+    let port = free_port();
+    h.write_standard_conf(&format!(
+        "\
+[program:web]
+command={py} {{fixtures}}/http_health.py {port} {{dir}}/sick
+startsecs=1
+stderr_logfile={{dir}}/web.stderr
+
+[eventlistener:httpok]
+command={httpok} -p web -t 5 http://127.0.0.1:{port}/
+events=TICK_5
+stderr_logfile={{dir}}/httpok.stderr
+",
+        py = py(&venv),
+        httpok = venv.join("bin").join("httpok").display(),
+    ));
+    h.start(&[]);
+    let first = wait_spawns(&h, "web", 1, T)[0];
+    // httpok checks on every TICK_5 and leaves a healthy server alone.
+    h.wait_file_contains("web.stderr", "\"GET / HTTP/1.1\" 200", T);
+    assert_eq!(spawned_pids(&h, "web"), [first]);
+    h.write_file("sick", "");
+    let pids = wait_spawns(&h, "web", 2, T);
+    assert_ne!(pids[1], first);
+    h.wait_log("success: web entered RUNNING state", T);
+    h.wait_file_contains("httpok.stderr", "web restarted", T);
+    let said = h.read("httpok.stderr");
+    assert!(
+        said.contains("Restarting selected processes ['web']"),
+        "{said}"
+    );
+    assert!(
+        said.contains("web is in RUNNING state, restarting"),
+        "{said}"
+    );
+    assert!(h.read("web.stderr").contains("\"GET / HTTP/1.1\" 500"));
+    assert!(!h.path("sick").exists(), "the new server is healthy");
+}
+
+#[test]
+fn superlance_memmon_restarts_a_program_that_grows_past_its_limit() {
+    let Some(venv) = superlance_or_skip() else {
+        return;
+    };
+    let mut h = Harness::new("superlance_memmon");
+    h.write_standard_conf(&format!(
+        "\
+[program:hog]
+command={py} {{fixtures}}/memory_hog.py {{dir}}/grown 120
+startsecs=0
+stdout_logfile={{dir}}/hog.stdout
+
+[eventlistener:memmon]
+command={memmon} -p hog=60MB
+events=TICK_5
+stderr_logfile={{dir}}/memmon.stderr
+",
+        py = py(&venv),
+        memmon = venv.join("bin").join("memmon").display(),
+    ));
+    h.start(&[]);
+    let first = wait_spawns(&h, "hog", 1, T)[0];
+    h.wait_file_contains("hog.stdout", "holds 120 MB", T);
+    let pids = wait_spawns(&h, "hog", 2, Duration::from_secs(30));
+    assert_ne!(pids[1], first);
+    h.wait_file_contains("hog.stdout", "holds 0 MB", T);
+    let said = h.read("memmon.stderr");
+    assert!(said.contains("Restarting hog:hog"), "{said}");
+    let rss: u64 = said
+        .lines()
+        .find_map(|l| l.strip_prefix("RSS of hog:hog is "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(rss > 60 * 1024 * 1024, "memmon saw {rss} bytes: {said}");
+}
+
+#[test]
+fn superlance_crashmail_mails_an_unexpected_exit_only() {
+    let Some(venv) = superlance_or_skip() else {
+        return;
+    };
+    let mut h = Harness::new("superlance_crashmail");
+    h.write_standard_conf(&format!(
+        "\
+[program:calm]
+command=/bin/sh -c 'sleep 0.5; exit 0'
+startsecs=0
+autorestart=false
+
+[program:crasher]
+command=/bin/sh -c 'sleep 1.5; exit 3'
+startsecs=0
+autorestart=false
+
+[eventlistener:crashmail]
+command={crashmail} -a -m ops@example.com -s \"/bin/sh {{fixtures}}/fake_sendmail.sh {{dir}}/mail.txt\"
+events=PROCESS_STATE_EXITED
+stderr_logfile={{dir}}/crashmail.stderr
+",
+        crashmail = venv.join("bin").join("crashmail").display(),
+    ));
+    h.start(&[]);
+    h.wait_file_contains("mail.txt", "--- end of mail ---", T);
+    let crasher = spawned_pids(&h, "crasher")[0];
+    let mail = h.read("mail.txt");
+    assert_eq!(mail.matches("--- end of mail ---").count(), 1, "{mail}");
+    assert!(
+        mail.starts_with("To: ops@example.com\nSubject:  crasher crashed at "),
+        "{mail}"
+    );
+    assert!(
+        mail.contains(&format!(
+            "\n\nProcess crasher in group crasher exited unexpectedly (pid {crasher}) from state RUNNING"
+        )),
+        "{mail}"
+    );
+    // calm's expected exit came first and was acknowledged without a mail.
+    assert!(
+        h.main_log()
+            .contains("exited: calm (exit status 0; expected)")
+    );
+    assert!(!mail.contains("calm"), "{mail}");
+}
+
+/// A minimal SMTP server on an ephemeral 127.0.0.1 port that accepts every
+/// message and keeps what came after DATA.
+fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    let mails = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&mails);
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            let _ = serve_smtp(conn, &kept);
+        }
+    });
+    (port, mails)
+}
+
+fn serve_smtp(conn: TcpStream, mails: &Mutex<Vec<String>>) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut w = conn.try_clone()?;
+    let mut r = BufReader::new(conn);
+    w.write_all(b"220 localhost test sink\r\n")?;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let cmd = line.trim_end().to_ascii_uppercase();
+        if cmd == "DATA" {
+            w.write_all(b"354 end with .\r\n")?;
+            let mut data = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line)? == 0 {
+                    return Ok(());
+                }
+                if line.trim_end() == "." {
+                    break;
+                }
+                data.push_str(&line);
+            }
+            mails.lock().unwrap_or_else(|p| p.into_inner()).push(data);
+            w.write_all(b"250 queued\r\n")?;
+        } else if cmd == "QUIT" {
+            w.write_all(b"221 bye\r\n")?;
+            return Ok(());
+        } else {
+            // EHLO/HELO, MAIL FROM, RCPT TO, RSET, NOOP
+            w.write_all(b"250 OK\r\n")?;
+        }
+    }
+}
+
+#[test]
+fn superlance_fatalmailbatch_mails_a_fatal_start() {
+    let Some(venv) = superlance_or_skip() else {
+        return;
+    };
+    let mut h = Harness::new("superlance_fatalmail");
+    // fatalmailbatch 2.0 talks SMTP itself (it has no sendmail option).
+    let (port, mails) = smtp_sink();
+    h.write_standard_conf(&format!(
+        "\
+[program:doomed]
+command=/bin/sh -c 'sleep 0.2; exit 1'
+startsecs=2
+startretries=1
+
+[eventlistener:fatalmail]
+command={fatal} -t ops@example.com -f supervisord@example.com -H 127.0.0.1:{port} -e TICK_5 -i 0.05
+events=PROCESS_STATE,TICK_5
+stderr_logfile={{dir}}/fatalmail.stderr
+",
+        fatal = venv.join("bin").join("fatalmailbatch").display(),
+    ));
+    h.start(&[]);
+    h.wait_log("gave up: doomed entered FATAL state", T);
+    let mut mail = String::new();
+    h.eventually(Duration::from_secs(30), "a mail to the SMTP sink", || {
+        let m = mails.lock().unwrap_or_else(|p| p.into_inner());
+        mail = m.first().cloned().unwrap_or_default();
+        !m.is_empty()
+    });
+    for part in [
+        "Subject: Fatal start alert from supervisord",
+        "From: supervisord@example.com",
+        "To: ops@example.com",
+        "-- Process doomed:doomed failed to start too many times",
+    ] {
+        assert!(mail.contains(part), "{part:?} missing from:\n{mail}");
+    }
+    assert!(
+        h.read("fatalmail.stderr")
+            .contains("Sending notification email:"),
+        "{}",
+        h.read("fatalmail.stderr")
+    );
 }
