@@ -269,6 +269,7 @@ command=/bin/sh {{fixtures}}/capturer.sh
 autostart=false
 startsecs=0
 stdout_capture_maxbytes=1MB
+stdout_events_enabled=true
 
 [program:late]
 command=/bin/sleep 1000
@@ -479,7 +480,7 @@ fn childutils_listener_sees_every_event_type_exactly_as_the_reference_sends_it()
         .iter()
         .filter(|e| e.name() == "PROCESS_LOG_STDOUT")
         .collect();
-    assert_eq!(stdout.len(), 2, "{shown}");
+    assert_eq!(stdout.len(), 2 + 2, "talker's two, capturer's two: {shown}");
     assert_eq!(
         stdout[0].payload,
         format!("processname:talker groupname:talker pid:{talker} channel:stdout\nhéllo wörld €\n")
@@ -489,6 +490,23 @@ fn childutils_listener_sees_every_event_type_exactly_as_the_reference_sends_it()
         format!(
             "processname:talker groupname:talker pid:{talker} channel:stdout\nUndecodable: b'bad \\xff\\xfe bytes\\n'"
         )
+    );
+    // Capture mode with stdout_events_enabled: the text around and inside
+    // the block is logged (and announced) piecewise; " after\n" is shorter
+    // than a token, so Supervisor holds it back until more output comes.
+    let capturer = pid("capturer");
+    let logged: Vec<&str> = stdout[2..].iter().map(|e| e.payload.as_str()).collect();
+    assert_eq!(
+        logged,
+        [
+            format!(
+                "processname:capturer groupname:capturer pid:{capturer} channel:stdout\nbefore "
+            ),
+            format!(
+                "processname:capturer groupname:capturer pid:{capturer} channel:stdout\ncaptured data"
+            ),
+        ],
+        "{shown}"
     );
     exact(
         "PROCESS_LOG_STDERR",
@@ -691,6 +709,9 @@ fn a_failed_event_is_redelivered_with_the_same_serial() {
 [eventlistener:rec]
 command={} {{fixtures}}/event_recorder.py {{dir}}/events.txt --fail-first
 events=PROCESS_STATE
+; a Python plug-in we cannot load (SPEC Part C): warned about, and the
+; standard handler (OK accepts, anything else rejects) is used
+result_handler=mypkg.handlers:accept_everything
 
 [program:ok]
 command=/bin/sleep 1000
@@ -727,6 +748,12 @@ startsecs=0
     assert!(
         !log_lines(&h, "WARN rec: event was rejected").is_empty(),
         "{}",
+        h.main_log()
+    );
+    let warned = log_lines(&h, "mypkg.handlers:accept_everything");
+    assert!(
+        warned.iter().any(|l| l.contains(" WARN ")),
+        "the unloadable result_handler is named in a warning:\n{}",
         h.main_log()
     );
 }
