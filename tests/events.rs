@@ -853,6 +853,66 @@ startsecs=0
     );
 }
 
+#[test]
+fn listeners_stopped_last_hear_the_other_programs_stop() {
+    let Some(venv) = venv_or_skip() else { return };
+    let mut h = Harness::new("events_shutdown");
+    let mut conf = format!(
+        "\
+[eventlistener:rec]
+command={} {{fixtures}}/event_recorder.py {{dir}}/events.txt --sleep 0.05
+events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE
+",
+        py(&venv)
+    );
+    for (name, priority) in [("a", 999), ("b", 999), ("c", 999), ("d", 500)] {
+        conf.push_str(&format!(
+            "\n[program:{name}]\ncommand=/bin/sleep 1000\nstartsecs=0\npriority={priority}\n"
+        ));
+    }
+    h.write_standard_conf(&conf);
+    h.start(&[]);
+    for name in ["a", "b", "c", "d"] {
+        wait_event(&h, "events.txt", "every program RUNNING", |e| {
+            e.is("PROCESS_STATE_RUNNING", &format!("processname:{name} "))
+        });
+    }
+    let st = h.stop(T);
+    assert!(
+        st.success(),
+        "{}\n{}",
+        describe_status(&st),
+        h.diagnostics()
+    );
+    // The listener (priority -1) is stopped last; until then it gets what
+    // the shutdown announces. (Supervisor delivers these in the passes of
+    // its loop between stopping one group and the next, and loses the last
+    // group's STOPPED to timing.)
+    let evs = events(&h, "events.txt");
+    let shown: Vec<String> = evs.iter().map(Ev::norm).collect();
+    let at = |name: &str, part: &str| {
+        evs.iter()
+            .position(|e| e.is(name, part))
+            .unwrap_or_else(|| panic!("no {name} {part:?} in {shown:#?}\n{}", h.main_log()))
+    };
+    let stopping = at("SUPERVISOR_STATE_CHANGE_STOPPING", "");
+    for name in ["a", "b", "c", "d"] {
+        let part = format!("processname:{name} ");
+        assert!(at("PROCESS_STATE_STOPPING", &part) > stopping, "{shown:#?}");
+        assert!(
+            at("PROCESS_STATE_STOPPED", &part) > at("PROCESS_STATE_STOPPING", &part),
+            "{shown:#?}"
+        );
+    }
+    for name in ["a", "b", "c"] {
+        assert!(
+            at("PROCESS_STATE_STOPPED", &format!("processname:{name} "))
+                < at("PROCESS_STATE_STOPPING", "processname:d "),
+            "priority 999 stops before 500: {shown:#?}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 4. A burst of state changes: nothing lost with room, the oldest dropped
 //    without
