@@ -350,24 +350,44 @@ fn drive_scenario(h: &mut Harness) -> Vec<Ev> {
     events(h, f)
 }
 
-/// Run the scenario under our daemon.
-fn scenario_ours(venv: &Path) -> (Harness, Vec<Ev>) {
-    let mut h = Harness::new("events_every_type");
+/// Start the daemon under test, or with `reference` the reference
+/// supervisord, on `{dir}/supervisord.conf`.
+fn start_daemon(h: &mut Harness, reference: Option<&Path>) {
+    match reference {
+        None => {
+            h.start(&[]);
+        }
+        Some(venv) => {
+            let mut c = h.command(venv.join("bin").join("supervisord"));
+            c.arg("-n").arg("-c").arg(h.conf_path());
+            h.start_command(c);
+        }
+    }
+}
+
+/// Run the scenario under our daemon, or the reference's.
+fn scenario(venv: &Path, reference: bool) -> (Harness, Vec<Ev>) {
+    let mut h = Harness::new(if reference {
+        "events_every_type_ref"
+    } else {
+        "events_every_type"
+    });
     h.write_standard_conf(&scenario_conf(&py(venv)));
-    h.start(&[]);
+    start_daemon(&mut h, reference.then_some(venv));
     let evs = drive_scenario(&mut h);
     (h, evs)
 }
 
-/// Run the scenario under the reference supervisord.
-fn scenario_reference(venv: &Path) -> (Harness, Vec<Ev>) {
-    let mut h = Harness::new("events_every_type_ref");
-    let conf = h.write_standard_conf(&scenario_conf(&py(venv)));
-    let mut c = h.command(venv.join("bin").join("supervisord"));
-    c.arg("-n").arg("-c").arg(conf);
-    h.start_command(c);
-    let evs = drive_scenario(&mut h);
-    (h, evs)
+/// A readable side-by-side of two event lists that should be equal.
+fn diff(ours: &[String], theirs: &[String]) -> String {
+    let mut out = String::new();
+    for i in 0..ours.len().max(theirs.len()) {
+        let x = ours.get(i).map_or("-", String::as_str);
+        let y = theirs.get(i).map_or("-", String::as_str);
+        let mark = if x == y { "  " } else { "!!" };
+        out.push_str(&format!("{mark} {x:?}\n   {y:?}\n"));
+    }
+    out
 }
 
 /// Assert the envelope invariants on a recorded stream from one pool.
@@ -403,9 +423,9 @@ fn childutils_listener_sees_every_event_type_exactly_as_the_reference_sends_it()
     // The same scenario under the reference supervisord, at the same time.
     let reference = std::thread::spawn({
         let venv = venv.clone();
-        move || scenario_reference(&venv).1
+        move || scenario(&venv, true).1
     });
-    let (h, ours) = scenario_ours(&venv);
+    let (h, ours) = scenario(&venv, false);
     let all: Vec<String> = ours.iter().map(Ev::norm).collect();
     let shown = all.join("\n");
     let find = |name: &str, part: &str| -> &Ev {
@@ -562,16 +582,106 @@ fn childutils_listener_sees_every_event_type_exactly_as_the_reference_sends_it()
         out
     };
     let (a, b) = (strip(&ours), strip(&theirs));
-    if a != b {
-        let mut diff = String::new();
-        for i in 0..a.len().max(b.len()) {
-            let x = a.get(i).map_or("-", String::as_str);
-            let y = b.get(i).map_or("-", String::as_str);
-            let mark = if x == y { "  " } else { "!!" };
-            diff.push_str(&format!("{mark} {x:?}\n   {y:?}\n"));
-        }
-        panic!("event streams differ (ours first, reference second):\n{diff}");
-    }
+    assert!(
+        a == b,
+        "event streams differ (ours first, reference second):\n{}",
+        diff(&a, &b)
+    );
+}
+
+/// A reload (SIGHUP) as a listener sees it: the old daemon's stop, then the
+/// new config's groups and start, with the global serial carrying on and
+/// the new pool's serials starting again; compared with the reference.
+fn reload_scenario(venv: &Path, reference: bool) -> Vec<Ev> {
+    let mut h = Harness::new(if reference {
+        "events_reload_ref"
+    } else {
+        "events_reload"
+    });
+    h.write_standard_conf(&format!(
+        "\
+[eventlistener:rec]
+command={} {{fixtures}}/event_recorder.py {{dir}}/events.txt
+events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE,PROCESS_GROUP
+
+[program:p]
+command=/bin/sleep 1000
+startsecs=0
+",
+        py(venv)
+    ));
+    start_daemon(&mut h, reference.then_some(venv));
+    wait_event(&h, "events.txt", "p RUNNING", |e| {
+        e.is("PROCESS_STATE_RUNNING", "processname:p ")
+    });
+    h.signal(libc::SIGHUP);
+    let mut evs = Vec::new();
+    h.eventually(T, "p RUNNING again after the reload", || {
+        evs = events(&h, "events.txt");
+        evs.iter()
+            .filter(|e| e.is("PROCESS_STATE_RUNNING", "processname:p "))
+            .count()
+            == 2
+    });
+    evs
+}
+
+#[test]
+fn a_reload_looks_the_same_to_a_listener_as_under_the_reference() {
+    let Some(venv) = venv_or_skip() else { return };
+    let reference = std::thread::spawn({
+        let venv = venv.clone();
+        move || reload_scenario(&venv, true)
+    });
+    let ours = reload_scenario(&venv, false);
+    let theirs = reference
+        .join()
+        .unwrap_or_else(|_| panic!("the reference run failed (see its output above)"));
+    // Before the reload: everything up to SUPERVISOR_STATE_CHANGE_STOPPING,
+    // serials included. (How many of the stop events that follow reach the
+    // old listener depends on timing; Supervisor gives them serials whether
+    // delivered or not.) After it: the new pool's events with its serials
+    // starting again at 0, the global serial carrying on.
+    let split = |evs: &[Ev]| -> (Vec<String>, Vec<String>, u64, u64) {
+        let restart = evs
+            .iter()
+            .rposition(|e| e.is("PROCESS_GROUP_ADDED", "groupname:rec"))
+            .unwrap_or(0);
+        let stop = evs
+            .iter()
+            .position(|e| e.name() == "SUPERVISOR_STATE_CHANGE_STOPPING")
+            .unwrap_or(0);
+        let before = evs[..=stop]
+            .iter()
+            .map(|e| format!("{} {} {}", e.serial(), e.poolserial(), e.norm()))
+            .collect();
+        let after = evs[restart..]
+            .iter()
+            .map(|e| format!("{} {}", e.poolserial(), e.norm()))
+            .collect();
+        (
+            before,
+            after,
+            evs[restart - 1].serial(),
+            evs[restart].serial(),
+        )
+    };
+    let (a1, a2, a_last, a_next) = split(&ours);
+    let (b1, b2, ..) = split(&theirs);
+    assert!(
+        a1 == b1,
+        "before the reload (ours first, reference second):\n{}",
+        diff(&a1, &b1)
+    );
+    assert!(
+        a2 == b2,
+        "after the reload (ours first, reference second):\n{}",
+        diff(&a2, &b2)
+    );
+    assert!(
+        a_next > a_last,
+        "the global serial carries on: {a_last} then {a_next}"
+    );
 }
 
 // ---------------------------------------------------------------------------
