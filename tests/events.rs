@@ -867,6 +867,14 @@ startsecs=0
         "{}",
         h.main_log()
     );
+    // At loglevel debug the protocol channel is logged as Python's repr of
+    // the bytes read, like Supervisor's PEventListenerDispatcher does.
+    let log = h.main_log();
+    assert!(
+        log.contains("'rec' stdout output:\nb'READY\\n'")
+            && log.contains("'rec' stdout output:\nb'RESULT 4\\nFAIL"),
+        "{log}"
+    );
     let warned = log_lines(&h, "mypkg.handlers:accept_everything");
     assert!(
         warned.iter().any(|l| l.contains(" WARN ")),

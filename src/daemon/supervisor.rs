@@ -890,7 +890,15 @@ impl Supervisor {
             total += n;
             if self.log.enabled(LogLevel::Debug) {
                 let name = p.config.name.clone();
-                self.log_child_output(&name, ch, n);
+                if ch == Channel::Stdout && p.listener.is_some() {
+                    // A listener's protocol channel: Supervisor logs the
+                    // bytes' repr, b'RESULT 2\nOK', unstripped.
+                    let data = crate::events::listener::bytes_repr(&self.buf[..n]);
+                    let msg = format!("{} stdout output:\n{data}", spawn::py_repr(&name));
+                    self.log.log(LogLevel::Debug, &msg);
+                } else {
+                    self.log_child_output(&name, ch, n);
+                }
             }
             self.route_output(gi, pi, ch, n);
             if !all && total >= READ_BUDGET {
