@@ -717,7 +717,9 @@ autostart=false
 startsecs=0
 
 [program:exiter]
-command=/bin/sh -c 'exit 3'
+; not at once: startProcess reaps right after the spawn and an
+; unexpected exit seen then is a SPAWN_ERROR, in Supervisor too
+command=/bin/sh -c 'sleep 0.3; exit 3'
 autostart=false
 autorestart=false
 startsecs=0
