@@ -8,10 +8,12 @@
 #
 # Works unattended (CI=true, no stdin). Installs, when missing:
 #   - the Rust target x86_64-unknown-linux-musl (rustup)
-#   - Debian packages procps, util-linux, a C linker, python3-venv
-#     (apt, only when running as root; otherwise it says what is missing)
+#   - Debian packages procps (ps, also needed by superlance's memmon),
+#     util-linux, a C linker, python3-venv (apt, only when running as root;
+#     otherwise it says what is missing)
 #   - a virtualenv with the reference Python Supervisor (supervisor==4.3.0)
-#     in target/venv (or $SUPERVISOR_REF_VENV), for the comparison tests
+#     and superlance from PyPI (its stock event listeners, run unchanged by
+#     the event tests) in target/venv (or $SUPERVISOR_REF_VENV)
 #   - cargo-nextest (falls back to `cargo test` if it cannot be installed)
 # Lints are not run here; see README ("Checks before a commit").
 set -euo pipefail
@@ -20,6 +22,7 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 musl=x86_64-unknown-linux-musl
 ref_pin="supervisor==4.3.0"
+lance_pin="superlance==2.0.0"
 venv=${SUPERVISOR_REF_VENV:-$repo/target/venv}
 start_all=$SECONDS
 
@@ -30,6 +33,7 @@ is_root() { [ "$(id -u)" = 0 ]; }
 # --- 1. Debian packages ----------------------------------------------------
 step "system packages"
 need=()
+# ps: the harness's diagnostics, and memmon (superlance) reads RSS with it.
 command -v ps >/dev/null 2>&1 || need+=(procps)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
@@ -64,19 +68,25 @@ else
     note "no rustup: assuming the toolchain already has $musl"
 fi
 
-# --- 3. Reference Supervisor in a virtualenv ---------------------------------
-step "reference supervisor ($ref_pin) in $venv"
+# --- 3. Reference Supervisor and superlance in a virtualenv ------------------
+step "reference supervisor ($ref_pin) and $lance_pin in $venv"
 stamp="$venv/.supervisor-rs-pin"
-if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$ref_pin" ] \
-    && "$venv/bin/python" -c 'import supervisor' >/dev/null 2>&1; then
+pins="$ref_pin $lance_pin"
+if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pins" ] \
+    && "$venv/bin/python" -c 'import supervisor, superlance' >/dev/null 2>&1; then
     note "already installed"
 else
     mkdir -p "$(dirname "$venv")"
-    python3 -m venv --clear "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "$ref_pin" </dev/null
-    echo "$ref_pin" > "$stamp"
+    # Reuse a working venv (only the missing pin gets installed); rebuild a
+    # broken one.
+    if ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
+        python3 -m venv --clear "$venv"
+    fi
+    # shellcheck disable=SC2086 # two pins, split on purpose
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input $pins </dev/null
+    echo "$pins" > "$stamp"
 fi
-note "reference: $("$venv/bin/supervisord" --version)"
+note "reference: supervisord $("$venv/bin/supervisord" --version), superlance $("$venv/bin/python" -c "from importlib.metadata import version; print(version('superlance'))")"
 export SUPERVISOR_REF_VENV="$venv"
 
 # --- 4. Test runner -----------------------------------------------------------

@@ -54,6 +54,9 @@ pub struct Group {
 
 /// How often the shutdown reports `waiting for x to die`.
 const WAIT_REPORT: Duration = Duration::from_secs(3);
+/// At shutdown, how long eventlistener pools may hand out what they hold
+/// before their own priority level is stopped.
+const LISTENER_DRAIN: Duration = Duration::from_secs(1);
 /// At most this much of one pipe is read per loop turn, so one chatty child
 /// cannot starve the others.
 const READ_BUDGET: usize = 1 << 20;
@@ -98,6 +101,9 @@ pub struct Supervisor {
     ticks: [Option<u64>; 3],
     /// Stop flags of the running HTTP accept threads.
     server_stops: Vec<(std::sync::Arc<std::sync::atomic::AtomicBool>, RawFd)>,
+    /// While stopping: the priority level whose pools are being drained,
+    /// and since when.
+    drain: Option<(i64, Instant)>,
 }
 
 /// Ensure fds 0-2 are open, so pipes we create never land on them.
@@ -405,6 +411,7 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
         info_cache: None,
         ticks: [None; 3],
         server_stops: Vec::new(),
+        drain: None,
     };
     if let Err(e) = sup.open_servers() {
         sup.log.log(LogLevel::Critical, &e);
@@ -628,6 +635,12 @@ impl Supervisor {
             }
             _ => None,
         };
+        if pool.is_some() {
+            // A pool hears only of events published after it exists (in
+            // Supervisor it subscribes when it is built): hand what is on
+            // the bus to the pools already there first.
+            self.dispatch_events();
+        }
         self.groups.insert(pos, Group { config, processes, pool });
         self.rebuild_pid_index();
         self.bus.publish(Event::process_group(&name, true));
@@ -905,7 +918,15 @@ impl Supervisor {
             total += n;
             if self.log.enabled(LogLevel::Debug) {
                 let name = p.config.name.clone();
-                self.log_child_output(&name, ch, n);
+                if ch == Channel::Stdout && p.listener.is_some() {
+                    // A listener's protocol channel: Supervisor logs the
+                    // bytes' repr, b'RESULT 2\nOK', unstripped.
+                    let data = crate::events::listener::bytes_repr(&self.buf[..n]);
+                    let msg = format!("{} stdout output:\n{data}", spawn::py_repr(&name));
+                    self.log.log(LogLevel::Debug, &msg);
+                } else {
+                    self.log_child_output(&name, ch, n);
+                }
             }
             self.route_output(gi, pi, ch, n);
             if !all && total >= READ_BUDGET {
@@ -1270,6 +1291,10 @@ impl Supervisor {
                 let d = last + WAIT_REPORT;
                 best = Some(best.map_or(d, |b| b.min(d)));
             }
+            if let Some((_, since)) = self.drain {
+                let d = since + LISTENER_DRAIN;
+                best = Some(best.map_or(d, |b| b.min(d)));
+            }
         }
         best
     }
@@ -1297,6 +1322,9 @@ impl Supervisor {
             .into_iter()
             .filter(|&gi| self.groups[gi].config.priority == top)
             .collect();
+        if self.draining(top, &top_groups, now) {
+            return false;
+        }
         for gi in top_groups {
             self.stop_group(gi, now);
         }
@@ -1314,6 +1342,44 @@ impl Supervisor {
                 self.last_wait_report = Some(now);
             }
         }
+        false
+    }
+
+    /// Whether to hold off stopping the level `top` because its eventlistener
+    /// pools still have events for live listeners: listeners (priority -1 by
+    /// default) are stopped last so that they hear the others stop, as in
+    /// Supervisor, where each group is stopped in a later pass of its loop
+    /// and pools dispatch in between.  Bounded by [`LISTENER_DRAIN`].
+    fn draining(&mut self, top: i64, groups: &[usize], now: Instant) -> bool {
+        if !groups.iter().any(|&gi| self.groups[gi].pool.is_some()) {
+            return false;
+        }
+        self.dispatch_events();
+        let pending = groups.iter().any(|&gi| {
+            let g = &self.groups[gi];
+            let live = g.processes.iter().any(|p| {
+                p.machine.state() == ProcessState::Running
+                    && p.listener.as_ref().is_some_and(|l| l.state != crate::events::listener::ListenerState::Unknown)
+            });
+            let held = g.pool.as_ref().is_some_and(|pool| !pool.queue.is_empty())
+                || g.processes.iter().any(|p| p.listener_event.is_some());
+            live && held
+        });
+        let since = match self.drain {
+            Some((level, since)) if pending && level == top => since,
+            _ if pending => {
+                self.drain = Some((top, now));
+                now
+            }
+            _ => {
+                self.drain = None;
+                return false;
+            }
+        };
+        if now < since + LISTENER_DRAIN {
+            return true;
+        }
+        self.drain = None; // waited long enough: stop them anyway
         false
     }
 
@@ -1414,6 +1480,7 @@ impl Supervisor {
             return;
         }
         self.mood = mood;
+        self.drain = None;
         if mood == Mood::Shutdown {
             self.pending_reload = None;
         }

@@ -249,17 +249,14 @@ impl Event {
         Event { kind, payload: format!("processname:{process} groupname:{group} pid:{pid}\n{}", decode_data(data)) }
     }
 
-    /// REMOTE_COMMUNICATION from `sendRemoteCommEvent`.  Supervisor 4.3
-    /// encodes both strings to bytes before formatting them, so listeners
-    /// receive Python's bytes repr: `type:b'x'\nb'data'`.  We send the same.
+    /// REMOTE_COMMUNICATION from `sendRemoteCommEvent`: `type:<type>\n<data>`.
+    /// (Supervisor 4.3 means to encode both to bytes, but on Python 3 its
+    /// `unicode` is a subclass of `str` that XML-RPC strings are not, so
+    /// listeners get the text as sent, not a bytes repr.)
     pub fn remote_communication(kind_text: &str, data: &str) -> Event {
         Event {
             kind: EventType::RemoteCommunication,
-            payload: format!(
-                "type:{}\n{}",
-                listener::bytes_repr(kind_text.as_bytes()),
-                listener::bytes_repr(data.as_bytes())
-            ),
+            payload: format!("type:{kind_text}\n{data}"),
         }
     }
 
@@ -394,7 +391,8 @@ mod tests {
         assert_eq!(e.payload, "processname:cat groupname: pid:5 channel:stdout\nhéllo");
         assert_eq!(e.payload_len(), 53, "characters, as Python counts them");
         let e = Event::remote_communication("x", "héllo");
-        assert_eq!(e.payload, "type:b'x'\nb'h\\xc3\\xa9llo'");
+        assert_eq!(e.payload, "type:x\nhéllo");
+        assert_eq!(e.payload_len(), 12);
         let e = Event::process_communication("cat", "g", 7, true, b"data");
         assert_eq!(e.kind, EventType::ProcessCommunicationStderr);
         assert_eq!(e.payload, "processname:cat groupname:g pid:7\ndata");
