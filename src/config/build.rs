@@ -1717,9 +1717,8 @@ impl<'a> Ctx<'a> {
                     format!("unknown section [{}] is ignored", sec.name),
                 );
             }
-            match sec.name.as_str() {
-                "include" => self.unknown_options(sec, &[INCLUDE_KEYS]),
-                _ => {}
+            if sec.name.as_str() == "include" {
+                self.unknown_options(sec, &[INCLUDE_KEYS])
             }
         }
     }

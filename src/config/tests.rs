@@ -1250,7 +1250,10 @@ fn unknown_options_and_sections_are_warnings() {
     assert!(has(&w, "[nonsense] unknown section [nonsense] is ignored"));
     assert!(has(&w, "[program] unknown section [program] is ignored"));
     assert!(
-        has(&w, ":6: [program:a] depends_on: 'depends_on' is not implemented in this version of supervisor-rs and is ignored"),
+        has(
+            &w,
+            ":6: [program:a] depends_on: 'depends_on' is not implemented in this version of supervisor-rs and is ignored"
+        ),
         "a container key that does nothing yet must say so: {w:?}"
     );
     assert_eq!(w.len(), 5, "{w:?}");

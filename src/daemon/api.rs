@@ -26,13 +26,13 @@ const TAIL_POLL: Duration = Duration::from_millis(200);
 /// The request handler of one listening server.
 pub fn handler(handle: LoopHandle, auth: Option<Auth>) -> http::Handler {
     Arc::new(move |req: Request| {
-        if let Some(a) = &auth {
-            if !http::check_basic_auth(req.header("authorization"), &a.username, &a.password) {
-                return Reply::Full(
+        if let Some(a) = &auth
+            && !http::check_basic_auth(req.header("authorization"), &a.username, &a.password)
+        {
+            return Reply::Full(
                     Response::new(401, "text/html", b"<html><head><title>Unauthorized</title></head><body><h1>Unauthorized</h1></body></html>".to_vec())
                         .with_header("WWW-Authenticate", "Basic realm=\"default\""),
                 );
-            }
         }
         let path = req.path().to_string();
         if path.starts_with("/RPC2") {
@@ -62,12 +62,15 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -87,7 +90,10 @@ fn xmlrpc(handle: &LoopHandle, req: Request) -> Reply {
         Ok(x) => x,
         Err(DecodeError::InvalidUtf8 { .. }) => {
             // SPEC Part C: bad UTF-8 gets a fault, never a dropped connection.
-            let f = Fault::with(faults::INCORRECT_PARAMETERS, "request body is not valid UTF-8");
+            let f = Fault::with(
+                faults::INCORRECT_PARAMETERS,
+                "request body is not valid UTF-8",
+            );
             return xml_reply(codec::encode_fault(&f));
         }
         Err(_) => return Reply::Full(Response::error(400)),
@@ -97,7 +103,11 @@ fn xmlrpc(handle: &LoopHandle, req: Request) -> Reply {
     }
     let (tx, rx) = std::sync::mpsc::channel();
     handle.in_flight.fetch_add(1, Ordering::SeqCst);
-    let reply = if handle.send(LoopMsg::Call { method, params, reply: tx }) {
+    let reply = if handle.send(LoopMsg::Call {
+        method,
+        params,
+        reply: tx,
+    }) {
         match rx.recv() {
             Ok(Answer::Body(body)) => Reply::Full(Response::shared(200, "text/xml", body)),
             Ok(Answer::Result(Ok(v))) => xml_reply(codec::encode_response(&v)),
@@ -138,7 +148,9 @@ fn follow(path: &PathBuf, w: &mut ChunkWriter<'_>) {
         let ino = f.metadata().ok()?.ino();
         Some((f, ino))
     };
-    let Some((mut f, mut ino)) = open(path) else { return };
+    let Some((mut f, mut ino)) = open(path) else {
+        return;
+    };
     let size = f.seek(SeekFrom::End(0)).unwrap_or(0);
     let mut pos = size.saturating_sub(1024);
     let mut buf = vec![0u8; 64 * 1024];
@@ -180,7 +192,7 @@ fn follow(path: &PathBuf, w: &mut ChunkWriter<'_>) {
             idle = 0;
         } else {
             idle += 1;
-            if idle % 5 == 0 && w.client_gone() {
+            if idle.is_multiple_of(5) && w.client_gone() {
                 return;
             }
         }

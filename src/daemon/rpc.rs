@@ -33,10 +33,17 @@ pub enum LogWhat {
 
 /// A message from an HTTP thread to the loop.
 pub enum LoopMsg {
-    Call { method: String, params: Vec<Value>, reply: Sender<Answer> },
+    Call {
+        method: String,
+        params: Vec<Value>,
+        reply: Sender<Answer>,
+    },
     /// Resolve a log file path for `/logtail` and `/mainlogtail`:
     /// Err(404) for an unknown name or a missing file.
-    LogPath { what: LogWhat, reply: Sender<Option<PathBuf>> },
+    LogPath {
+        what: LogWhat,
+        reply: Sender<Option<PathBuf>>,
+    },
 }
 
 /// The HTTP side's way into the loop: a channel plus a wake-up pipe.
@@ -69,13 +76,18 @@ pub struct Bridge {
 
 impl Bridge {
     pub fn new() -> std::io::Result<Bridge> {
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
-            .map_err(std::io::Error::from)?;
+        let (r, w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                .map_err(std::io::Error::from)?;
         let (tx, rx) = std::sync::mpsc::channel();
         Ok(Bridge {
             rx,
             wake_r: r,
-            handle: LoopHandle { tx, wake: Arc::new(w), in_flight: Arc::new(AtomicUsize::new(0)) },
+            handle: LoopHandle {
+                tx,
+                wake: Arc::new(w),
+                in_flight: Arc::new(AtomicUsize::new(0)),
+            },
         })
     }
 
@@ -122,13 +134,24 @@ pub enum Answer {
 #[derive(Debug)]
 pub enum Pending {
     /// startProcess(wait=true): until RUNNING, or a fault.
-    Start { group: String, name: String, namespec: String },
+    Start {
+        group: String,
+        name: String,
+        namespec: String,
+    },
     /// stopProcess(wait=true): until a stopped state.
     Stop { group: String, name: String },
     /// start/stop of several processes: results in completion order.
-    All { waiting: Vec<(String, String, Pending)>, results: Vec<Value> },
+    All {
+        waiting: Vec<(String, String, Pending)>,
+        results: Vec<Value>,
+    },
     /// system.multicall: sequential, one deferred call at a time.
-    Multi { remaining: VecDeque<Value>, current: Option<Box<Pending>>, results: Vec<Value> },
+    Multi {
+        remaining: VecDeque<Value>,
+        current: Option<Box<Pending>>,
+        results: Vec<Value>,
+    },
 }
 
 /// What a method returns.
@@ -179,7 +202,9 @@ pub fn split_namespec(spec: &str) -> (&str, Option<&str>) {
 }
 
 fn epoch(t: Option<SystemTime>) -> i64 {
-    t.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()).map(|d| d.as_secs() as i64).unwrap_or(0)
+    t.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn capped(i: i64) -> i32 {
@@ -215,10 +240,15 @@ pub fn read_file(path: &Path, offset: i64, length: i64) -> Result<Vec<u8>, Fault
         }
         (offset, if length == 0 { i64::MAX } else { length })
     };
-    let want = want.min((size - start).max(0)).min(crate::http::MAX_BODY as i64);
-    f.seek(SeekFrom::Start(start as u64)).map_err(|_| failed())?;
+    let want = want
+        .min((size - start).max(0))
+        .min(crate::http::MAX_BODY as i64);
+    f.seek(SeekFrom::Start(start as u64))
+        .map_err(|_| failed())?;
     let mut out = Vec::with_capacity(want as usize);
-    f.take(want as u64).read_to_end(&mut out).map_err(|_| failed())?;
+    f.take(want as u64)
+        .read_to_end(&mut out)
+        .map_err(|_| failed())?;
     Ok(out)
 }
 
@@ -252,7 +282,13 @@ pub fn tail_file(path: &Path, offset: i64, length: i64) -> Value {
             Value::Bool(overflow),
         ]))
     };
-    attempt().unwrap_or_else(|_| Value::Array(vec![Value::String(String::new()), Value::int_capped(offset), Value::Bool(false)]))
+    attempt().unwrap_or_else(|_| {
+        Value::Array(vec![
+            Value::String(String::new()),
+            Value::int_capped(offset),
+            Value::Bool(false),
+        ])
+    })
 }
 
 fn result_struct(name: &str, group: &str, status: i32, description: &str) -> Value {
@@ -275,7 +311,10 @@ impl Supervisor {
 
     pub(super) fn find_process(&self, group: &str, name: &str) -> Option<(usize, usize)> {
         let gi = self.find_group(group)?;
-        let pi = self.groups[gi].processes.iter().position(|p| p.config.name == name)?;
+        let pi = self.groups[gi]
+            .processes
+            .iter()
+            .position(|p| p.config.name == name)?;
         Some((gi, pi))
     }
 
@@ -283,10 +322,16 @@ impl Supervisor {
     /// names the whole group.
     fn resolve(&self, spec: &str) -> Result<(usize, Option<usize>), Fault> {
         let (g, p) = split_namespec(spec);
-        let gi = self.find_group(g).ok_or_else(|| bad(faults::BAD_NAME, spec))?;
+        let gi = self
+            .find_group(g)
+            .ok_or_else(|| bad(faults::BAD_NAME, spec))?;
         match p {
             None => Ok((gi, None)),
-            Some(p) => match self.groups[gi].processes.iter().position(|x| x.config.name == p) {
+            Some(p) => match self.groups[gi]
+                .processes
+                .iter()
+                .position(|x| x.config.name == p)
+            {
                 Some(pi) => Ok((gi, Some(pi))),
                 None => Err(bad(faults::BAD_NAME, spec)),
             },
@@ -296,7 +341,11 @@ impl Supervisor {
     fn namespec(&self, gi: usize, pi: usize) -> String {
         let g = &self.groups[gi].config.name;
         let p = &self.groups[gi].processes[pi].config.name;
-        if g == p { p.clone() } else { format!("{g}:{p}") }
+        if g == p {
+            p.clone()
+        } else {
+            format!("{g}:{p}")
+        }
     }
 
     /// Processes sorted like Supervisor's `_getAllProcesses`.
@@ -309,7 +358,12 @@ impl Supervisor {
         for gi in gis {
             let mut pis: Vec<usize> = (0..self.groups[gi].processes.len()).collect();
             if lexical {
-                pis.sort_by(|&a, &b| self.groups[gi].processes[a].config.name.cmp(&self.groups[gi].processes[b].config.name));
+                pis.sort_by(|&a, &b| {
+                    self.groups[gi].processes[a]
+                        .config
+                        .name
+                        .cmp(&self.groups[gi].processes[b].config.name)
+                });
             }
             out.extend(pis.into_iter().map(|pi| (gi, pi)));
         }
@@ -337,9 +391,18 @@ impl Supervisor {
             ("statename".into(), Value::String(f.state.name().into())),
             ("spawnerr".into(), Value::String(f.spawnerr.into())),
             ("exitstatus".into(), Value::Int(f.exitstatus)),
-            ("logfile".into(), Value::String(f.stdout_logfile.to_string())),
-            ("stdout_logfile".into(), Value::String(f.stdout_logfile.into_owned())),
-            ("stderr_logfile".into(), Value::String(f.stderr_logfile.into_owned())),
+            (
+                "logfile".into(),
+                Value::String(f.stdout_logfile.to_string()),
+            ),
+            (
+                "stdout_logfile".into(),
+                Value::String(f.stdout_logfile.into_owned()),
+            ),
+            (
+                "stderr_logfile".into(),
+                Value::String(f.stderr_logfile.into_owned()),
+            ),
             ("pid".into(), Value::Int(f.pid)),
             ("description".into(), Value::String(f.description)),
         ])
@@ -373,10 +436,11 @@ impl Supervisor {
     /// `now` have one-second resolution).
     pub fn all_process_info_body(&mut self) -> std::sync::Arc<Vec<u8>> {
         let now = epoch(Some(SystemTime::now()));
-        if let Some((generation, at, body)) = &self.info_cache {
-            if *generation == self.state_generation && *at == now {
-                return std::sync::Arc::clone(body);
-            }
+        if let Some((generation, at, body)) = &self.info_cache
+            && *generation == self.state_generation
+            && *at == now
+        {
+            return std::sync::Arc::clone(body);
         }
         let body = std::sync::Arc::new(self.encode_all_process_info(now));
         self.info_cache = Some((self.state_generation, now, std::sync::Arc::clone(&body)));
@@ -406,10 +470,14 @@ impl Supervisor {
         let state = p.machine.state();
         let spawnerr = p.machine.spawnerr.as_deref().unwrap_or("");
         fn path(x: &Option<PathBuf>) -> std::borrow::Cow<'_, str> {
-            x.as_ref().map(|x| x.to_string_lossy()).unwrap_or(std::borrow::Cow::Borrowed(""))
+            x.as_ref()
+                .map(|x| x.to_string_lossy())
+                .unwrap_or(std::borrow::Cow::Borrowed(""))
         }
         let description = match state {
-            ProcessState::Running => format!("pid {}, uptime {}", p.machine.pid, timedelta(now - start)),
+            ProcessState::Running => {
+                format!("pid {}, uptime {}", p.machine.pid, timedelta(now - start))
+            }
             ProcessState::Fatal | ProcessState::Backoff => {
                 if spawnerr.is_empty() {
                     format!("unknown error (try \"tail {}\")", p.config.name)
@@ -451,16 +519,28 @@ impl Supervisor {
             return Outcome::Done(Err(incorrect()));
         }
         if self.log.enabled(crate::config::LogLevel::Trace) {
-            self.log.log(crate::config::LogLevel::Trace, &format!("XML-RPC method called: {method}()"));
+            self.log.log(
+                crate::config::LogLevel::Trace,
+                &format!("XML-RPC method called: {method}()"),
+            );
         }
-        if method.starts_with("supervisor.") && method != "supervisor.sendRemoteCommEvent" && self.mood != Mood::Running {
+        if method.starts_with("supervisor.")
+            && method != "supervisor.sendRemoteCommEvent"
+            && self.mood != Mood::Running
+        {
             return Outcome::Done(Err(Fault::new(faults::SHUTDOWN_STATE)));
         }
         let p = params;
         match method {
-            "system.listMethods" => Ok(Value::array(methods::METHODS.iter().map(|m| m.name))).into(),
+            "system.listMethods" => {
+                Ok(Value::array(methods::METHODS.iter().map(|m| m.name))).into()
+            }
             "system.methodHelp" => arg_str(p, 0)
-                .and_then(|n| methods::lookup(n).map(|m| Value::from(m.help)).ok_or_else(|| Fault::new(faults::SIGNATURE_UNSUPPORTED)))
+                .and_then(|n| {
+                    methods::lookup(n)
+                        .map(|m| Value::from(m.help))
+                        .ok_or_else(|| Fault::new(faults::SIGNATURE_UNSUPPORTED))
+                })
                 .into(),
             "system.methodSignature" => arg_str(p, 0)
                 .and_then(|n| {
@@ -472,8 +552,11 @@ impl Supervisor {
                 .into(),
             "system.multicall" => match p.first().and_then(Value::as_array) {
                 Some(calls) => {
-                    let mut pending =
-                        Pending::Multi { remaining: calls.iter().cloned().collect(), current: None, results: Vec::new() };
+                    let mut pending = Pending::Multi {
+                        remaining: calls.iter().cloned().collect(),
+                        current: None,
+                        results: Vec::new(),
+                    };
                     match self.poll_pending(&mut pending, now) {
                         Some(r) => Outcome::Done(r),
                         None => Outcome::Wait(pending),
@@ -481,9 +564,13 @@ impl Supervisor {
                 }
                 None => Outcome::Done(Err(incorrect())),
             },
-            "supervisor.getAPIVersion" | "supervisor.getVersion" => Ok(Value::from(crate::API_VERSION)).into(),
+            "supervisor.getAPIVersion" | "supervisor.getVersion" => {
+                Ok(Value::from(crate::API_VERSION)).into()
+            }
             "supervisor.getSupervisorVersion" => Ok(Value::from(crate::SUPERVISOR_VERSION)).into(),
-            "supervisor.getIdentification" => Ok(Value::String(self.config.supervisord.identifier.clone())).into(),
+            "supervisor.getIdentification" => {
+                Ok(Value::String(self.config.supervisord.identifier.clone())).into()
+            }
             "supervisor.getState" => Ok(Value::Struct(vec![
                 ("statecode".into(), Value::Int(self.mood.code())),
                 ("statename".into(), Value::String(self.mood.name().into())),
@@ -493,19 +580,30 @@ impl Supervisor {
             "supervisor.readLog" | "supervisor.readMainLog" => self.read_main_log(p).into(),
             "supervisor.clearLog" => self.clear_main_log().into(),
             "supervisor.shutdown" => {
-                self.log.log(crate::config::LogLevel::Info, "shutdown requested over XML-RPC");
+                self.log.log(
+                    crate::config::LogLevel::Info,
+                    "shutdown requested over XML-RPC",
+                );
                 self.request_shutdown();
                 Ok(Value::Bool(true)).into()
             }
             "supervisor.restart" => match self.request_reload() {
                 Ok(()) => Ok(Value::Bool(true)).into(),
-                Err(diags) => Err(bad(faults::CANT_REREAD, diags.first().map(|d| d.to_string()).unwrap_or_default())).into(),
+                Err(diags) => Err(bad(
+                    faults::CANT_REREAD,
+                    diags.first().map(|d| d.to_string()).unwrap_or_default(),
+                ))
+                .into(),
             },
             "supervisor.reloadConfig" => self.reload_config().into(),
-            "supervisor.addProcessGroup" => arg_str(p, 0).map(str::to_string).and_then(|n| self.add_process_group(&n)).into(),
-            "supervisor.removeProcessGroup" => {
-                arg_str(p, 0).map(str::to_string).and_then(|n| self.remove_process_group(&n)).into()
-            }
+            "supervisor.addProcessGroup" => arg_str(p, 0)
+                .map(str::to_string)
+                .and_then(|n| self.add_process_group(&n))
+                .into(),
+            "supervisor.removeProcessGroup" => arg_str(p, 0)
+                .map(str::to_string)
+                .and_then(|n| self.remove_process_group(&n))
+                .into(),
             "supervisor.startProcess" => match arg_str(p, 0) {
                 Ok(n) => {
                     let n = n.to_string();
@@ -568,7 +666,12 @@ impl Supervisor {
                 .into(),
             "supervisor.getAllProcessInfo" => {
                 let all = self.all_processes(true);
-                Ok(Value::Array(all.into_iter().map(|(gi, pi)| self.process_info(gi, pi)).collect())).into()
+                Ok(Value::Array(
+                    all.into_iter()
+                        .map(|(gi, pi)| self.process_info(gi, pi))
+                        .collect(),
+                ))
+                .into()
             }
             "supervisor.readProcessStdoutLog" | "supervisor.readProcessLog" => {
                 self.read_process_log(p, Channel::Stdout).into()
@@ -587,7 +690,10 @@ impl Supervisor {
             "supervisor.clearAllProcessLogs" => {
                 let mut results = Vec::new();
                 for (gi, pi) in self.all_processes(false) {
-                    let (name, group) = (self.groups[gi].processes[pi].config.name.clone(), self.groups[gi].config.name.clone());
+                    let (name, group) = (
+                        self.groups[gi].processes[pi].config.name.clone(),
+                        self.groups[gi].config.name.clone(),
+                    );
                     let r = self.clear_process_logs(gi, pi);
                     results.push(match r {
                         Ok(()) => result_struct(&name, &group, faults::SUCCESS, "OK"),
@@ -597,7 +703,10 @@ impl Supervisor {
                 Ok(Value::Array(results)).into()
             }
             "supervisor.sendProcessStdin" => self.send_stdin(p).into(),
-            "supervisor.sendRemoteCommEvent" => match (p.first().and_then(Value::as_str), p.get(1).and_then(Value::as_str)) {
+            "supervisor.sendRemoteCommEvent" => match (
+                p.first().and_then(Value::as_str),
+                p.get(1).and_then(Value::as_str),
+            ) {
                 (Some(t), Some(d)) => {
                     self.bus.publish(Event::remote_communication(t, d));
                     Ok(Value::Bool(true)).into()
@@ -612,9 +721,17 @@ impl Supervisor {
         let (offset, length) = (arg_int(p, 0)?, arg_int(p, 1)?);
         let path = match self.log.path() {
             Some(x) if x.exists() => x.to_path_buf(),
-            other => return Err(bad(faults::NO_FILE, other.map(|x| x.display().to_string()).unwrap_or_else(|| "None".into()))),
+            other => {
+                return Err(bad(
+                    faults::NO_FILE,
+                    other
+                        .map(|x| x.display().to_string())
+                        .unwrap_or_else(|| "None".into()),
+                ));
+            }
         };
-        read_file(&path, offset, length).map(|b| Value::String(String::from_utf8_lossy(&b).into_owned()))
+        read_file(&path, offset, length)
+            .map(|b| Value::String(String::from_utf8_lossy(&b).into_owned()))
     }
 
     fn clear_main_log(&mut self) -> RpcResult {
@@ -623,7 +740,8 @@ impl Supervisor {
             _ => return Err(Fault::new(faults::NO_FILE)),
         }
         self.log.clear().map_err(|_| Fault::new(faults::FAILED))?;
-        self.log.log(crate::config::LogLevel::Info, "reopening log file");
+        self.log
+            .log(crate::config::LogLevel::Info, "reopening log file");
         Ok(Value::Bool(true))
     }
 
@@ -636,9 +754,17 @@ impl Supervisor {
         };
         let path = match self.log_path(gi, pi, ch) {
             Some(x) if x.exists() => x,
-            other => return Err(bad(faults::NO_FILE, other.map(|x| x.display().to_string()).unwrap_or_else(|| "None".into()))),
+            other => {
+                return Err(bad(
+                    faults::NO_FILE,
+                    other
+                        .map(|x| x.display().to_string())
+                        .unwrap_or_else(|| "None".into()),
+                ));
+            }
         };
-        read_file(&path, offset, length).map(|b| Value::String(String::from_utf8_lossy(&b).into_owned()))
+        read_file(&path, offset, length)
+            .map(|b| Value::String(String::from_utf8_lossy(&b).into_owned()))
     }
 
     fn tail_process_log(&self, p: &[Value], ch: Channel) -> RpcResult {
@@ -650,7 +776,11 @@ impl Supervisor {
         };
         match self.log_path(gi, pi, ch) {
             Some(x) if x.exists() => Ok(tail_file(&x, offset, length)),
-            _ => Ok(Value::Array(vec![Value::String(String::new()), Value::Int(0), Value::Bool(false)])),
+            _ => Ok(Value::Array(vec![
+                Value::String(String::new()),
+                Value::Int(0),
+                Value::Bool(false),
+            ])),
         }
     }
 
@@ -690,7 +820,8 @@ impl Supervisor {
             return Err(bad(faults::NO_FILE, &name));
         }
         proc_.stdin_buf.extend(chars);
-        self.flush_stdin(gi, pi).map_err(|_| bad(faults::NO_FILE, &name))?;
+        self.flush_stdin(gi, pi)
+            .map_err(|_| bad(faults::NO_FILE, &name))?;
         Ok(Value::Bool(true))
     }
 
@@ -725,7 +856,10 @@ impl Supervisor {
             let active = self.find_group(&g.name);
             for pc in &g.processes {
                 let resolved = active.and_then(|gi| {
-                    self.groups[gi].processes.iter().find(|p| p.config.name == pc.name)
+                    self.groups[gi]
+                        .processes
+                        .iter()
+                        .find(|p| p.config.name == pc.name)
                 });
                 let logname = |t: &ChildLogTarget, ch: Channel| -> Value {
                     if let Some(p) = resolved {
@@ -733,7 +867,11 @@ impl Supervisor {
                             Channel::Stdout => &p.stdout_logfile,
                             Channel::Stderr => &p.stderr_logfile,
                         };
-                        return Value::String(x.as_ref().map(|x| x.display().to_string()).unwrap_or_else(|| "none".into()));
+                        return Value::String(
+                            x.as_ref()
+                                .map(|x| x.display().to_string())
+                                .unwrap_or_else(|| "none".into()),
+                        );
                     }
                     Value::String(match t {
                         ChildLogTarget::None => "none".into(),
@@ -741,7 +879,11 @@ impl Supervisor {
                         ChildLogTarget::File(x) => x.display().to_string(),
                     })
                 };
-                let stderr_target = if pc.redirect_stderr { ChildLogTarget::None } else { pc.stderr.logfile.clone() };
+                let stderr_target = if pc.redirect_stderr {
+                    ChildLogTarget::None
+                } else {
+                    pc.stderr.logfile.clone()
+                };
                 let uid = match &pc.user {
                     None => Value::String("none".into()),
                     Some(u) => match spawn::resolve_user(u) {
@@ -749,13 +891,20 @@ impl Supervisor {
                         Err(_) => Value::String(u.clone()),
                     },
                 };
-                let s = |v: &Option<String>| Value::String(v.clone().unwrap_or_else(|| "none".into()));
+                let s =
+                    |v: &Option<String>| Value::String(v.clone().unwrap_or_else(|| "none".into()));
                 let d = Value::Struct(vec![
                     ("autostart".into(), Value::Bool(pc.autostart)),
-                    ("directory".into(), s(&pc.directory.as_ref().map(|d| d.display().to_string()))),
+                    (
+                        "directory".into(),
+                        s(&pc.directory.as_ref().map(|d| d.display().to_string())),
+                    ),
                     ("uid".into(), uid),
                     ("command".into(), Value::String(pc.command.clone())),
-                    ("exitcodes".into(), Value::array(pc.exitcodes.iter().copied())),
+                    (
+                        "exitcodes".into(),
+                        Value::array(pc.exitcodes.iter().copied()),
+                    ),
                     ("group".into(), Value::String(g.name.clone())),
                     ("group_prio".into(), Value::int_capped(g.priority)),
                     ("inuse".into(), Value::Bool(active.is_some())),
@@ -763,23 +912,62 @@ impl Supervisor {
                     ("name".into(), Value::String(pc.name.clone())),
                     ("process_prio".into(), Value::int_capped(pc.priority)),
                     ("redirect_stderr".into(), Value::Bool(pc.redirect_stderr)),
-                    ("startretries".into(), Value::int_capped(i64::from(pc.startretries))),
+                    (
+                        "startretries".into(),
+                        Value::int_capped(i64::from(pc.startretries)),
+                    ),
                     ("startsecs".into(), Value::int_capped(pc.startsecs as i64)),
-                    ("stdout_capture_maxbytes".into(), Value::int_capped(pc.stdout.capture_maxbytes as i64)),
-                    ("stdout_events_enabled".into(), Value::Bool(pc.stdout.events_enabled)),
-                    ("stdout_logfile".into(), logname(&pc.stdout.logfile, Channel::Stdout)),
-                    ("stdout_logfile_backups".into(), Value::int_capped(i64::from(pc.stdout.backups))),
-                    ("stdout_logfile_maxbytes".into(), Value::int_capped(pc.stdout.maxbytes as i64)),
+                    (
+                        "stdout_capture_maxbytes".into(),
+                        Value::int_capped(pc.stdout.capture_maxbytes as i64),
+                    ),
+                    (
+                        "stdout_events_enabled".into(),
+                        Value::Bool(pc.stdout.events_enabled),
+                    ),
+                    (
+                        "stdout_logfile".into(),
+                        logname(&pc.stdout.logfile, Channel::Stdout),
+                    ),
+                    (
+                        "stdout_logfile_backups".into(),
+                        Value::int_capped(i64::from(pc.stdout.backups)),
+                    ),
+                    (
+                        "stdout_logfile_maxbytes".into(),
+                        Value::int_capped(pc.stdout.maxbytes as i64),
+                    ),
                     ("stdout_syslog".into(), Value::Bool(pc.stdout.syslog)),
                     ("stopsignal".into(), Value::Int(pc.stopsignal)),
-                    ("stopwaitsecs".into(), Value::int_capped(pc.stopwaitsecs as i64)),
-                    ("stderr_capture_maxbytes".into(), Value::int_capped(pc.stderr.capture_maxbytes as i64)),
-                    ("stderr_events_enabled".into(), Value::Bool(pc.stderr.events_enabled)),
-                    ("stderr_logfile".into(), logname(&stderr_target, Channel::Stderr)),
-                    ("stderr_logfile_backups".into(), Value::int_capped(i64::from(pc.stderr.backups))),
-                    ("stderr_logfile_maxbytes".into(), Value::int_capped(pc.stderr.maxbytes as i64)),
+                    (
+                        "stopwaitsecs".into(),
+                        Value::int_capped(pc.stopwaitsecs as i64),
+                    ),
+                    (
+                        "stderr_capture_maxbytes".into(),
+                        Value::int_capped(pc.stderr.capture_maxbytes as i64),
+                    ),
+                    (
+                        "stderr_events_enabled".into(),
+                        Value::Bool(pc.stderr.events_enabled),
+                    ),
+                    (
+                        "stderr_logfile".into(),
+                        logname(&stderr_target, Channel::Stderr),
+                    ),
+                    (
+                        "stderr_logfile_backups".into(),
+                        Value::int_capped(i64::from(pc.stderr.backups)),
+                    ),
+                    (
+                        "stderr_logfile_maxbytes".into(),
+                        Value::int_capped(pc.stderr.maxbytes as i64),
+                    ),
                     ("stderr_syslog".into(), Value::Bool(pc.stderr.syslog)),
-                    ("serverurl".into(), Value::String(pc.serverurl.clone().unwrap_or_else(|| "none".into()))),
+                    (
+                        "serverurl".into(),
+                        Value::String(pc.serverurl.clone().unwrap_or_else(|| "none".into())),
+                    ),
                 ]);
                 out.push((pc.name.clone(), d));
             }
@@ -817,19 +1005,33 @@ impl Supervisor {
             }
         }
         self.config.groups = new;
-        Ok(Value::Array(vec![Value::Array(vec![Value::Array(added), Value::Array(changed), Value::Array(removed)])]))
+        Ok(Value::Array(vec![Value::Array(vec![
+            Value::Array(added),
+            Value::Array(changed),
+            Value::Array(removed),
+        ])]))
     }
 
     fn add_process_group(&mut self, name: &str) -> RpcResult {
         let Some(cfg) = self.config.groups.iter().find(|g| g.name == name).cloned() else {
             return Err(bad(faults::BAD_NAME, name));
         };
-        if self.add_group(cfg) { Ok(Value::Bool(true)) } else { Err(bad(faults::ALREADY_ADDED, name)) }
+        if self.add_group(cfg) {
+            Ok(Value::Bool(true))
+        } else {
+            Err(bad(faults::ALREADY_ADDED, name))
+        }
     }
 
     fn remove_process_group(&mut self, name: &str) -> RpcResult {
-        let gi = self.find_group(name).ok_or_else(|| bad(faults::BAD_NAME, name))?;
-        if self.groups[gi].processes.iter().any(|p| !p.machine.state().is_stopped()) {
+        let gi = self
+            .find_group(name)
+            .ok_or_else(|| bad(faults::BAD_NAME, name))?;
+        if self.groups[gi]
+            .processes
+            .iter()
+            .any(|p| !p.machine.state().is_stopped())
+        {
             return Err(bad(faults::STILL_RUNNING, name));
         }
         self.remove_group(gi);
@@ -849,18 +1051,37 @@ impl Supervisor {
     }
 
     /// startProcess on one process: Ok(None) = done, Ok(Some) = wait.
-    fn start_one(&mut self, gi: usize, pi: usize, spec: &str, wait: bool, now: Instant) -> Result<Option<Pending>, Fault> {
+    fn start_one(
+        &mut self,
+        gi: usize,
+        pi: usize,
+        spec: &str,
+        wait: bool,
+        now: Instant,
+    ) -> Result<Option<Pending>, Fault> {
         let daemon_path = self.daemon_path();
         let p = &self.groups[gi].processes[pi];
-        let program_path = p.config.environment.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str());
+        let program_path = p
+            .config
+            .environment
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_str());
         match spawn::resolve_command(&p.config.argv, program_path, daemon_path.as_deref()) {
             Err(SpawnError::NotFound(m)) => return Err(bad(faults::NO_FILE, m)),
-            Err(SpawnError::NotExecutable(m)) | Err(SpawnError::Other(m)) => return Err(bad(faults::NOT_EXECUTABLE, m)),
+            Err(SpawnError::NotExecutable(m)) | Err(SpawnError::Other(m)) => {
+                return Err(bad(faults::NOT_EXECUTABLE, m));
+            }
             Ok(_) => {}
         }
         match p.machine.state() {
             s if s.is_running() => return Err(bad(faults::ALREADY_STARTED, spec)),
-            ProcessState::Unknown => return Err(bad(faults::FAILED, format!("{spec} is in an unknown process state"))),
+            ProcessState::Unknown => {
+                return Err(bad(
+                    faults::FAILED,
+                    format!("{spec} is in an unknown process state"),
+                ));
+            }
             _ => {}
         }
         self.drive(gi, pi, Input::Start, now);
@@ -871,8 +1092,15 @@ impl Supervisor {
         self.drive(gi, pi, Input::Tick { may_start: true }, Instant::now());
         let state = self.groups[gi].processes[pi].machine.state();
         if wait && state != ProcessState::Running {
-            let (g, n) = (self.groups[gi].config.name.clone(), self.groups[gi].processes[pi].config.name.clone());
-            return Ok(Some(Pending::Start { group: g, name: n, namespec: spec.to_string() }));
+            let (g, n) = (
+                self.groups[gi].config.name.clone(),
+                self.groups[gi].processes[pi].config.name.clone(),
+            );
+            return Ok(Some(Pending::Start {
+                group: g,
+                name: n,
+                namespec: spec.to_string(),
+            }));
         }
         Ok(None)
     }
@@ -881,14 +1109,19 @@ impl Supervisor {
         let Some(gi) = self.find_group(name) else {
             return Outcome::Done(Err(bad(faults::BAD_NAME, name)));
         };
-        let list = (0..self.groups[gi].processes.len()).map(|pi| (gi, pi)).collect();
+        let list = (0..self.groups[gi].processes.len())
+            .map(|pi| (gi, pi))
+            .collect();
         self.start_many(list, wait, now)
     }
 
     fn start_many(&mut self, list: Vec<(usize, usize)>, wait: bool, now: Instant) -> Outcome {
-        self.for_many(list, |s, gi, pi| !s.groups[gi].processes[pi].machine.state().is_running(), |s, gi, pi, spec| {
-            s.start_one(gi, pi, spec, wait, now)
-        }, now)
+        self.for_many(
+            list,
+            |s, gi, pi| !s.groups[gi].processes[pi].machine.state().is_running(),
+            |s, gi, pi, spec| s.start_one(gi, pi, spec, wait, now),
+            now,
+        )
     }
 
     /// Supervisor's `make_allfunc`: apply `op` to every process that
@@ -908,7 +1141,10 @@ impl Supervisor {
                 continue;
             }
             let spec = self.namespec(gi, pi);
-            let (g, n) = (self.groups[gi].config.name.clone(), self.groups[gi].processes[pi].config.name.clone());
+            let (g, n) = (
+                self.groups[gi].config.name.clone(),
+                self.groups[gi].processes[pi].config.name.clone(),
+            );
             match op(self, gi, pi, &spec) {
                 Ok(None) => results.push(result_struct(&n, &g, faults::SUCCESS, "OK")),
                 Ok(Some(p)) => waiting.push((g, n, p)),
@@ -934,17 +1170,30 @@ impl Supervisor {
         Outcome::from_start(self.stop_one(gi, pi, spec, wait, now))
     }
 
-    fn stop_one(&mut self, gi: usize, pi: usize, spec: &str, wait: bool, now: Instant) -> Result<Option<Pending>, Fault> {
+    fn stop_one(
+        &mut self,
+        gi: usize,
+        pi: usize,
+        spec: &str,
+        wait: bool,
+        now: Instant,
+    ) -> Result<Option<Pending>, Fault> {
         if !self.groups[gi].processes[pi].machine.state().is_running() {
             return Err(bad(faults::NOT_RUNNING, spec));
         }
         self.drive(gi, pi, Input::Stop, now);
         if self.groups[gi].processes[pi].machine.state() == ProcessState::Unknown {
-            return Err(bad(faults::FAILED, format!("unknown problem killing {spec}")));
+            return Err(bad(
+                faults::FAILED,
+                format!("unknown problem killing {spec}"),
+            ));
         }
         self.reap(now);
         if wait && !self.groups[gi].processes[pi].machine.state().is_stopped() {
-            let (g, n) = (self.groups[gi].config.name.clone(), self.groups[gi].processes[pi].config.name.clone());
+            let (g, n) = (
+                self.groups[gi].config.name.clone(),
+                self.groups[gi].processes[pi].config.name.clone(),
+            );
             return Ok(Some(Pending::Stop { group: g, name: n }));
         }
         Ok(None)
@@ -954,20 +1203,27 @@ impl Supervisor {
         let Some(gi) = self.find_group(name) else {
             return Outcome::Done(Err(bad(faults::BAD_NAME, name)));
         };
-        let list = (0..self.groups[gi].processes.len()).map(|pi| (gi, pi)).collect();
+        let list = (0..self.groups[gi].processes.len())
+            .map(|pi| (gi, pi))
+            .collect();
         self.stop_many(list, wait, now)
     }
 
     fn stop_many(&mut self, list: Vec<(usize, usize)>, wait: bool, now: Instant) -> Outcome {
-        self.for_many(list, |s, gi, pi| s.groups[gi].processes[pi].machine.state().is_running(), |s, gi, pi, spec| {
-            s.stop_one(gi, pi, spec, wait, now)
-        }, now)
+        self.for_many(
+            list,
+            |s, gi, pi| s.groups[gi].processes[pi].machine.state().is_running(),
+            |s, gi, pi, spec| s.stop_one(gi, pi, spec, wait, now),
+            now,
+        )
     }
 
     fn signal_one(&mut self, gi: usize, pi: usize, spec: &str, sig: &Value) -> Result<(), Fault> {
         let signum = match sig {
-            Value::String(s) => crate::config::datatypes::signal_number(s).map_err(|_| bad(faults::BAD_SIGNAL, s))?,
-            Value::Int(n) => crate::config::datatypes::signal_number(&n.to_string()).map_err(|_| bad(faults::BAD_SIGNAL, n))?,
+            Value::String(s) => crate::config::datatypes::signal_number(s)
+                .map_err(|_| bad(faults::BAD_SIGNAL, s))?,
+            Value::Int(n) => crate::config::datatypes::signal_number(&n.to_string())
+                .map_err(|_| bad(faults::BAD_SIGNAL, n))?,
             _ => return Err(incorrect()),
         };
         let p = &self.groups[gi].processes[pi];
@@ -977,13 +1233,20 @@ impl Supervisor {
         let pid = p.machine.pid;
         self.log.log(
             crate::config::LogLevel::Debug,
-            &format!("sending {} (pid {pid}) sig {}", p.config.name, crate::process::state::signal_name(signum)),
+            &format!(
+                "sending {} (pid {pid}) sig {}",
+                p.config.name,
+                crate::process::state::signal_name(signum)
+            ),
         );
         // SAFETY: kill(2).
         if unsafe { libc::kill(pid, signum) } != 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() != Some(libc::ESRCH) {
-                return Err(bad(faults::FAILED, format!("unknown problem sending sig {spec} ({pid}): {e}")));
+                return Err(bad(
+                    faults::FAILED,
+                    format!("unknown problem sending sig {spec} ({pid}): {e}"),
+                ));
             }
         }
         Ok(())
@@ -993,7 +1256,9 @@ impl Supervisor {
         let spec = arg_str(p, 0)?.to_string();
         let sig = p.get(1).cloned().ok_or_else(incorrect)?;
         match self.resolve(&spec)? {
-            (gi, Some(pi)) => self.signal_one(gi, pi, &spec, &sig).map(|()| Value::Bool(true)),
+            (gi, Some(pi)) => self
+                .signal_one(gi, pi, &spec, &sig)
+                .map(|()| Value::Bool(true)),
             (gi, None) => {
                 let name = self.groups[gi].config.name.clone();
                 self.signal_group_rpc(&name, &sig)
@@ -1002,19 +1267,30 @@ impl Supervisor {
     }
 
     fn signal_group_rpc(&mut self, name: &str, sig: &Value) -> RpcResult {
-        let gi = self.find_group(name).ok_or_else(|| bad(faults::BAD_NAME, name))?;
-        let list: Vec<(usize, usize)> = (0..self.groups[gi].processes.len()).map(|pi| (gi, pi)).collect();
+        let gi = self
+            .find_group(name)
+            .ok_or_else(|| bad(faults::BAD_NAME, name))?;
+        let list: Vec<(usize, usize)> = (0..self.groups[gi].processes.len())
+            .map(|pi| (gi, pi))
+            .collect();
         Ok(self.signal_many(&list, sig))
     }
 
     fn signal_many(&mut self, list: &[(usize, usize)], sig: &Value) -> Value {
         let mut results = Vec::new();
         for &(gi, pi) in list {
-            if !self.groups[gi].processes[pi].machine.state().is_signallable() {
+            if !self.groups[gi].processes[pi]
+                .machine
+                .state()
+                .is_signallable()
+            {
                 continue;
             }
             let spec = self.namespec(gi, pi);
-            let (g, n) = (self.groups[gi].config.name.clone(), self.groups[gi].processes[pi].config.name.clone());
+            let (g, n) = (
+                self.groups[gi].config.name.clone(),
+                self.groups[gi].processes[pi].config.name.clone(),
+            );
             results.push(match self.signal_one(gi, pi, &spec, sig) {
                 Ok(()) => result_struct(&n, &g, faults::SUCCESS, "OK"),
                 Err(f) => result_struct(&n, &g, f.code, &f.string),
@@ -1026,7 +1302,11 @@ impl Supervisor {
     /// Re-check a deferred call; Some(answer) once it is done.
     pub fn poll_pending(&mut self, p: &mut Pending, now: Instant) -> Option<RpcResult> {
         match p {
-            Pending::Start { group, name, namespec } => {
+            Pending::Start {
+                group,
+                name,
+                namespec,
+            } => {
                 let Some((gi, pi)) = self.find_process(group, name) else {
                     return Some(Err(bad(faults::BAD_NAME, namespec.as_str())));
                 };
@@ -1041,7 +1321,9 @@ impl Supervisor {
                 }
             }
             Pending::Stop { group, name } => match self.find_process(group, name) {
-                Some((gi, pi)) if !self.groups[gi].processes[pi].machine.state().is_stopped() => None,
+                Some((gi, pi)) if !self.groups[gi].processes[pi].machine.state().is_stopped() => {
+                    None
+                }
                 _ => Some(Ok(Value::Bool(true))),
             },
             Pending::All { waiting, results } => {
@@ -1059,9 +1341,17 @@ impl Supervisor {
                         }
                     }
                 }
-                if waiting.is_empty() { Some(Ok(Value::Array(std::mem::take(results)))) } else { None }
+                if waiting.is_empty() {
+                    Some(Ok(Value::Array(std::mem::take(results))))
+                } else {
+                    None
+                }
             }
-            Pending::Multi { remaining, current, results } => {
+            Pending::Multi {
+                remaining,
+                current,
+                results,
+            } => {
                 if let Some(cur) = current.as_mut() {
                     match self.poll_pending(cur, now) {
                         None => return None,
@@ -1072,7 +1362,10 @@ impl Supervisor {
                     }
                 }
                 while let Some(call) = remaining.pop_front() {
-                    let name = call.get("methodName").and_then(Value::as_str).map(str::to_string);
+                    let name = call
+                        .get("methodName")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
                     let params: Vec<Value> = match call.get("params") {
                         None => Vec::new(),
                         Some(v) => match v.as_array() {
@@ -1084,10 +1377,13 @@ impl Supervisor {
                         },
                     };
                     let outcome = match name.as_deref() {
-                        None => Outcome::Done(Err(bad(faults::INCORRECT_PARAMETERS, "No methodName"))),
-                        Some("system.multicall") => {
-                            Outcome::Done(Err(bad(faults::INCORRECT_PARAMETERS, "Recursive system.multicall forbidden")))
+                        None => {
+                            Outcome::Done(Err(bad(faults::INCORRECT_PARAMETERS, "No methodName")))
                         }
+                        Some("system.multicall") => Outcome::Done(Err(bad(
+                            faults::INCORRECT_PARAMETERS,
+                            "Recursive system.multicall forbidden",
+                        ))),
                         Some(m) => self.dispatch(m, &params, now),
                     };
                     match outcome {
@@ -1123,12 +1419,21 @@ impl Supervisor {
         };
         for msg in msgs {
             match msg {
-                LoopMsg::Call { method, params, reply }
-                    if method == "supervisor.getAllProcessInfo" && params.is_empty() && self.mood == Mood::Running =>
+                LoopMsg::Call {
+                    method,
+                    params,
+                    reply,
+                } if method == "supervisor.getAllProcessInfo"
+                    && params.is_empty()
+                    && self.mood == Mood::Running =>
                 {
                     let _ = reply.send(Answer::Body(self.all_process_info_body()));
                 }
-                LoopMsg::Call { method, params, reply } => match self.dispatch(&method, &params, now) {
+                LoopMsg::Call {
+                    method,
+                    params,
+                    reply,
+                } => match self.dispatch(&method, &params, now) {
                     Outcome::Done(r) => {
                         let _ = reply.send(Answer::Result(r));
                     }
@@ -1228,9 +1533,20 @@ mod tests {
         assert_eq!(read_file(&f, -4, 0).ok(), Some(b"6789".to_vec()));
         assert_eq!(read_file(&f, -40, 0).ok(), Some(b"0123456789".to_vec()));
         assert_eq!(read_file(&f, 20, 5).ok(), Some(Vec::new()));
-        assert_eq!(read_file(&f, -4, 2).err().map(|e| e.code), Some(faults::BAD_ARGUMENTS));
-        assert_eq!(read_file(&f, 0, -2).err().map(|e| e.code), Some(faults::BAD_ARGUMENTS));
-        assert_eq!(read_file(&d.path().join("nope"), 0, 0).err().map(|e| e.code), Some(faults::FAILED));
+        assert_eq!(
+            read_file(&f, -4, 2).err().map(|e| e.code),
+            Some(faults::BAD_ARGUMENTS)
+        );
+        assert_eq!(
+            read_file(&f, 0, -2).err().map(|e| e.code),
+            Some(faults::BAD_ARGUMENTS)
+        );
+        assert_eq!(
+            read_file(&d.path().join("nope"), 0, 0)
+                .err()
+                .map(|e| e.code),
+            Some(faults::FAILED)
+        );
     }
 
     #[test]
@@ -1239,7 +1555,11 @@ mod tests {
         let f = d.path().join("l");
         std::fs::write(&f, b"0123456789").expect("write");
         let t = |o, l| match tail_file(&f, o, l) {
-            Value::Array(v) => (v[0].as_str().unwrap_or("").to_string(), v[1].as_int(), v[2].as_bool()),
+            Value::Array(v) => (
+                v[0].as_str().unwrap_or("").to_string(),
+                v[1].as_int(),
+                v[2].as_bool(),
+            ),
             _ => (String::new(), None, None),
         };
         assert_eq!(t(0, 100), ("0123456789".into(), Some(10), Some(false)));

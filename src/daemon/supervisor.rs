@@ -89,7 +89,10 @@ pub struct Supervisor {
     /// HTTP threads reach the loop through this.
     pub(super) bridge: Option<super::rpc::Bridge>,
     /// Deferred `wait=true` answers.
-    pub(super) waiters: Vec<(super::rpc::Pending, std::sync::mpsc::Sender<super::rpc::Answer>)>,
+    pub(super) waiters: Vec<(
+        super::rpc::Pending,
+        std::sync::mpsc::Sender<super::rpc::Answer>,
+    )>,
     /// Global event serials.
     serials: Serials,
     /// Bumped on every process state change and group add/remove: cached
@@ -366,16 +369,16 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
         return EXIT_USAGE;
     }
     warn_if_main_log_unrotatable(&mut log);
-    if !sd.nocleanup {
-        if let Err(e) = crate::logs::cleanup_auto_logs(&sd.childlogdir, &sd.identifier) {
-            log.log(
-                LogLevel::Warn,
-                &format!(
-                    "could not clean up AUTO child logs in {}: {e}",
-                    sd.childlogdir.display()
-                ),
-            );
-        }
+    if !sd.nocleanup
+        && let Err(e) = crate::logs::cleanup_auto_logs(&sd.childlogdir, &sd.identifier)
+    {
+        log.log(
+            LogLevel::Warn,
+            &format!(
+                "could not clean up AUTO child logs in {}: {e}",
+                sd.childlogdir.display()
+            ),
+        );
     }
     let signals = match Signals::install(&signals::HANDLED) {
         Ok(s) => s,
@@ -441,29 +444,32 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
     } else {
         None
     };
-    if let Some(p) = sup.pidfile.as_mut() {
-        if let Err(e) = p.write_pid() {
-            sup.log.log(
-                LogLevel::Critical,
-                &format!(
-                    "could not write pidfile {}: {e}",
-                    sup.config.supervisord.pidfile.display()
-                ),
-            );
-        }
+    if let Some(p) = sup.pidfile.as_mut()
+        && let Err(e) = p.write_pid()
+    {
+        sup.log.log(
+            LogLevel::Critical,
+            &format!(
+                "could not write pidfile {}: {e}",
+                sup.config.supervisord.pidfile.display()
+            ),
+        );
     }
     if let Some(w) = ready {
         let _ = nix::unistd::write(&w, b"1");
     }
-    if !pid1::is_pid1() {
-        if let Err(e) = pid1::become_subreaper() {
-            sup.log.log(LogLevel::Warn, &format!("could not become a child subreaper ({e}): orphans of programs will not be reaped by supervisord"));
-        }
+    if !pid1::is_pid1()
+        && let Err(e) = pid1::become_subreaper()
+    {
+        sup.log.log(LogLevel::Warn, &format!("could not become a child subreaper ({e}): orphans of programs will not be reaped by supervisord"));
     }
     match super::rpc::Bridge::new() {
         Ok(b) => sup.bridge = Some(b),
         Err(e) => {
-            sup.log.log(LogLevel::Critical, &format!("could not create the RPC channel: {e}"));
+            sup.log.log(
+                LogLevel::Critical,
+                &format!("could not create the RPC channel: {e}"),
+            );
             return EXIT_USAGE;
         }
     }
@@ -514,23 +520,35 @@ impl Supervisor {
     fn serve_listeners(&mut self) {
         use std::sync::Arc;
         use std::sync::atomic::AtomicBool;
-        let Some(handle) = self.bridge.as_ref().map(|b| b.handle.clone()) else { return };
+        let Some(handle) = self.bridge.as_ref().map(|b| b.handle.clone()) else {
+            return;
+        };
         let mut started = Vec::new();
         let mut errors = Vec::new();
         for l in &self.listeners {
             let stop = Arc::new(AtomicBool::new(false));
             let (section, result, fd) = match l {
-                Listener::Unix { section, listener, .. } => {
+                Listener::Unix {
+                    section, listener, ..
+                } => {
                     let auth = self.auth_for(section);
                     let r = listener.try_clone().and_then(|c| {
-                        crate::http::serve_unix(c, super::api::handler(handle.clone(), auth), Arc::clone(&stop))
+                        crate::http::serve_unix(
+                            c,
+                            super::api::handler(handle.clone(), auth),
+                            Arc::clone(&stop),
+                        )
                     });
                     (section, r, listener.as_raw_fd())
                 }
                 Listener::Inet { section, listener } => {
                     let auth = self.auth_for(section);
                     let r = listener.try_clone().and_then(|c| {
-                        crate::http::serve_tcp(c, super::api::handler(handle.clone(), auth), Arc::clone(&stop))
+                        crate::http::serve_tcp(
+                            c,
+                            super::api::handler(handle.clone(), auth),
+                            Arc::clone(&stop),
+                        )
                     });
                     (section, r, listener.as_raw_fd())
                 }
@@ -563,7 +581,11 @@ impl Supervisor {
             .find(|s| s.section == section)
             .map(|s| (s.username.clone(), s.password.clone()))
             .or_else(|| {
-                self.config.inet_http_servers.iter().find(|s| s.section == section).map(|s| (s.username.clone(), s.password.clone()))
+                self.config
+                    .inet_http_servers
+                    .iter()
+                    .find(|s| s.section == section)
+                    .map(|s| (s.username.clone(), s.password.clone()))
             });
         match creds {
             Some((Some(username), Some(password))) => Some(super::api::Auth { username, password }),
@@ -573,7 +595,10 @@ impl Supervisor {
 
     /// supervisord's PATH (for finding programs).
     pub(super) fn daemon_path(&self) -> Option<OsString> {
-        self.base_env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone())
+        self.base_env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone())
     }
 
     /// `supervisor.shutdown`.
@@ -586,7 +611,8 @@ impl Supervisor {
         let g = self.groups.remove(gi);
         self.fcgi_sockets.remove(&g.config.name);
         self.rebuild_pid_index();
-        self.bus.publish(Event::process_group(&g.config.name, false));
+        self.bus
+            .publish(Event::process_group(&g.config.name, false));
     }
 
     fn add_configured_groups(&mut self) {
@@ -627,7 +653,11 @@ impl Supervisor {
             .position(|g| g.config.priority > config.priority)
             .unwrap_or(self.groups.len());
         let pool = match &config.kind {
-            crate::config::GroupKind::EventListener { events, buffer_size, .. } => {
+            crate::config::GroupKind::EventListener {
+                events,
+                buffer_size,
+                ..
+            } => {
                 for p in &mut processes {
                     p.listener = Some(crate::events::listener::Protocol::new());
                 }
@@ -641,7 +671,14 @@ impl Supervisor {
             // the bus to the pools already there first.
             self.dispatch_events();
         }
-        self.groups.insert(pos, Group { config, processes, pool });
+        self.groups.insert(
+            pos,
+            Group {
+                config,
+                processes,
+                pool,
+            },
+        );
         self.rebuild_pid_index();
         self.bus.publish(Event::process_group(&name, true));
         true
@@ -664,6 +701,8 @@ impl Supervisor {
     }
 
     /// The one emitter: every process state change becomes an event here.
+    // The arguments are exactly the fields of `Effect::Changed`.
+    #[allow(clippy::too_many_arguments)]
     fn emit_process_state(
         &mut self,
         gi: usize,
@@ -786,13 +825,14 @@ impl Supervisor {
                 (p.stdout_log.as_ref(), &p.config.stdout, Channel::Stdout),
                 (p.stderr_log.as_ref(), &p.config.stderr, Channel::Stderr),
             ] {
-                if let Some(l) = log {
-                    if c.maxbytes != 0 && !l.is_rotatable() {
-                        warnings.push(format!(
+                if let Some(l) = log
+                    && c.maxbytes != 0
+                    && !l.is_rotatable()
+                {
+                    warnings.push(format!(
                             "{}_logfile of '{}' is not a regular file ({}): {}_logfile_maxbytes is ignored, it will not be rotated",
                             ch.name(), name, l.path().map(|x| x.display().to_string()).unwrap_or_default(), ch.name()
                         ));
-                    }
                 }
             }
         }
@@ -950,14 +990,19 @@ impl Supervisor {
             Channel::Stdout => &p.config.stdout,
             Channel::Stderr => &p.config.stderr,
         };
-        if (cfg.events_enabled && listening) || p.capture[ch as usize].is_some() || (ch == Channel::Stdout && p.listener.is_some()) {
+        if (cfg.events_enabled && listening)
+            || p.capture[ch as usize].is_some()
+            || (ch == Channel::Stdout && p.listener.is_some())
+        {
             return false;
         }
         let fd = match ch {
             Channel::Stdout => p.stdout.as_ref().map(AsRawFd::as_raw_fd),
             Channel::Stderr => p.stderr.as_ref().map(AsRawFd::as_raw_fd),
         };
-        let (Some(fd), Some(log)) = (fd, p.log_for(ch)) else { return false };
+        let (Some(fd), Some(log)) = (fd, p.log_for(ch)) else {
+            return false;
+        };
         if !log.can_splice() {
             return false;
         }
@@ -1001,31 +1046,48 @@ impl Supervisor {
             _ => Vec::new(),
         };
         if p.capture[ch as usize].is_none() || protocol {
-            if let Some(log) = p.log_for(ch) {
-                if let Err(e) = log.write(data) {
-                    failure = Some(e);
-                }
+            if let Some(log) = p.log_for(ch)
+                && let Err(e) = log.write(data)
+            {
+                failure = Some(e);
             }
             if events_enabled && !protocol {
-                events.push(Event::process_log(&p.config.name, group_name, p.machine.pid, ch == Channel::Stderr, data));
+                events.push(Event::process_log(
+                    &p.config.name,
+                    group_name,
+                    p.machine.pid,
+                    ch == Channel::Stderr,
+                    data,
+                ));
             }
         }
         for piece in pieces {
             match piece {
                 crate::logs::capture::Piece::Data { bytes, captured } => {
-                    if !captured {
-                        if let Some(log) = p.log_for(ch) {
-                            if let Err(e) = log.write(&bytes) {
-                                failure = Some(e);
-                            }
-                        }
+                    if !captured
+                        && let Some(log) = p.log_for(ch)
+                        && let Err(e) = log.write(&bytes)
+                    {
+                        failure = Some(e);
                     }
                     if events_enabled {
-                        events.push(Event::process_log(&p.config.name, group_name, p.machine.pid, ch == Channel::Stderr, &bytes));
+                        events.push(Event::process_log(
+                            &p.config.name,
+                            group_name,
+                            p.machine.pid,
+                            ch == Channel::Stderr,
+                            &bytes,
+                        ));
                     }
                 }
                 crate::logs::capture::Piece::Comm(bytes) => {
-                    events.push(Event::process_communication(&p.config.name, group_name, p.machine.pid, ch == Channel::Stderr, &bytes));
+                    events.push(Event::process_communication(
+                        &p.config.name,
+                        group_name,
+                        p.machine.pid,
+                        ch == Channel::Stderr,
+                        &bytes,
+                    ));
                 }
             }
         }
@@ -1038,15 +1100,28 @@ impl Supervisor {
             Some(e) => {
                 if !p.log_failing {
                     p.log_failing = true;
-                    let msg = format!("could not write {} log of '{}': {e}; the program keeps running", ch.name(), p.config.name);
+                    let msg = format!(
+                        "could not write {} log of '{}': {e}; the program keeps running",
+                        ch.name(),
+                        p.config.name
+                    );
                     self.log.log(LogLevel::Error, &msg);
                 }
             }
         }
         for ev in events {
-            if ev.kind == EventType::ProcessCommunicationStdout || ev.kind == EventType::ProcessCommunicationStderr {
+            if ev.kind == EventType::ProcessCommunicationStdout
+                || ev.kind == EventType::ProcessCommunicationStderr
+            {
                 let name = self.groups[gi].processes[pi].config.name.clone();
-                self.log.log(LogLevel::Debug, &format!("{} {} emitted a comm event", spawn::py_repr(&name), ch.name()));
+                self.log.log(
+                    LogLevel::Debug,
+                    &format!(
+                        "{} {} emitted a comm event",
+                        spawn::py_repr(&name),
+                        ch.name()
+                    ),
+                );
             }
             self.bus.publish(ev);
         }
@@ -1059,12 +1134,14 @@ impl Supervisor {
     fn flush_capture(&mut self, gi: usize, pi: usize) {
         for ch in [Channel::Stdout, Channel::Stderr] {
             let p = &mut self.groups[gi].processes[pi];
-            let Some(c) = p.capture[ch as usize].as_mut() else { continue };
+            let Some(c) = p.capture[ch as usize].as_mut() else {
+                continue;
+            };
             for piece in c.flush() {
-                if let crate::logs::capture::Piece::Data { bytes, .. } = piece {
-                    if let Some(log) = p.log_for(ch) {
-                        let _ = log.write(&bytes);
-                    }
+                if let crate::logs::capture::Piece::Data { bytes, .. } = piece
+                    && let Some(log) = p.log_for(ch)
+                {
+                    let _ = log.write(&bytes);
                 }
             }
         }
@@ -1075,29 +1152,42 @@ impl Supervisor {
     }
 
     /// React to what a listener said on its stdout.
-    fn listener_signals(&mut self, gi: usize, pi: usize, signals: Vec<crate::events::listener::Signal>) {
+    fn listener_signals(
+        &mut self,
+        gi: usize,
+        pi: usize,
+        signals: Vec<crate::events::listener::Signal>,
+    ) {
         use crate::events::listener::{ListenerState, Signal};
         let name = self.groups[gi].processes[pi].config.name.clone();
         for s in signals {
             match s {
                 Signal::Changed { from, to } => {
-                    self.log.log(LogLevel::Debug, &format!("{name}: {} -> {}", from.name(), to.name()));
+                    self.log.log(
+                        LogLevel::Debug,
+                        &format!("{name}: {} -> {}", from.name(), to.name()),
+                    );
                     if to == ListenerState::Unknown {
                         self.log.log(LogLevel::Warn, &format!("{name}: has entered the UNKNOWN state and will no longer receive events, this usually indicates the process violated the eventlistener protocol"));
                     }
                 }
                 Signal::Accepted => {
-                    self.log.log(LogLevel::Debug, &format!("{name}: event was processed"));
+                    self.log
+                        .log(LogLevel::Debug, &format!("{name}: event was processed"));
                     self.groups[gi].processes[pi].listener_event = None;
                 }
                 Signal::Rejected { .. } => {
-                    self.log.log(LogLevel::Warn, &format!("{name}: event was rejected"));
+                    self.log
+                        .log(LogLevel::Warn, &format!("{name}: event was rejected"));
                     if let Some(q) = self.groups[gi].processes[pi].listener_event.take() {
                         self.requeue_event(gi, q);
                     }
                 }
                 Signal::BadResultLine { line } => {
-                    self.log.log(LogLevel::Warn, &format!("{name}: bad result line: '{line}'"));
+                    self.log.log(
+                        LogLevel::Warn,
+                        &format!("{name}: bad result line: '{line}'"),
+                    );
                     if let Some(q) = self.groups[gi].processes[pi].listener_event.take() {
                         self.requeue_event(gi, q);
                     }
@@ -1115,9 +1205,15 @@ impl Supervisor {
         let dropped = pool.requeue(q);
         let len = pool.queue.len();
         let cap = pool.capacity;
-        self.log.log(LogLevel::Debug, &format!("rebuffering event {serial} for pool {pool_name} (buf size={len}, max={cap})"));
+        self.log.log(
+            LogLevel::Debug,
+            &format!("rebuffering event {serial} for pool {pool_name} (buf size={len}, max={cap})"),
+        );
         if let Some(d) = dropped {
-            self.log.log(LogLevel::Error, &format!("pool {pool_name} event buffer overflowed, discarding event {d}"));
+            self.log.log(
+                LogLevel::Error,
+                &format!("pool {pool_name} event buffer overflowed, discarding event {d}"),
+            );
         }
     }
 
@@ -1133,13 +1229,18 @@ impl Supervisor {
             let ev = std::sync::Arc::new(ev);
             let mut serial = None;
             for gi in 0..self.groups.len() {
-                let Some(pool) = self.groups[gi].pool.as_mut() else { continue };
+                let Some(pool) = self.groups[gi].pool.as_mut() else {
+                    continue;
+                };
                 if !pool.wants(ev.kind) {
                     continue;
                 }
-                let s = *serial.get_or_insert_with(|| self.serials.next());
+                let s = *serial.get_or_insert_with(|| self.serials.assign());
                 if let Some(d) = pool.accept(std::sync::Arc::clone(&ev), s) {
-                    let msg = format!("pool {} event buffer overflowed, discarding event {d}", pool.name);
+                    let msg = format!(
+                        "pool {} event buffer overflowed, discarding event {d}",
+                        pool.name
+                    );
                     self.log.log(LogLevel::Error, &msg);
                 }
             }
@@ -1155,7 +1256,9 @@ impl Supervisor {
                 let ready = g.processes.iter().position(|p| {
                     p.machine.state() == ProcessState::Running
                         && p.stdin.is_some()
-                        && p.listener.as_ref().is_some_and(|l| l.state == crate::events::listener::ListenerState::Ready)
+                        && p.listener.as_ref().is_some_and(|l| {
+                            l.state == crate::events::listener::ListenerState::Ready
+                        })
                 });
                 let Some(pi) = ready else { break };
                 let Some(q) = pool.pop() else { break };
@@ -1169,13 +1272,21 @@ impl Supervisor {
                 p.listener_event = Some(q);
                 let name = p.config.name.clone();
                 if let Err(e) = self.flush_stdin(gi, pi) {
-                    self.log.log(LogLevel::Debug, &format!("epipe occurred while sending event {serial} to listener {name}: {e}"));
+                    self.log.log(
+                        LogLevel::Debug,
+                        &format!(
+                            "epipe occurred while sending event {serial} to listener {name}: {e}"
+                        ),
+                    );
                     if let Some(q) = self.groups[gi].processes[pi].listener_event.take() {
                         self.requeue_event(gi, q);
                     }
                     continue;
                 }
-                self.log.log(LogLevel::Debug, &format!("event {serial} sent to listener {name}"));
+                self.log.log(
+                    LogLevel::Debug,
+                    &format!("event {serial} sent to listener {name}"),
+                );
             }
         }
     }
@@ -1184,12 +1295,22 @@ impl Supervisor {
     /// pool subscribes to (so an idle daemon without tick listeners never
     /// wakes up).  Returns the next tick deadline.
     fn tick_events(&mut self) -> Option<Instant> {
-        const PERIODS: [(u64, EventType); 3] = [(5, EventType::Tick5), (60, EventType::Tick60), (3600, EventType::Tick3600)];
-        let now_wall = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        const PERIODS: [(u64, EventType); 3] = [
+            (5, EventType::Tick5),
+            (60, EventType::Tick60),
+            (3600, EventType::Tick3600),
+        ];
+        let now_wall = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
         let now_secs = now_wall.as_secs();
         let mut next: Option<Instant> = None;
         for (i, (period, kind)) in PERIODS.into_iter().enumerate() {
-            let wanted = self.groups.iter().filter_map(|g| g.pool.as_ref()).any(|p| p.wants(kind));
+            let wanted = self
+                .groups
+                .iter()
+                .filter_map(|g| g.pool.as_ref())
+                .any(|p| p.wants(kind));
             if !wanted {
                 self.ticks[i] = None;
                 continue;
@@ -1267,10 +1388,10 @@ impl Supervisor {
         for gi in 0..self.groups.len() {
             for pi in 0..self.groups[gi].processes.len() {
                 let p = &self.groups[gi].processes[pi];
-                if let Some(d) = p.machine.next_deadline(&p.policy, may_start, now) {
-                    if d <= now {
-                        self.drive(gi, pi, Input::Tick { may_start }, now);
-                    }
+                if let Some(d) = p.machine.next_deadline(&p.policy, may_start, now)
+                    && d <= now
+                {
+                    self.drive(gi, pi, Input::Tick { may_start }, now);
                 }
             }
         }
@@ -1359,7 +1480,9 @@ impl Supervisor {
             let g = &self.groups[gi];
             let live = g.processes.iter().any(|p| {
                 p.machine.state() == ProcessState::Running
-                    && p.listener.as_ref().is_some_and(|l| l.state != crate::events::listener::ListenerState::Unknown)
+                    && p.listener
+                        .as_ref()
+                        .is_some_and(|l| l.state != crate::events::listener::ListenerState::Unknown)
             });
             let held = g.pool.as_ref().is_some_and(|pool| !pool.queue.is_empty())
                 || g.processes.iter().any(|p| p.listener_event.is_some());
@@ -1456,14 +1579,14 @@ impl Supervisor {
         for g in &mut self.groups {
             for p in &mut g.processes {
                 for ch in [Channel::Stdout, Channel::Stderr] {
-                    if let Some(l) = p.log_for(ch) {
-                        if let Err(e) = l.reopen() {
-                            failures.push(format!(
-                                "could not reopen {} log of '{}': {e}",
-                                ch.name(),
-                                p.config.name
-                            ));
-                        }
+                    if let Some(l) = p.log_for(ch)
+                        && let Err(e) = l.reopen()
+                    {
+                        failures.push(format!(
+                            "could not reopen {} log of '{}': {e}",
+                            ch.name(),
+                            p.config.name
+                        ));
                     }
                 }
             }
@@ -1599,12 +1722,24 @@ impl Supervisor {
     }
 
     /// Collect the pollable fds: the signal pipe, then every child pipe.
-    fn poll_set(&self, fds: &mut Vec<libc::pollfd>, owners: &mut Vec<(usize, usize, Option<Channel>)>) {
+    fn poll_set(
+        &self,
+        fds: &mut Vec<libc::pollfd>,
+        owners: &mut Vec<(usize, usize, Option<Channel>)>,
+    ) {
         fds.clear();
         owners.clear();
-        fds.push(libc::pollfd { fd: self.signals.fd(), events: libc::POLLIN, revents: 0 });
+        fds.push(libc::pollfd {
+            fd: self.signals.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
         // poll ignores a negative fd: no bridge, no wake-ups from it.
-        fds.push(libc::pollfd { fd: self.bridge.as_ref().map_or(-1, |b| b.fd()), events: libc::POLLIN, revents: 0 });
+        fds.push(libc::pollfd {
+            fd: self.bridge.as_ref().map_or(-1, |b| b.fd()),
+            events: libc::POLLIN,
+            revents: 0,
+        });
         for (gi, g) in self.groups.iter().enumerate() {
             for (pi, p) in g.processes.iter().enumerate() {
                 let chans: [(Option<RawFd>, Channel); 2] = [
@@ -1613,12 +1748,20 @@ impl Supervisor {
                 ];
                 for (fd, ch) in chans {
                     if let Some(fd) = fd {
-                        fds.push(libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
+                        fds.push(libc::pollfd {
+                            fd,
+                            events: libc::POLLIN,
+                            revents: 0,
+                        });
                         owners.push((gi, pi, Some(ch)));
                     }
                 }
                 if let (Some(fd), false) = (p.stdin.as_ref(), p.stdin_buf.is_empty()) {
-                    fds.push(libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 });
+                    fds.push(libc::pollfd {
+                        fd: fd.as_raw_fd(),
+                        events: libc::POLLOUT,
+                        revents: 0,
+                    });
                     owners.push((gi, pi, None));
                 }
             }
@@ -1670,13 +1813,19 @@ impl Supervisor {
                 self.handle_signals(now);
             }
             for (i, &(gi, pi, ch)) in owners.iter().enumerate() {
-                if fds[i + 2].revents != 0 && gi < self.groups.len() && pi < self.groups[gi].processes.len() {
+                if fds[i + 2].revents != 0
+                    && gi < self.groups.len()
+                    && pi < self.groups[gi].processes.len()
+                {
                     match ch {
                         Some(ch) => self.read_output(gi, pi, ch, false),
                         None => {
                             if let Err(e) = self.flush_stdin(gi, pi) {
                                 let name = self.groups[gi].processes[pi].config.name.clone();
-                                self.log.log(LogLevel::Warn, &format!("could not write to the stdin of '{name}': {e}"));
+                                self.log.log(
+                                    LogLevel::Warn,
+                                    &format!("could not write to the stdin of '{name}': {e}"),
+                                );
                             }
                         }
                     }

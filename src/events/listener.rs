@@ -30,7 +30,10 @@ impl ListenerState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signal {
     /// The state changed (log it at debug; UNKNOWN also warns).
-    Changed { from: ListenerState, to: ListenerState },
+    Changed {
+        from: ListenerState,
+        to: ListenerState,
+    },
     /// The event in flight was accepted (`RESULT 2\nOK`).
     Accepted,
     /// The event in flight was rejected (any other body): re-queue it.
@@ -60,7 +63,11 @@ impl Default for Protocol {
 /// Python's `repr()` of a bytes object (`b'...'`, or `b"..."` when that
 /// avoids escaping), for messages and payloads with undecodable data.
 pub fn bytes_repr(data: &[u8]) -> String {
-    let quote = if data.contains(&b'\'') && !data.contains(&b'"') { b'"' } else { b'\'' };
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
     let mut out = String::from("b");
     out.push(quote as char);
     for &b in data {
@@ -83,14 +90,22 @@ pub fn bytes_repr(data: &[u8]) -> String {
 
 impl Protocol {
     pub fn new() -> Protocol {
-        Protocol { state: ListenerState::Acknowledged, buffer: Vec::new(), result: Vec::new(), resultlen: None }
+        Protocol {
+            state: ListenerState::Acknowledged,
+            buffer: Vec::new(),
+            result: Vec::new(),
+            resultlen: None,
+        }
     }
 
     /// The daemon sent an event: READY -> BUSY.
     pub fn sent_event(&mut self) -> Signal {
         let from = self.state;
         self.state = ListenerState::Busy;
-        Signal::Changed { from, to: ListenerState::Busy }
+        Signal::Changed {
+            from,
+            to: ListenerState::Busy,
+        }
     }
 
     /// The listener process (re)started: back to ACKNOWLEDGED, clean buffers.
@@ -138,7 +153,9 @@ impl Protocol {
                 }
                 ListenerState::Busy => match self.resultlen {
                     None => {
-                        let Some(pos) = self.buffer.iter().position(|&c| c == b'\n') else { break };
+                        let Some(pos) = self.buffer.iter().position(|&c| c == b'\n') else {
+                            break;
+                        };
                         let line: Vec<u8> = self.buffer.drain(..=pos).collect();
                         let line = &line[..line.len() - 1];
                         let len = line
@@ -228,7 +245,12 @@ mod tests {
         assert!(p.feed(b"RESU").is_empty());
         assert!(p.feed(b"LT 4\nFA").is_empty());
         let s = p.feed(b"IL");
-        assert_eq!(s[0], Signal::Rejected { body: b"FAIL".to_vec() });
+        assert_eq!(
+            s[0],
+            Signal::Rejected {
+                body: b"FAIL".to_vec()
+            }
+        );
         assert_eq!(p.state, Acknowledged);
     }
 

@@ -235,18 +235,38 @@ impl Event {
 
     /// PROCESS_LOG_STDOUT / _STDERR: `processname:x groupname:g pid:N channel:stdout\n<data>`.
     pub fn process_log(process: &str, group: &str, pid: i32, stderr: bool, data: &[u8]) -> Event {
-        let (kind, channel) =
-            if stderr { (EventType::ProcessLogStderr, "stderr") } else { (EventType::ProcessLogStdout, "stdout") };
-        let payload =
-            format!("processname:{process} groupname:{group} pid:{pid} channel:{channel}\n{}", decode_data(data));
+        let (kind, channel) = if stderr {
+            (EventType::ProcessLogStderr, "stderr")
+        } else {
+            (EventType::ProcessLogStdout, "stdout")
+        };
+        let payload = format!(
+            "processname:{process} groupname:{group} pid:{pid} channel:{channel}\n{}",
+            decode_data(data)
+        );
         Event { kind, payload }
     }
 
     /// PROCESS_COMMUNICATION_STDOUT / _STDERR: `processname:x groupname:g pid:N\n<data>`.
-    pub fn process_communication(process: &str, group: &str, pid: i32, stderr: bool, data: &[u8]) -> Event {
-        let kind =
-            if stderr { EventType::ProcessCommunicationStderr } else { EventType::ProcessCommunicationStdout };
-        Event { kind, payload: format!("processname:{process} groupname:{group} pid:{pid}\n{}", decode_data(data)) }
+    pub fn process_communication(
+        process: &str,
+        group: &str,
+        pid: i32,
+        stderr: bool,
+        data: &[u8],
+    ) -> Event {
+        let kind = if stderr {
+            EventType::ProcessCommunicationStderr
+        } else {
+            EventType::ProcessCommunicationStdout
+        };
+        Event {
+            kind,
+            payload: format!(
+                "processname:{process} groupname:{group} pid:{pid}\n{}",
+                decode_data(data)
+            ),
+        }
     }
 
     /// REMOTE_COMMUNICATION from `sendRemoteCommEvent`: `type:<type>\n<data>`.
@@ -262,7 +282,10 @@ impl Event {
 
     /// TICK_5 / TICK_60 / TICK_3600: `when:<epoch floored to the period>`.
     pub fn tick(kind: EventType, when: u64) -> Event {
-        Event { kind, payload: format!("when:{when}") }
+        Event {
+            kind,
+            payload: format!("when:{when}"),
+        }
     }
 
     /// `len:` in the envelope: Python's `len()` of the payload string, i.e.
@@ -372,10 +395,7 @@ mod tests {
 
     #[test]
     fn group_and_supervisor_payloads() {
-        assert_eq!(
-            Event::process_group("web", true).payload,
-            "groupname:web\n"
-        );
+        assert_eq!(Event::process_group("web", true).payload, "groupname:web\n");
         assert_eq!(
             Event::supervisor_state(false).kind,
             EventType::SupervisorStateChangeStopping
@@ -386,9 +406,15 @@ mod tests {
     #[test]
     fn log_comm_remote_tick_payloads_like_supervisor() {
         let e = Event::process_log("cat", "", 5, false, b"\xffab");
-        assert_eq!(e.payload, "processname:cat groupname: pid:5 channel:stdout\nUndecodable: b'\\xffab'");
+        assert_eq!(
+            e.payload,
+            "processname:cat groupname: pid:5 channel:stdout\nUndecodable: b'\\xffab'"
+        );
         let e = Event::process_log("cat", "", 5, false, "héllo".as_bytes());
-        assert_eq!(e.payload, "processname:cat groupname: pid:5 channel:stdout\nhéllo");
+        assert_eq!(
+            e.payload,
+            "processname:cat groupname: pid:5 channel:stdout\nhéllo"
+        );
         assert_eq!(e.payload_len(), 53, "characters, as Python counts them");
         let e = Event::remote_communication("x", "héllo");
         assert_eq!(e.payload, "type:x\nhéllo");

@@ -23,7 +23,7 @@ pub struct Serials {
 }
 
 impl Serials {
-    pub fn next(&mut self) -> u64 {
+    pub fn assign(&mut self) -> u64 {
         let s = self.next;
         self.next = self.next.wrapping_add(1);
         s
@@ -43,7 +43,10 @@ impl PoolBuffer {
     pub fn new(name: &str, events: &[String], capacity: usize) -> PoolBuffer {
         PoolBuffer {
             name: name.to_string(),
-            subscriptions: events.iter().filter_map(|e| EventType::from_name(e)).collect(),
+            subscriptions: events
+                .iter()
+                .filter_map(|e| EventType::from_name(e))
+                .collect(),
             capacity: capacity.max(1),
             queue: VecDeque::new(),
             next_pool_serial: 0,
@@ -60,7 +63,11 @@ impl PoolBuffer {
         let pool_serial = self.next_pool_serial;
         self.next_pool_serial = self.next_pool_serial.wrapping_add(1);
         let dropped = self.make_room();
-        self.queue.push_back(Queued { event, serial, pool_serial });
+        self.queue.push_back(Queued {
+            event,
+            serial,
+            pool_serial,
+        });
         dropped
     }
 
@@ -102,7 +109,10 @@ mod tests {
     use super::*;
 
     fn ev(kind: EventType) -> Arc<Event> {
-        Arc::new(Event { kind, payload: String::new() })
+        Arc::new(Event {
+            kind,
+            payload: String::new(),
+        })
     }
 
     #[test]
@@ -140,7 +150,11 @@ mod tests {
             0,
             42,
         ));
-        let q = Queued { event: e, serial: 7, pool_serial: 3 };
+        let q = Queued {
+            event: e,
+            serial: 7,
+            pool_serial: 3,
+        };
         let s = String::from_utf8(envelope("supervisor", "listener", &q)).unwrap_or_default();
         assert_eq!(
             s,

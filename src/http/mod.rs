@@ -40,7 +40,10 @@ pub struct Request {
 impl Request {
     /// First header of that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The path without the query string.
@@ -72,12 +75,19 @@ impl Response {
     }
 
     pub fn shared(status: u16, content_type: &str, body: Arc<Vec<u8>>) -> Response {
-        Response { status, headers: vec![("Content-Type".into(), content_type.into())], body }
+        Response {
+            status,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body,
+        }
     }
 
     /// A plain error page.
     pub fn error(status: u16) -> Response {
-        let text = format!("<html><head><title>Error response</title></head><body><h1>Error response</h1><p>Error code {status}.</p><p>Message: {}.</p></body></html>", reason(status));
+        let text = format!(
+            "<html><head><title>Error response</title></head><body><h1>Error response</h1><p>Error code {status}.</p><p>Message: {}.</p></body></html>",
+            reason(status)
+        );
         Response::new(status, "text/html", text.into_bytes())
     }
 
@@ -91,7 +101,11 @@ impl Response {
 /// (chunked), e.g. `tail -f` of a log.
 pub enum Reply {
     Full(Response),
-    Stream { status: u16, headers: Vec<(String, String)>, body: Box<dyn FnOnce(&mut ChunkWriter<'_>) + Send> },
+    Stream {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Box<dyn FnOnce(&mut ChunkWriter<'_>) + Send>,
+    },
 }
 
 /// Writes a chunked response body.
@@ -155,7 +169,14 @@ pub trait Conn: Read + Write + Send + 'static {
 fn fd_peer_closed(fd: std::os::fd::RawFd) -> bool {
     let mut b = [0u8; 1];
     // SAFETY: recv(2) into a valid one-byte buffer, non-blocking peek.
-    let n = unsafe { libc::recv(fd, b.as_mut_ptr().cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+    let n = unsafe {
+        libc::recv(
+            fd,
+            b.as_mut_ptr().cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
     n == 0 || (n < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN))
 }
 
@@ -184,36 +205,44 @@ static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 /// Serve a TCP listener on a background thread until `stop` is set (then
 /// `shutdown(2)` the listening socket to wake the thread).
 pub fn serve_tcp(listener: TcpListener, handler: Handler, stop: Arc<AtomicBool>) -> io::Result<()> {
-    std::thread::Builder::new().name("http-accept".into()).spawn(move || {
-        for stream in listener.incoming() {
-            if stop.load(Ordering::SeqCst) {
-                return;
-            }
-            match stream {
-                Ok(s) => {
-                    let _ = s.set_nodelay(true);
-                    spawn_conn(s, Arc::clone(&handler));
+    std::thread::Builder::new()
+        .name("http-accept".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    return;
                 }
-                Err(e) => backoff_on_accept_error(&e),
+                match stream {
+                    Ok(s) => {
+                        let _ = s.set_nodelay(true);
+                        spawn_conn(s, Arc::clone(&handler));
+                    }
+                    Err(e) => backoff_on_accept_error(&e),
+                }
             }
-        }
-    })?;
+        })?;
     Ok(())
 }
 
 /// Serve a unix listener on a background thread until `stop` is set.
-pub fn serve_unix(listener: UnixListener, handler: Handler, stop: Arc<AtomicBool>) -> io::Result<()> {
-    std::thread::Builder::new().name("http-accept".into()).spawn(move || {
-        for stream in listener.incoming() {
-            if stop.load(Ordering::SeqCst) {
-                return;
+pub fn serve_unix(
+    listener: UnixListener,
+    handler: Handler,
+    stop: Arc<AtomicBool>,
+) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("http-accept".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                match stream {
+                    Ok(s) => spawn_conn(s, Arc::clone(&handler)),
+                    Err(e) => backoff_on_accept_error(&e),
+                }
             }
-            match stream {
-                Ok(s) => spawn_conn(s, Arc::clone(&handler)),
-                Err(e) => backoff_on_accept_error(&e),
-            }
-        }
-    })?;
+        })?;
     Ok(())
 }
 
@@ -266,7 +295,9 @@ fn spawn_conn<C: Conn>(mut conn: C, handler: Handler) {
             return;
         }
     }
-    let spawned = std::thread::Builder::new().name("http-conn".into()).spawn(move || worker(job));
+    let spawned = std::thread::Builder::new()
+        .name("http-conn".into())
+        .spawn(move || worker(job));
     if spawned.is_err() {
         ACTIVE.fetch_sub(1, Ordering::SeqCst);
     }
@@ -279,7 +310,9 @@ fn worker(mut job: Job) {
     loop {
         let (mut conn, handler) = job;
         // A panic in a handler must not take the daemon down: contain it here.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve_conn(&mut *conn, &handler)));
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            serve_conn(&mut *conn, &handler)
+        }));
         drop(conn);
         ACTIVE.fetch_sub(1, Ordering::SeqCst);
         let mut st = p.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -327,14 +360,22 @@ fn serve_conn(conn: &mut dyn Conn, handler: &Handler) {
                     return;
                 }
             }
-            Reply::Stream { status, headers, body } => {
+            Reply::Stream {
+                status,
+                headers,
+                body,
+            } => {
                 let _ = conn.set_timeout(Some(REQUEST_DEADLINE));
                 let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
                 for (k, v) in &headers {
                     head.push_str(&format!("{k}: {v}\r\n"));
                 }
                 head.push_str("Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
-                if conn.write_all(head.as_bytes()).and_then(|()| conn.flush()).is_err() {
+                if conn
+                    .write_all(head.as_bytes())
+                    .and_then(|()| conn.flush())
+                    .is_err()
+                {
                     return;
                 }
                 let mut w = ChunkWriter { out: conn };
@@ -353,7 +394,11 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 /// Read one request (head and body) within the request deadline.
 fn read_request(conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Result<Request, ReadErr> {
     let mut chunk = [0u8; 8192];
-    let mut started: Option<Instant> = if buf.is_empty() { None } else { Some(Instant::now()) };
+    let mut started: Option<Instant> = if buf.is_empty() {
+        None
+    } else {
+        Some(Instant::now())
+    };
     let head_end = loop {
         if let Some(e) = find_head_end(buf) {
             break e;
@@ -370,14 +415,29 @@ fn read_request(conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Result<Request, ReadE
         };
         let _ = conn.set_timeout(Some(timeout));
         match conn.read(&mut chunk) {
-            Ok(0) => return Err(if buf.is_empty() { ReadErr::Closed } else { ReadErr::Status(400) }),
+            Ok(0) => {
+                return Err(if buf.is_empty() {
+                    ReadErr::Closed
+                } else {
+                    ReadErr::Status(400)
+                });
+            }
             Ok(n) => {
                 started.get_or_insert_with(Instant::now);
                 buf.extend_from_slice(&chunk[..n]);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                return Err(if started.is_none() { ReadErr::Closed } else { ReadErr::Status(408) });
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(if started.is_none() {
+                    ReadErr::Closed
+                } else {
+                    ReadErr::Status(408)
+                });
             }
             Err(_) => return Err(ReadErr::Closed),
         }
@@ -388,8 +448,12 @@ fn read_request(conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Result<Request, ReadE
     let request_line = lines.next().unwrap_or("");
     let mut parts = request_line.split(' ');
     let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(m), Some(t), Some(v), None) if !m.is_empty() && t.starts_with('/') => (m.to_string(), t.to_string(), v.to_string()),
-        (Some(m), Some(t), None, None) if !m.is_empty() && t.starts_with('/') => (m.to_string(), t.to_string(), "HTTP/0.9".to_string()),
+        (Some(m), Some(t), Some(v), None) if !m.is_empty() && t.starts_with('/') => {
+            (m.to_string(), t.to_string(), v.to_string())
+        }
+        (Some(m), Some(t), None, None) if !m.is_empty() && t.starts_with('/') => {
+            (m.to_string(), t.to_string(), "HTTP/0.9".to_string())
+        }
         _ => return Err(ReadErr::Status(400)),
     };
     if !version.starts_with("HTTP/") {
@@ -405,8 +469,17 @@ fn read_request(conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Result<Request, ReadE
             None => return Err(ReadErr::Status(400)),
         }
     }
-    let mut req = Request { method, target, version, headers, body: Vec::new() };
-    if req.header("transfer-encoding").is_some_and(|t| !t.eq_ignore_ascii_case("identity")) {
+    let mut req = Request {
+        method,
+        target,
+        version,
+        headers,
+        body: Vec::new(),
+    };
+    if req
+        .header("transfer-encoding")
+        .is_some_and(|t| !t.eq_ignore_ascii_case("identity"))
+    {
         return Err(ReadErr::Status(411));
     }
     let len = match req.header("content-length") {
@@ -430,7 +503,12 @@ fn read_request(conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Result<Request, ReadE
             Ok(0) => return Err(ReadErr::Status(400)),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 return Err(ReadErr::Status(408));
             }
             Err(_) => return Err(ReadErr::Closed),
@@ -442,7 +520,14 @@ fn read_request(conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Result<Request, ReadE
 
 fn write_response<C: Write + ?Sized>(conn: &mut C, resp: &Response, close: bool) -> io::Result<()> {
     let mut out = Vec::with_capacity(resp.body.len() + 256);
-    out.extend_from_slice(format!("HTTP/1.1 {} {}\r\nServer: supervisor-rs\r\n", resp.status, reason(resp.status)).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "HTTP/1.1 {} {}\r\nServer: supervisor-rs\r\n",
+            resp.status,
+            reason(resp.status)
+        )
+        .as_bytes(),
+    );
     for (k, v) in &resp.headers {
         out.extend_from_slice(k.as_bytes());
         out.extend_from_slice(b": ");
@@ -462,13 +547,21 @@ fn write_response<C: Write + ?Sized>(conn: &mut C, resp: &Response, close: bool)
 /// HTTP Basic auth check.  `password` is plain text or `{SHA}` + hex SHA-1.
 pub fn check_basic_auth(header: Option<&str>, username: &str, password: &str) -> bool {
     let Some(h) = header else { return false };
-    let Some((scheme, token)) = h.trim().split_once(' ') else { return false };
+    let Some((scheme, token)) = h.trim().split_once(' ') else {
+        return false;
+    };
     if !scheme.eq_ignore_ascii_case("basic") {
         return false;
     }
-    let Some(decoded) = base64_decode(token.trim()) else { return false };
-    let Ok(decoded) = String::from_utf8(decoded) else { return false };
-    let Some((user, pass)) = decoded.split_once(':') else { return false };
+    let Some(decoded) = base64_decode(token.trim()) else {
+        return false;
+    };
+    let Ok(decoded) = String::from_utf8(decoded) else {
+        return false;
+    };
+    let Some((user, pass)) = decoded.split_once(':') else {
+        return false;
+    };
     if user != username {
         return false;
     }
@@ -510,11 +603,21 @@ pub fn base64_encode(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }
@@ -532,7 +635,12 @@ pub fn sha1_hex(data: &[u8]) -> String {
     for block in msg.chunks(64) {
         let mut w = [0u32; 80];
         for i in 0..16 {
-            w[i] = u32::from_be_bytes([block[4 * i], block[4 * i + 1], block[4 * i + 2], block[4 * i + 3]]);
+            w[i] = u32::from_be_bytes([
+                block[4 * i],
+                block[4 * i + 1],
+                block[4 * i + 2],
+                block[4 * i + 3],
+            ]);
         }
         for i in 16..80 {
             w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
@@ -545,7 +653,12 @@ pub fn sha1_hex(data: &[u8]) -> String {
                 40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
                 _ => (b ^ c ^ d, 0xCA62C1D6),
             };
-            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*wi);
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
             e = d;
             d = c;
             c = b.rotate_left(30);
@@ -569,17 +682,26 @@ mod tests {
     fn sha1_known_vectors() {
         assert_eq!(sha1_hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(sha1_hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
-        assert_eq!(sha1_hex(b"thepassword"), "82ab876d1387bfafe46cc1c8a2ef074eae50cb1d");
+        assert_eq!(
+            sha1_hex(b"thepassword"),
+            "82ab876d1387bfafe46cc1c8a2ef074eae50cb1d"
+        );
     }
 
     #[test]
     fn base64_round_trip() {
         for s in ["", "a", "ab", "abc", "user:pass", "üñï:çødé"] {
-            assert_eq!(base64_decode(&base64_encode(s.as_bytes())).as_deref(), Some(s.as_bytes()));
+            assert_eq!(
+                base64_decode(&base64_encode(s.as_bytes())).as_deref(),
+                Some(s.as_bytes())
+            );
         }
         assert_eq!(base64_decode("dXNlcjpwYXNz"), Some(b"user:pass".to_vec()));
         assert_eq!(base64_decode("!!"), None);
-        assert_eq!(base64_decode("dXNlcjpwYXNz==="), Some(b"user:pass".to_vec()));
+        assert_eq!(
+            base64_decode("dXNlcjpwYXNz==="),
+            Some(b"user:pass".to_vec())
+        );
         assert_eq!(base64_decode("dXNlcjpwYXNz===garbage"), None);
         assert_eq!(base64_decode("dXNlcg==cGFzcw=="), None);
     }
@@ -588,11 +710,27 @@ mod tests {
     fn basic_auth_plain_and_sha() {
         let h = format!("Basic {}", base64_encode(b"user:thepassword"));
         assert!(check_basic_auth(Some(&h), "user", "thepassword"));
-        assert!(check_basic_auth(Some(&h), "user", "{SHA}82ab876d1387bfafe46cc1c8a2ef074eae50cb1d"));
-        assert!(check_basic_auth(Some(&h), "user", "{SHA}82AB876D1387BFAFE46CC1C8A2EF074EAE50CB1D"));
+        assert!(check_basic_auth(
+            Some(&h),
+            "user",
+            "{SHA}82ab876d1387bfafe46cc1c8a2ef074eae50cb1d"
+        ));
+        assert!(check_basic_auth(
+            Some(&h),
+            "user",
+            "{SHA}82AB876D1387BFAFE46CC1C8A2EF074EAE50CB1D"
+        ));
         assert!(!check_basic_auth(Some(&h), "user", "other"));
         assert!(!check_basic_auth(Some(&h), "someone", "thepassword"));
-        for bad in ["", "Basic", "Basic !!!", "Bearer x", "Basic dXNlcg==", "basic", "Basic dXNlcjp0aGVwYXNzd29yZA==garbage"] {
+        for bad in [
+            "",
+            "Basic",
+            "Basic !!!",
+            "Bearer x",
+            "Basic dXNlcg==",
+            "basic",
+            "Basic dXNlcjp0aGVwYXNzd29yZA==garbage",
+        ] {
             assert!(!check_basic_auth(Some(bad), "user", "thepassword"), "{bad}");
         }
         assert!(!check_basic_auth(None, "user", "x"));
@@ -622,9 +760,16 @@ mod tests {
     }
 
     fn serve(input: &[u8]) -> String {
-        let mut f = Fake { input: io::Cursor::new(input.to_vec()), output: Vec::new() };
+        let mut f = Fake {
+            input: io::Cursor::new(input.to_vec()),
+            output: Vec::new(),
+        };
         let h: Handler = Arc::new(|r: Request| {
-            Reply::Full(Response::new(200, "text/plain", format!("{} {} {}", r.method, r.target, r.body.len()).into_bytes()))
+            Reply::Full(Response::new(
+                200,
+                "text/plain",
+                format!("{} {} {}", r.method, r.target, r.body.len()).into_bytes(),
+            ))
         });
         serve_conn(&mut f, &h);
         String::from_utf8_lossy(&f.output).into_owned()
@@ -640,12 +785,23 @@ mod tests {
 
     #[test]
     fn limits_and_malformed_requests() {
-        let big = format!("POST /RPC2 HTTP/1.1\r\nContent-Length: {}\r\n\r\n", MAX_BODY + 1);
+        let big = format!(
+            "POST /RPC2 HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY + 1
+        );
         assert!(serve(big.as_bytes()).starts_with("HTTP/1.1 413"));
-        assert!(serve(b"POST /RPC2 HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc").starts_with("HTTP/1.1 400"));
+        assert!(
+            serve(b"POST /RPC2 HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+                .starts_with("HTTP/1.1 400")
+        );
         assert!(serve(b"garbage\r\n\r\n").starts_with("HTTP/1.1 400"));
-        assert!(serve(b"POST /RPC2 HTTP/1.1\r\nContent-Length: x\r\n\r\n").starts_with("HTTP/1.1 400"));
-        assert!(serve(b"POST /RPC2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").starts_with("HTTP/1.1 411"));
+        assert!(
+            serve(b"POST /RPC2 HTTP/1.1\r\nContent-Length: x\r\n\r\n").starts_with("HTTP/1.1 400")
+        );
+        assert!(
+            serve(b"POST /RPC2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .starts_with("HTTP/1.1 411")
+        );
         assert_eq!(serve(b""), "");
     }
 }

@@ -30,7 +30,10 @@ pub struct Capture {
 /// (Supervisor's `find_prefix_at_end`).
 fn prefix_at_end(data: &[u8], token: &[u8]) -> usize {
     let max = token.len().saturating_sub(1).min(data.len());
-    (1..=max).rev().find(|&n| data[data.len() - n..] == token[..n]).unwrap_or(0)
+    (1..=max)
+        .rev()
+        .find(|&n| data[data.len() - n..] == token[..n])
+        .unwrap_or(0)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -39,7 +42,12 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 impl Capture {
     pub fn new(maxbytes: u64) -> Capture {
-        Capture { maxbytes: maxbytes.min(usize::MAX as u64) as usize, capturing: false, pending: Vec::new(), captured: Vec::new() }
+        Capture {
+            maxbytes: maxbytes.min(usize::MAX as u64) as usize,
+            capturing: false,
+            pending: Vec::new(),
+            captured: Vec::new(),
+        }
     }
 
     /// Supervisor's BoundIO.write: past the bound, drop as many leading bytes
@@ -59,7 +67,10 @@ impl Capture {
         if self.capturing {
             self.keep(&bytes);
         }
-        out.push(Piece::Data { bytes, captured: self.capturing });
+        out.push(Piece::Data {
+            bytes,
+            captured: self.capturing,
+        });
     }
 
     /// Feed what was read from the pipe.
@@ -67,7 +78,11 @@ impl Capture {
         let mut out = Vec::new();
         self.pending.extend_from_slice(data);
         loop {
-            let token = if self.capturing { END_TOKEN } else { BEGIN_TOKEN };
+            let token = if self.capturing {
+                END_TOKEN
+            } else {
+                BEGIN_TOKEN
+            };
             if self.pending.len() <= token.len() {
                 break;
             }
@@ -131,7 +146,8 @@ mod tests {
     #[test]
     fn captures_between_tokens() {
         let mut c = Capture::new(100);
-        let mut all = c.feed(b"before<!--XSUPERVISOR:BEGIN-->hello<!--XSUPERVISOR:END-->after and more");
+        let mut all =
+            c.feed(b"before<!--XSUPERVISOR:BEGIN-->hello<!--XSUPERVISOR:END-->after and more");
         all.extend(c.flush());
         assert_eq!(data(&all, false), b"beforeafter and more");
         assert_eq!(data(&all, true), b"hello");
@@ -154,7 +170,7 @@ mod tests {
     #[test]
     fn bound_like_boundio() {
         let mut c = Capture::new(5);
-        let a = vec![b'a'; 30];
+        let a = [b'a'; 30];
         let b = vec![b'b'; 30];
         let mut all = c.feed(&[BEGIN_TOKEN, &a[..]].concat());
         all.extend(c.feed(&b));

@@ -100,12 +100,18 @@ impl ChildLog {
     /// True when output can go to the file with `splice_from`: a regular
     /// file, no syslog copy, no ANSI stripping.
     pub fn can_splice(&self) -> bool {
-        self.syslog.is_none() && self.strip.is_none() && self.file.as_ref().is_some_and(|f| f.is_rotatable())
+        self.syslog.is_none()
+            && self.strip.is_none()
+            && self.file.as_ref().is_some_and(|f| f.is_rotatable())
     }
 
     /// Move up to `max` bytes from the child's pipe into the file without
     /// copying them through the daemon (see [`RotatingFile::splice_from`]).
-    pub fn splice_from(&mut self, src: std::os::fd::RawFd, max: usize) -> io::Result<super::rotate::Spliced> {
+    pub fn splice_from(
+        &mut self,
+        src: std::os::fd::RawFd,
+        max: usize,
+    ) -> io::Result<super::rotate::Spliced> {
         match self.file.as_mut() {
             Some(f) => f.splice_from(src, max),
             None => Err(io::Error::from_raw_os_error(libc::EINVAL)),

@@ -539,7 +539,10 @@ mod tests {
         assert!(PathBuf::from(format!("{}.1", p.display())).exists());
         log.clear().unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"");
-        assert!(PathBuf::from(format!("{}.1", p.display())).exists(), "backups stay, as in Supervisor");
+        assert!(
+            PathBuf::from(format!("{}.1", p.display())).exists(),
+            "backups stay, as in Supervisor"
+        );
         log.log(LogLevel::Info, "after");
         assert_eq!(lines(&p).len(), 1);
     }

@@ -679,12 +679,20 @@ mod tests {
         }
         writer.join().unwrap();
         assert_eq!(total, data.len());
-        let mut files: Vec<PathBuf> = (1..=50).rev().map(|i| backup_name(&p, i)).filter(|b| b.exists()).collect();
+        let mut files: Vec<PathBuf> = (1..=50)
+            .rev()
+            .map(|i| backup_name(&p, i))
+            .filter(|b| b.exists())
+            .collect();
         files.push(p.clone());
         let joined: Vec<u8> = files.iter().flat_map(|f| read(f)).collect();
         assert_eq!(joined, data, "nothing lost or reordered across rotations");
         for f in &files[..files.len() - 1] {
-            assert_eq!(std::fs::metadata(f).unwrap().len(), 1000, "splices stop at maxbytes");
+            assert_eq!(
+                std::fs::metadata(f).unwrap().len(),
+                1000,
+                "splices stop at maxbytes"
+            );
         }
     }
 
@@ -697,7 +705,12 @@ mod tests {
         let mut wf = File::from(w);
         wf.write_all(b"first").unwrap();
         rf.splice_from(r.as_raw_fd(), 100).unwrap();
-        std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(0).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
         wf.write_all(b"second").unwrap();
         rf.splice_from(r.as_raw_fd(), 100).unwrap();
         assert_eq!(read(&p), b"second", "no hole where the old data was");
@@ -718,7 +731,10 @@ mod tests {
         rf.clear().unwrap();
         assert_eq!(read(&p), b"");
         for i in 1..=3 {
-            assert!(backup_name(&p, i).exists(), "backups stay, as in Supervisor");
+            assert!(
+                backup_name(&p, i).exists(),
+                "backups stay, as in Supervisor"
+            );
         }
         assert_eq!(rf.size(), 0);
         rf.write(b"new").unwrap();

@@ -127,12 +127,12 @@ pub fn resolve_user(user: &str) -> Result<UserSwitch, String> {
             .ok_or_else(|| format!("Can't find username {}", py_repr(user)))?,
     };
     let mut groups = vec![rec.gid.as_raw()];
-    if let Ok(name) = CString::new(rec.name.as_bytes()) {
-        if let Ok(list) = nix::unistd::getgrouplist(&name, rec.gid) {
-            for g in list {
-                if !groups.contains(&g.as_raw()) {
-                    groups.push(g.as_raw());
-                }
+    if let Ok(name) = CString::new(rec.name.as_bytes())
+        && let Ok(list) = nix::unistd::getgrouplist(&name, rec.gid)
+    {
+        for g in list {
+            if !groups.contains(&g.as_raw()) {
+                groups.push(g.as_raw());
             }
         }
     }
@@ -421,11 +421,11 @@ unsafe fn child_exec(
                 }
             }
         }
-        if let Some(dir) = &plan.directory {
-            if libc::chdir(dir.as_ptr()) != 0 {
-                let e = errno_name(*libc::__errno_location());
-                child_fail(&[&plan.msg_chdir_prefix, e.as_bytes(), b"\n"]);
-            }
+        if let Some(dir) = &plan.directory
+            && libc::chdir(dir.as_ptr()) != 0
+        {
+            let e = errno_name(*libc::__errno_location());
+            child_fail(&[&plan.msg_chdir_prefix, e.as_bytes(), b"\n"]);
         }
         if let Some(m) = plan.umask {
             libc::umask(m);

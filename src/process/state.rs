@@ -496,18 +496,19 @@ impl Machine {
         }
         match state {
             Phase::Starting => {
-                if let Some(start) = self.laststart {
-                    if now > start && now.duration_since(start) > Duration::from_secs(p.startsecs) {
-                        self.backoff = 0;
-                        self.change(Phase::Running, true, now, fx);
-                        fx.push(Effect::Log(
+                if let Some(start) = self.laststart
+                    && now > start
+                    && now.duration_since(start) > Duration::from_secs(p.startsecs)
+                {
+                    self.backoff = 0;
+                    self.change(Phase::Running, true, now, fx);
+                    fx.push(Effect::Log(
                             LogLevel::Info,
                             format!(
                                 "success: {} entered RUNNING state, process has stayed up for > than {} seconds (startsecs)",
                                 p.name, p.startsecs
                             ),
                         ));
-                    }
                 }
             }
             Phase::Backoff { .. } if self.backoff > p.startretries => {

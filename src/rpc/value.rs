@@ -190,7 +190,14 @@ impl Value {
             Value::DateTime(s) => format!("<DateTime {}>", py_quote(s)),
             Value::Base64(b) => format!("b{}", py_quote(&String::from_utf8_lossy(b))),
             Value::Array(items) => {
-                format!("[{}]", items.iter().map(Value::py_repr).collect::<Vec<_>>().join(", "))
+                format!(
+                    "[{}]",
+                    items
+                        .iter()
+                        .map(Value::py_repr)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }
             Value::Struct(members) => format!(
                 "{{{}}}",
@@ -312,7 +319,11 @@ impl<T: Into<Value>> From<Vec<T>> for Value {
 /// A string as Python's `repr()` writes it: single quotes unless the text
 /// has a `'` and no `"`.
 fn py_quote(s: &str) -> String {
-    let q = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let q = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(q);
     for c in s.chars() {
@@ -325,7 +336,9 @@ fn py_quote(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
