@@ -345,3 +345,57 @@ fn reload_clears_the_previous_auto_child_logs() {
     let st = h.stop(T);
     assert_eq!(st.code(), Some(0), "{}", h.diagnostics());
 }
+
+/// The shipped systemd unit: `ExecStart=supervisord -c FILE` (Type=forking,
+/// PIDFile), `ExecReload=supervisorctl reload`, `ExecStop=supervisorctl
+/// shutdown`, with our own supervisorctl.
+#[test]
+fn systemd_unit_commands_start_reload_and_stop_the_daemon() {
+    let unit = std::fs::read_to_string(repo_root().join("examples/supervisord.service"))
+        .expect("examples/supervisord.service is shipped");
+    for line in [
+        "Type=forking",
+        "PIDFile=",
+        "ExecReload=/usr/local/bin/supervisorctl reload",
+        "ExecStop=/usr/local/bin/supervisorctl shutdown",
+    ] {
+        assert!(unit.contains(line), "the unit lost {line:?}");
+    }
+    let h = Harness::new("systemd_unit");
+    let base = BASE_CONF.replace("nodaemon=true", "nodaemon=false");
+    h.write_conf(&format!("{base}{}", recorder("x")));
+    let conf = h.conf_path();
+    let o = h.run(&["-c", conf.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    let daemon = h
+        .read_pid("supervisord.pid")
+        .expect("PIDFile written before the start command returned");
+    let x1 = wait_new_pid(&h, "x", None);
+
+    // ExecReload: supervisorctl reload (non-interactive: no y/N question).
+    h.write_conf(&format!("{base}{}{}", recorder("x"), recorder("y")));
+    let o = h.ctl(&["reload"]);
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "Restarted supervisord\n"
+    );
+    wait_new_pid(&h, "y", None);
+    wait_new_pid(&h, "x", Some(x1));
+    assert_eq!(
+        h.read_pid("supervisord.pid"),
+        Some(daemon),
+        "the daemon was replaced, not reloaded"
+    );
+    h.eventually(T, "status after the reload", || {
+        let o = h.ctl(&["status"]);
+        o.status.code() == Some(0) && String::from_utf8_lossy(&o.stdout).lines().count() == 2
+    });
+
+    // ExecStop: supervisorctl shutdown.
+    let o = h.ctl(&["shutdown"]);
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "Shut down\n");
+    h.eventually(T, "the daemon to exit", || !pid_alive(daemon));
+    assert!(!h.path("supervisord.pid").exists(), "pidfile left behind");
+}

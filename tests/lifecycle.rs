@@ -705,3 +705,56 @@ fn debug_loglevel_copies_child_output_to_the_main_log() {
         }
     }
 }
+
+/// `[fcgi-program:x]`: supervisord binds the socket and every process gets
+/// it as fd 0 (unix and tcp forms).
+#[test]
+fn fcgi_program_processes_share_the_socket_on_fd0() {
+    let h = Harness::new("fcgi");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    h.write_standard_conf(&format!(
+        "[fcgi-program:u]\n\
+         socket=unix://{{dir}}/fcgi.sock\n\
+         socket_mode=0660\n\
+         numprocs=2\n\
+         process_name=%(program_name)s_%(process_num)d\n\
+         command=/bin/sh -c 'readlink /proc/self/fd/0 > {{dir}}/%(process_num)d.fd0; exec sleep 100000'\n\
+         startsecs=0\n\n\
+         [fcgi-program:t]\n\
+         socket=tcp://127.0.0.1:{port}\n\
+         command=/bin/sh -c 'readlink /proc/self/fd/0 > {{dir}}/t.fd0; exec sleep 100000'\n\
+         startsecs=0\n"
+    ));
+    let mut h = h;
+    h.start(&[]);
+    for f in ["0.fd0", "1.fd0", "t.fd0"] {
+        h.eventually(Duration::from_secs(10), f, || {
+            h.read(f).starts_with("socket:[")
+        });
+    }
+    assert_eq!(
+        h.read("0.fd0"),
+        h.read("1.fd0"),
+        "both processes of u get the same socket"
+    );
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let meta = std::fs::metadata(h.path("fcgi.sock")).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o660,
+        "socket_mode applied"
+    );
+    assert!(
+        std::os::unix::net::UnixStream::connect(h.path("fcgi.sock")).is_ok(),
+        "the unix socket listens"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "the tcp socket listens"
+    );
+}
