@@ -48,6 +48,24 @@ numprocs=2
 stopwaitsecs=2
 ";
 
+/// Which daemon the two clients talk to: the scenarios run against the
+/// Python reference daemon and against ours, and in both cases our
+/// supervisorctl must print and exit exactly as the Python one.
+#[derive(Clone, Copy)]
+enum Daemon {
+    Reference,
+    Ours,
+}
+
+impl Daemon {
+    fn tag(self) -> &'static str {
+        match self {
+            Daemon::Reference => "ref",
+            Daemon::Ours => "ours",
+        }
+    }
+}
+
 struct Reference {
     h: Harness,
     venv: PathBuf,
@@ -82,7 +100,7 @@ fn conf_text(port: Option<u16>, programs: &str) -> String {
 
 impl Reference {
     /// Start the reference daemon on a fresh config, or `None` (skip).
-    fn start(name: &str, inet: bool, programs: &str) -> Option<Reference> {
+    fn start(name: &str, daemon: Daemon, inet: bool, programs: &str) -> Option<Reference> {
         let venv = reference_venv();
         if !skip_unless(venv.is_some(), "SUPERVISOR_REF_VENV is not set") {
             return None;
@@ -91,7 +109,10 @@ impl Reference {
         let mut h = Harness::new(name);
         let port = inet.then(free_port);
         h.write_conf(&conf_text(port, programs));
-        let mut c = h.command(venv.join("bin").join("supervisord"));
+        let mut c = match daemon {
+            Daemon::Reference => h.command(venv.join("bin").join("supervisord")),
+            Daemon::Ours => h.command(supervisord_bin()),
+        };
         c.arg("-n").arg("-c").arg(h.conf_path());
         h.start_command(c);
         h.wait_for_socket(Duration::from_secs(20));
@@ -234,9 +255,13 @@ fn assert_same(r: &Output, o: &Output, what: &str) {
     );
 }
 
-#[test]
-fn ctl_read_only_commands_match_reference() {
-    let Some(r) = Reference::start("ctl_readonly", false, PROGRAMS) else {
+fn ctl_read_only_commands_match_reference_on(daemon: Daemon) {
+    let Some(r) = Reference::start(
+        &format!("ctl_readonly_{}", daemon.tag()),
+        daemon,
+        false,
+        PROGRAMS,
+    ) else {
         return;
     };
     r.wait_running("grp:a");
@@ -321,15 +346,19 @@ fn ctl_read_only_commands_match_reference() {
     r.same_shell(&["-i"], "");
 }
 
-#[test]
-fn ctl_state_changes_match_reference() {
+fn ctl_state_changes_match_reference_on(daemon: Daemon) {
     // Whether `quick` fails as a spawn error or an abnormal termination
     // depends on the daemon's timing: leave it out of `start all`.
     let quick =
         "[program:quick]\ncommand=/bin/true\nautostart=false\nstartsecs=1\nstartretries=0\n\n";
     assert!(PROGRAMS.contains(quick));
     let programs = PROGRAMS.replace(quick, "");
-    let Some(r) = Reference::start("ctl_changes", false, &programs) else {
+    let Some(r) = Reference::start(
+        &format!("ctl_changes_{}", daemon.tag()),
+        daemon,
+        false,
+        &programs,
+    ) else {
         return;
     };
     r.wait_running("grp:b_01");
@@ -352,9 +381,13 @@ fn ctl_state_changes_match_reference() {
     r.same_lines_with_undo(&["start", "all"], &["stop", "idle", "bad"]);
 }
 
-#[test]
-fn ctl_reread_and_update_match_reference() {
-    let Some(r) = Reference::start("ctl_update", false, PROGRAMS) else {
+fn ctl_reread_and_update_match_reference_on(daemon: Daemon) {
+    let Some(r) = Reference::start(
+        &format!("ctl_update_{}", daemon.tag()),
+        daemon,
+        false,
+        PROGRAMS,
+    ) else {
         return;
     };
     let before = conf_text(None, PROGRAMS);
@@ -389,9 +422,13 @@ fn ctl_reread_and_update_match_reference() {
     r.same_with_undo(&["add", "newprog"], &["remove", "newprog"]);
 }
 
-#[test]
-fn ctl_over_inet_with_auth_matches_reference() {
-    let Some(r) = Reference::start("ctl_inet", true, PROGRAMS) else {
+fn ctl_over_inet_with_auth_matches_reference_on(daemon: Daemon) {
+    let Some(r) = Reference::start(
+        &format!("ctl_inet_{}", daemon.tag()),
+        daemon,
+        true,
+        PROGRAMS,
+    ) else {
         return;
     };
     let url = format!("http://127.0.0.1:{}", r.port.unwrap_or(0));
@@ -451,9 +488,13 @@ fn interrupted(r: &Reference, prog: PathBuf, args: &[&str], want: &str) -> Outpu
     o
 }
 
-#[test]
-fn ctl_tail_follow_matches_reference() {
-    let Some(r) = Reference::start("ctl_tailf", false, PROGRAMS) else {
+fn ctl_tail_follow_matches_reference_on(daemon: Daemon) {
+    let Some(r) = Reference::start(
+        &format!("ctl_tailf_{}", daemon.tag()),
+        daemon,
+        false,
+        PROGRAMS,
+    ) else {
         return;
     };
     for (args, want) in [
@@ -468,9 +509,13 @@ fn ctl_tail_follow_matches_reference() {
     r.same(&["tail", "-f", "nope"]);
 }
 
-#[test]
-fn ctl_shutdown_matches_reference() {
-    let Some(mut r) = Reference::start("ctl_shutdown", false, PROGRAMS) else {
+fn ctl_shutdown_matches_reference_on(daemon: Daemon) {
+    let Some(mut r) = Reference::start(
+        &format!("ctl_shutdown_{}", daemon.tag()),
+        daemon,
+        false,
+        PROGRAMS,
+    ) else {
         return;
     };
     let o = r.run_ours(&["shutdown"]);
@@ -488,9 +533,13 @@ fn ctl_shutdown_matches_reference() {
     r.same(&["pid"]);
 }
 
-#[test]
-fn ctl_usage_errors_match_reference() {
-    let Some(r) = Reference::start("ctl_usage", false, PROGRAMS) else {
+fn ctl_usage_errors_match_reference_on(daemon: Daemon) {
+    let Some(r) = Reference::start(
+        &format!("ctl_usage_{}", daemon.tag()),
+        daemon,
+        false,
+        PROGRAMS,
+    ) else {
         return;
     };
     // Usage errors name the program: compare only the first line.
@@ -528,4 +577,74 @@ fn ctl_usage_errors_match_reference() {
     let o = r.h.run_as("supervisorctl", &["-h"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stdout).contains("-s/--serverurl URL"));
+}
+
+#[test]
+fn ctl_read_only_commands_match_reference() {
+    ctl_read_only_commands_match_reference_on(Daemon::Reference);
+}
+
+#[test]
+fn ctl_read_only_commands_match_reference_against_our_daemon() {
+    ctl_read_only_commands_match_reference_on(Daemon::Ours);
+}
+
+#[test]
+fn ctl_state_changes_match_reference() {
+    ctl_state_changes_match_reference_on(Daemon::Reference);
+}
+
+#[test]
+fn ctl_state_changes_match_reference_against_our_daemon() {
+    ctl_state_changes_match_reference_on(Daemon::Ours);
+}
+
+#[test]
+fn ctl_reread_and_update_match_reference() {
+    ctl_reread_and_update_match_reference_on(Daemon::Reference);
+}
+
+#[test]
+fn ctl_reread_and_update_match_reference_against_our_daemon() {
+    ctl_reread_and_update_match_reference_on(Daemon::Ours);
+}
+
+#[test]
+fn ctl_over_inet_with_auth_matches_reference() {
+    ctl_over_inet_with_auth_matches_reference_on(Daemon::Reference);
+}
+
+#[test]
+fn ctl_over_inet_with_auth_matches_reference_against_our_daemon() {
+    ctl_over_inet_with_auth_matches_reference_on(Daemon::Ours);
+}
+
+#[test]
+fn ctl_tail_follow_matches_reference() {
+    ctl_tail_follow_matches_reference_on(Daemon::Reference);
+}
+
+#[test]
+fn ctl_tail_follow_matches_reference_against_our_daemon() {
+    ctl_tail_follow_matches_reference_on(Daemon::Ours);
+}
+
+#[test]
+fn ctl_shutdown_matches_reference() {
+    ctl_shutdown_matches_reference_on(Daemon::Reference);
+}
+
+#[test]
+fn ctl_shutdown_matches_reference_against_our_daemon() {
+    ctl_shutdown_matches_reference_on(Daemon::Ours);
+}
+
+#[test]
+fn ctl_usage_errors_match_reference() {
+    ctl_usage_errors_match_reference_on(Daemon::Reference);
+}
+
+#[test]
+fn ctl_usage_errors_match_reference_against_our_daemon() {
+    ctl_usage_errors_match_reference_on(Daemon::Ours);
 }
