@@ -616,12 +616,16 @@ startsecs=0
     });
     h.signal(libc::SIGHUP);
     let mut evs = Vec::new();
-    h.eventually(T, "p RUNNING again after the reload", || {
+    // Both p and the listener itself reach RUNNING again (in either order,
+    // whenever each daemon's loop gets there).
+    h.eventually(T, "p and rec RUNNING again after the reload", || {
         evs = events(&h, "events.txt");
-        evs.iter()
-            .filter(|e| e.is("PROCESS_STATE_RUNNING", "processname:p "))
-            .count()
-            == 2
+        let running = |name: &str| {
+            evs.iter()
+                .filter(|e| e.is("PROCESS_STATE_RUNNING", &format!("processname:{name} ")))
+                .count()
+        };
+        running("p") == 2 && running("rec") == 2
     });
     evs
 }

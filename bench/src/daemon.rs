@@ -65,7 +65,11 @@ pub struct Program {
 
 impl Program {
     pub fn new(name: impl Into<String>, command: impl Into<String>) -> Program {
-        Program { name: name.into(), command: command.into(), options: Vec::new() }
+        Program {
+            name: name.into(),
+            command: command.into(),
+            options: Vec::new(),
+        }
     }
     pub fn opt(mut self, k: &'static str, v: impl Into<String>) -> Program {
         self.options.push((k, v.into()));
@@ -136,10 +140,16 @@ impl Daemon {
         std::fs::write(&conf, config_text(&dir, port, programs)).expect("write config");
         let out = std::fs::File::create(dir.join("daemon.out")).expect("daemon.out");
         let mut cmd = Command::new(env.daemon_bin(kind));
-        cmd.arg("-n").arg("-c").arg(&conf).current_dir(&dir).stdin(Stdio::null());
+        cmd.arg("-n")
+            .arg("-c")
+            .arg(&conf)
+            .current_dir(&dir)
+            .stdin(Stdio::null());
         cmd.stdout(out.try_clone().expect("dup")).stderr(out);
         let t_exec_ns = sys::now_ns();
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("start {}: {e}", kind.name()));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", kind.name()));
         Daemon {
             kind,
             unix: Addr::Unix(dir.join("supervisor.sock")),
@@ -189,7 +199,11 @@ impl Daemon {
                 );
             }
             if self.guard.try_exited() {
-                panic!("{} exited early (see {}/daemon.out)", self.kind.name(), self.dir.display());
+                panic!(
+                    "{} exited early (see {}/daemon.out)",
+                    self.kind.name(),
+                    self.dir.display()
+                );
             }
             sys::sleep(Duration::from_micros(500));
         }

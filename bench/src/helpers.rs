@@ -8,7 +8,11 @@ use std::path::Path;
 use std::time::Duration;
 
 fn append(path: &str, line: &str) {
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
         let _ = f.write_all(line.as_bytes());
     }
 }
@@ -21,7 +25,12 @@ pub fn run(args: &[String]) -> Option<i32> {
         "__crash" => crash(a(1), a(2).parse().unwrap_or(100)),
         "__write" => write(a(1), a(2).parse().unwrap_or(0)),
         "__pid1child" => pid1child(Path::new(a(1)), a(2).parse().unwrap_or(0)),
-        "__load" => load(a(1), a(2).parse().unwrap_or(1), a(3).parse().unwrap_or(5.0), a(4) == "keep"),
+        "__load" => load(
+            a(1),
+            a(2).parse().unwrap_or(1),
+            a(3).parse().unwrap_or(5.0),
+            a(4) == "keep",
+        ),
         _ => return None,
     })
 }
@@ -115,7 +124,14 @@ fn load(addr: &str, clients: usize, secs: f64, keep: bool) -> i32 {
             Err(_) => return 2,
         },
     };
-    let r = crate::http::load(&addr, "supervisor.getAllProcessInfo", clients, Duration::from_secs_f64(secs), keep, 0);
+    let r = crate::http::load(
+        &addr,
+        "supervisor.getAllProcessInfo",
+        clients,
+        Duration::from_secs_f64(secs),
+        keep,
+        0,
+    );
     println!(
         "{} requests, {} errors, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
         r.requests,

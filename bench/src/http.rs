@@ -90,7 +90,10 @@ fn find(h: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Read one response; `buf` is reused.  Returns (status, body range in buf,
 /// whether the server keeps the connection open).
-fn read_response(conn: &mut Conn, buf: &mut Vec<u8>) -> io::Result<(u16, std::ops::Range<usize>, bool)> {
+fn read_response(
+    conn: &mut Conn,
+    buf: &mut Vec<u8>,
+) -> io::Result<(u16, std::ops::Range<usize>, bool)> {
     buf.clear();
     let mut chunk = [0u8; 65536];
     let head_end = loop {
@@ -99,15 +102,25 @@ fn read_response(conn: &mut Conn, buf: &mut Vec<u8>) -> io::Result<(u16, std::op
         }
         let n = conn.read(&mut chunk)?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before headers"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "closed before headers",
+            ));
         }
         buf.extend_from_slice(&chunk[..n]);
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let http10 = head.starts_with("http/1.0");
     let header = |name: &str| {
-        head.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim_start_matches(':').trim().to_string()))
+        head.lines().find_map(|l| {
+            l.strip_prefix(name)
+                .map(|v| v.trim_start_matches(':').trim().to_string())
+        })
     };
     let close = match header("connection") {
         Some(v) if v == "close" => true,
@@ -175,9 +188,11 @@ fn read_response(conn: &mut Conn, buf: &mut Vec<u8>) -> io::Result<(u16, std::op
 pub fn call(addr: &Addr, method: &str, params: &[Value]) -> Result<Value, String> {
     let body = rpc::encode_call(method, params);
     let mut conn = Conn::open(addr).map_err(|e| format!("connect: {e}"))?;
-    conn.write_all(&request_bytes(&body, false)).map_err(|e| format!("write: {e}"))?;
+    conn.write_all(&request_bytes(&body, false))
+        .map_err(|e| format!("write: {e}"))?;
     let mut buf = Vec::new();
-    let (status, range, _) = read_response(&mut conn, &mut buf).map_err(|e| format!("read: {e}"))?;
+    let (status, range, _) =
+        read_response(&mut conn, &mut buf).map_err(|e| format!("read: {e}"))?;
     if status != 200 {
         return Err(format!("HTTP {status}"));
     }
@@ -194,7 +209,12 @@ pub fn states(addr: &Addr) -> Result<Vec<String>, String> {
     Ok(v.as_array()
         .unwrap_or(&[])
         .iter()
-        .map(|p| p.get("statename").and_then(|s| s.as_str()).unwrap_or("?").to_string())
+        .map(|p| {
+            p.get("statename")
+                .and_then(|s| s.as_str())
+                .unwrap_or("?")
+                .to_string()
+        })
         .collect())
 }
 
@@ -280,5 +300,83 @@ pub fn load(
     }
     let elapsed_s = t0.elapsed().as_secs_f64();
     let cpu1 = sys::cpu_s(daemon_pid).unwrap_or(f64::NAN);
-    LoadResult { requests: latencies_ms.len() as u64, errors, elapsed_s, latencies_ms, daemon_cpu_s: cpu1 - cpu0 }
+    LoadResult {
+        requests: latencies_ms.len() as u64,
+        errors,
+        elapsed_s,
+        latencies_ms,
+        daemon_cpu_s: cpu1 - cpu0,
+    }
+}
+
+/// `clients` threads, each cycling through `calls` (method, params) for
+/// `duration`, one new connection per call.  Any complete methodResponse
+/// counts as an answer (a fault is an answer too: `start` of a running
+/// program is ALREADY_STARTED); only transport errors are errors.
+pub fn load_mixed(
+    addr: &Addr,
+    calls: &[(String, Vec<Value>)],
+    clients: usize,
+    duration: Duration,
+    daemon_pid: i32,
+) -> LoadResult {
+    let reqs: Arc<Vec<Vec<u8>>> = Arc::new(
+        calls
+            .iter()
+            .map(|(m, p)| request_bytes(&rpc::encode_call(m, p), false))
+            .collect(),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let go = Arc::new(std::sync::Barrier::new(clients + 1));
+    let mut handles = Vec::new();
+    for client in 0..clients {
+        let (addr, reqs, stop, go) = (addr.clone(), reqs.clone(), stop.clone(), go.clone());
+        handles.push(std::thread::spawn(move || {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            let mut buf = Vec::with_capacity(1 << 16);
+            let mut i = client;
+            go.wait();
+            while !stop.load(Ordering::Relaxed) {
+                let req = &reqs[i % reqs.len()];
+                i += 1;
+                let t = Instant::now();
+                let ok = (|| -> io::Result<bool> {
+                    let mut c = Conn::open(&addr)?;
+                    c.write_all(req)?;
+                    let (status, range, _) = read_response(&mut c, &mut buf)?;
+                    Ok(status == 200 && buf[range].ends_with(b"</methodResponse>\n"))
+                })();
+                match ok {
+                    Ok(true) => lat.push(t.elapsed().as_secs_f64() * 1e3),
+                    _ => {
+                        errors += 1;
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let cpu0 = sys::cpu_s(daemon_pid).unwrap_or(f64::NAN);
+    let t0 = Instant::now();
+    go.wait();
+    sys::sleep(duration);
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies_ms = Vec::new();
+    let mut errors = 0;
+    for h in handles {
+        let (l, e) = h.join().expect("client thread");
+        latencies_ms.extend(l);
+        errors += e;
+    }
+    let elapsed_s = t0.elapsed().as_secs_f64();
+    let cpu1 = sys::cpu_s(daemon_pid).unwrap_or(f64::NAN);
+    LoadResult {
+        requests: latencies_ms.len() as u64,
+        errors,
+        elapsed_s,
+        latencies_ms,
+        daemon_cpu_s: cpu1 - cpu0,
+    }
 }

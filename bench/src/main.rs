@@ -41,14 +41,25 @@ struct Args {
 }
 
 fn parse_args(raw: &[String]) -> Result<Args, String> {
-    let mut a = Args { smoke: false, json: None, only: None, keep_tmp: false, build: true };
+    let mut a = Args {
+        smoke: false,
+        json: None,
+        only: None,
+        keep_tmp: false,
+        build: true,
+    };
     let mut it = raw.iter();
     while let Some(x) = it.next() {
         match x.as_str() {
             "--smoke" => a.smoke = true,
             "--json" => a.json = Some(it.next().ok_or("--json needs a FILE")?.into()),
             "--only" => {
-                let v: Vec<String> = it.next().ok_or("--only needs NAME")?.split(',').map(str::to_string).collect();
+                let v: Vec<String> = it
+                    .next()
+                    .ok_or("--only needs NAME")?
+                    .split(',')
+                    .map(str::to_string)
+                    .collect();
                 for n in &v {
                     if !scenarios::NAMES.contains(&n.as_str()) {
                         return Err(format!("unknown scenario {n}"));
@@ -66,7 +77,10 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
 }
 
 fn which(name: &str) -> Option<PathBuf> {
@@ -90,15 +104,27 @@ fn setup_ours(build: bool) -> Result<PathBuf, String> {
         eprintln!("setup: cargo build --release (our daemon)");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut c = Command::new(cargo);
-        c.args(["build", "--release", "--bin", "supervisord", "--manifest-path"]).arg(root.join("Cargo.toml"));
+        c.args([
+            "build",
+            "--release",
+            "--bin",
+            "supervisord",
+            "--manifest-path",
+        ])
+        .arg(root.join("Cargo.toml"));
         // Our own cargo run sets these for the bench crate; not for the daemon.
-        c.env_remove("CARGO_TARGET_DIR").env_remove("CARGO_MANIFEST_DIR");
+        c.env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_MANIFEST_DIR");
         if !ok(&mut c) {
             return Err("cargo build --release failed".into());
         }
     }
     let p = root.join("target/release/supervisord");
-    if p.is_file() { Ok(p) } else { Err(format!("{} missing", p.display())) }
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(format!("{} missing", p.display()))
+    }
 }
 
 /// The static build (`scripts/build-static.sh`), if it can be built here.
@@ -130,9 +156,13 @@ fn setup_ref() -> Result<PathBuf, String> {
             .unwrap_or(false)
     };
     if !has(&venv) {
-        eprintln!("setup: virtualenv with supervisor==4.3.0 in {}", venv.display());
+        eprintln!(
+            "setup: virtualenv with supervisor==4.3.0 in {}",
+            venv.display()
+        );
         let py = which("python3").ok_or("python3 not found")?;
-        if !venv.join("bin/pip").is_file() && !ok(Command::new(&py).args(["-m", "venv"]).arg(&venv)) {
+        if !venv.join("bin/pip").is_file() && !ok(Command::new(&py).args(["-m", "venv"]).arg(&venv))
+        {
             return Err("python3 -m venv failed (Debian: apt-get install python3-venv)".into());
         }
         if !ok(Command::new(venv.join("bin/pip")).args(["install", "-q", "supervisor==4.3.0"])) {
@@ -161,15 +191,30 @@ fn setup_tini() -> Option<PathBuf> {
 }
 
 fn machine() -> String {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let mem_gib = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().next()?.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .and_then(|s| {
+            s.lines()
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse::<f64>()
+                .ok()
+        })
         .map(|kb| kb / 1024.0 / 1024.0)
         .unwrap_or(0.0);
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name"))?.split(':').nth(1).map(|x| x.trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))?
+                .split(':')
+                .nth(1)
+                .map(|x| x.trim().to_string())
+        })
         .unwrap_or_default();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let date = Command::new("date")
@@ -177,7 +222,10 @@ fn machine() -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    format!("{date}; {cores} cores ({cpu}), {mem_gib:.1} GiB RAM, Linux {}", kernel.trim())
+    format!(
+        "{date}; {cores} cores ({cpu}), {mem_gib:.1} GiB RAM, Linux {}",
+        kernel.trim()
+    )
 }
 
 fn loadavg() -> String {
@@ -212,7 +260,14 @@ fn main() {
         let tmp = std::env::temp_dir().join(format!("supervisor-bench-{}", std::process::id()));
         std::fs::create_dir_all(&tmp).map_err(|e| format!("temp dir: {e}"))?;
         let self_exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        Ok(daemon::Env { ours, ours_static, ref_venv, tini, self_exe, tmp })
+        Ok(daemon::Env {
+            ours,
+            ours_static,
+            ref_venv,
+            tini,
+            self_exe,
+            tmp,
+        })
     };
     let env = match setup() {
         Ok(e) => e,
@@ -221,7 +276,11 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let plan = if args.smoke { scenarios::Plan::smoke() } else { scenarios::Plan::full() };
+    let plan = if args.smoke {
+        scenarios::Plan::smoke()
+    } else {
+        scenarios::Plan::full()
+    };
     let machine = machine();
     let load_before = loadavg();
     eprintln!("machine: {machine}; load average {load_before}");
@@ -230,11 +289,17 @@ fn main() {
     let mut figs: Vec<Figure> = Vec::new();
     let mut failures = Vec::new();
     for name in scenarios::NAMES {
-        if args.only.as_ref().is_some_and(|o| !o.iter().any(|x| x == name)) {
+        if args
+            .only
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|x| x == name))
+        {
             continue;
         }
         eprintln!("{name}:");
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenarios::run(name, &env, &plan)));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            scenarios::run(name, &env, &plan)
+        }));
         sys::reap_strays();
         match r {
             Ok(f) => figs.extend(f),
@@ -256,12 +321,19 @@ fn main() {
     let took = started.elapsed().as_secs_f64();
     let header = format!(
         "supervisor-rs vs Python supervisord 4.3.0{}: {machine}; load average {load_before} -> {}; took {took:.0} s",
-        if args.smoke { " (SMOKE run: few repetitions, small sizes)" } else { "" },
+        if args.smoke {
+            " (SMOKE run: few repetitions, small sizes)"
+        } else {
+            ""
+        },
         loadavg()
     );
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "\n{header}\n\n{}", report::table(&figs));
-    let _ = writeln!(out, "ratio = ours / other (median of repetitions; [min-max] spread).\n");
+    let _ = writeln!(
+        out,
+        "ratio = ours / other (median of repetitions; [min-max] spread).\n"
+    );
     let mut json = vec![format!(
         "{{\"machine\":\"{}\",\"smoke\":{},\"seconds\":{took:.1}}}",
         machine.replace('"', "'"),

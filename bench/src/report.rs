@@ -31,8 +31,17 @@ impl Summary {
         let mut v = reps.clone();
         v.sort_by(|a, b| a.total_cmp(b));
         let n = v.len();
-        let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
-        Some(Summary { median, min: v[0], max: v[n - 1], n })
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        Some(Summary {
+            median,
+            min: v[0],
+            max: v[n - 1],
+            n,
+        })
     }
 }
 
@@ -153,7 +162,11 @@ impl Figure {
 }
 
 fn jnum(x: f64) -> String {
-    if x.is_finite() { format!("{}", (x * 1e6).round() / 1e6) } else { "null".into() }
+    if x.is_finite() {
+        format!("{}", (x * 1e6).round() / 1e6)
+    } else {
+        "null".into()
+    }
 }
 
 fn jstr(s: &str) -> String {
@@ -197,7 +210,12 @@ fn cell(s: &Option<Summary>) -> String {
     match s {
         None => "n/a".into(),
         Some(s) if s.n > 1 && s.min != s.max => {
-            format!("{} [{}-{}]", fmt_num(s.median), fmt_num(s.min), fmt_num(s.max))
+            format!(
+                "{} [{}-{}]",
+                fmt_num(s.median),
+                fmt_num(s.min),
+                fmt_num(s.max)
+            )
         }
         Some(s) => fmt_num(s.median),
     }
@@ -222,7 +240,9 @@ pub fn table(figs: &[Figure]) -> String {
             cell(&f.ours),
             cell(&f.other),
             f.other_name.into(),
-            f.ratio().map(|r| format!("{}x", fmt_num(r))).unwrap_or_else(|| "-".into()),
+            f.ratio()
+                .map(|r| format!("{}x", fmt_num(r)))
+                .unwrap_or_else(|| "-".into()),
             f.target_text(),
             match f.pass() {
                 Some(true) => "PASS".into(),
@@ -232,8 +252,9 @@ pub fn table(figs: &[Figure]) -> String {
             },
         ]);
     }
-    let widths: Vec<usize> =
-        (0..8).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..8)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for (k, r) in rows.iter().enumerate() {
         out.push('|');

@@ -86,13 +86,25 @@ impl Plan {
     }
 }
 
-pub const NAMES: [&str; 9] = ["size", "start", "rpc", "ctl", "respawn", "logs", "idle", "shutdown", "pid1"];
+pub const NAMES: [&str; 10] = [
+    "size",
+    "start",
+    "rpc",
+    "crashloop",
+    "ctl",
+    "respawn",
+    "logs",
+    "idle",
+    "shutdown",
+    "pid1",
+];
 
 pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
     match name {
         "size" => size(env),
         "start" => start(env, plan),
         "rpc" => rpc(env, plan),
+        "crashloop" => crashloop(env, plan),
         "ctl" => ctl(env, plan),
         "respawn" => respawn(env, plan),
         "logs" => logs(env, plan),
@@ -116,7 +128,9 @@ fn per_kind<T: Default>() -> HashMap<Kind, T> {
 }
 
 fn du(p: &Path) -> u64 {
-    let Ok(md) = std::fs::symlink_metadata(p) else { return 0 };
+    let Ok(md) = std::fs::symlink_metadata(p) else {
+        return 0;
+    };
     if md.is_dir() {
         std::fs::read_dir(p)
             .map(|d| d.filter_map(|e| e.ok()).map(|e| du(&e.path())).sum())
@@ -136,12 +150,26 @@ fn size(env: &Env) -> Vec<Figure> {
         .and_then(|e| e.ok())
         .map(|e| e.path().join("site-packages/supervisor"));
     let pkg = site.as_deref().map(du).unwrap_or(0) as f64 / 1e6;
-    let st: Vec<f64> = env.ours_static.iter().map(|p| sys::file_size(p) as f64 / 1e6).collect();
+    let st: Vec<f64> = env
+        .ours_static
+        .iter()
+        .map(|p| sys::file_size(p) as f64 / 1e6)
+        .collect();
     vec![
-        Figure::new("binary size (python: supervisor package, without Python itself)", "MB", "python")
-            .ours(&[ours])
-            .other(&[pkg]),
-        Figure::new("binary size, static build (python: as above)", "MB", "python").ours(&st).other(&[pkg]),
+        Figure::new(
+            "binary size (python: supervisor package, without Python itself)",
+            "MB",
+            "python",
+        )
+        .ours(&[ours])
+        .other(&[pkg]),
+        Figure::new(
+            "binary size, static build (python: as above)",
+            "MB",
+            "python",
+        )
+        .ours(&st)
+        .other(&[pkg]),
     ]
 }
 
@@ -150,7 +178,11 @@ fn size(env: &Env) -> Vec<Figure> {
 fn start(env: &Env, plan: &Plan) -> Vec<Figure> {
     let mut figs = Vec::new();
     for &n in &plan.start_ns {
-        let reps = if n >= 1000 { plan.reps.min(3) } else { plan.reps };
+        let reps = if n >= 1000 {
+            plan.reps.min(3)
+        } else {
+            plan.reps
+        };
         let mut start_ms: HashMap<Kind, Vec<f64>> = per_kind();
         let mut rss: HashMap<Kind, Vec<f64>> = per_kind();
         let mut pss: HashMap<Kind, Vec<f64>> = per_kind();
@@ -165,10 +197,18 @@ fn start(env: &Env, plan: &Plan) -> Vec<Figure> {
                 if kind == Kind::OursStatic {
                     // Memory only; a broken static build must not stop the rest.
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        let mut d = Daemon::start(env, kind, dir_for(env, &format!("start{n}"), kind.name(), rep), &daemon::sleepers(n));
+                        let mut d = Daemon::start(
+                            env,
+                            kind,
+                            dir_for(env, &format!("start{n}"), kind.name(), rep),
+                            &daemon::sleepers(n),
+                        );
                         d.wait_running(n, Duration::from_secs(120));
                         sys::sleep(plan.settle);
-                        (sys::rss_kb(d.pid()).unwrap_or(0) as f64 / 1024.0, sys::pss_kb(d.pid()).unwrap_or(0) as f64 / 1024.0)
+                        (
+                            sys::rss_kb(d.pid()).unwrap_or(0) as f64 / 1024.0,
+                            sys::pss_kb(d.pid()).unwrap_or(0) as f64 / 1024.0,
+                        )
                     }));
                     match r {
                         Ok((r, p)) => {
@@ -181,13 +221,29 @@ fn start(env: &Env, plan: &Plan) -> Vec<Figure> {
                     }
                     continue;
                 }
-                progress(&format!("start {n} programs, {} rep {}/{reps}", kind.name(), rep + 1));
-                let mut d = Daemon::start(env, kind, dir_for(env, &format!("start{n}"), kind.name(), rep), &daemon::sleepers(n));
+                progress(&format!(
+                    "start {n} programs, {} rep {}/{reps}",
+                    kind.name(),
+                    rep + 1
+                ));
+                let mut d = Daemon::start(
+                    env,
+                    kind,
+                    dir_for(env, &format!("start{n}"), kind.name(), rep),
+                    &daemon::sleepers(n),
+                );
                 let t = d.wait_running(n, Duration::from_secs(120));
-                start_ms.get_mut(&kind).unwrap().push((t - d.t_exec_ns) as f64 / 1e6);
+                start_ms
+                    .get_mut(&kind)
+                    .unwrap()
+                    .push((t - d.t_exec_ns) as f64 / 1e6);
                 sys::sleep(plan.settle);
-                rss.get_mut(&kind).unwrap().push(sys::rss_kb(d.pid()).unwrap_or(0) as f64 / 1024.0);
-                pss.get_mut(&kind).unwrap().push(sys::pss_kb(d.pid()).unwrap_or(0) as f64 / 1024.0);
+                rss.get_mut(&kind)
+                    .unwrap()
+                    .push(sys::rss_kb(d.pid()).unwrap_or(0) as f64 / 1024.0);
+                pss.get_mut(&kind)
+                    .unwrap()
+                    .push(sys::pss_kb(d.pid()).unwrap_or(0) as f64 / 1024.0);
                 if n >= 1000 || (plan.smoke && n == *plan.start_ns.last().unwrap()) {
                     d.wait_rpc(Duration::from_secs(30));
                     let st = http::states(&d.unix).expect("getAllProcessInfo");
@@ -196,7 +252,9 @@ fn start(env: &Env, plan: &Plan) -> Vec<Figure> {
                     // At most lat_calls, and at most ~5 s (the reference takes
                     // seconds per call at 1,000 programs).
                     let began = Instant::now();
-                    while l.len() < plan.lat_calls && (l.len() < 3 || began.elapsed() < Duration::from_secs(5)) {
+                    while l.len() < plan.lat_calls
+                        && (l.len() < 3 || began.elapsed() < Duration::from_secs(5))
+                    {
                         let t = Instant::now();
                         http::call(&d.unix, "supervisor.getAllProcessInfo", &[]).expect("call");
                         l.push(t.elapsed().as_secs_f64() * 1e3);
@@ -206,9 +264,14 @@ fn start(env: &Env, plan: &Plan) -> Vec<Figure> {
             }
         }
         let f = |m: &HashMap<Kind, Vec<f64>>, name: String, unit| {
-            Figure::new(name, unit, "python").ours(&m[&Kind::Ours]).other(&m[&Kind::Ref])
+            Figure::new(name, unit, "python")
+                .ours(&m[&Kind::Ours])
+                .other(&m[&Kind::Ref])
         };
-        figs.push(f(&rss, format!("idle RSS, {n} programs"), "MiB").note("includes the shared pages of libc.so"));
+        figs.push(
+            f(&rss, format!("idle RSS, {n} programs"), "MiB")
+                .note("includes the shared pages of libc.so"),
+        );
         figs.push(f(&pss, format!("idle PSS, {n} programs"), "MiB"));
         if env.ours_static.is_some() {
             let st = |m: &HashMap<Kind, Vec<f64>>, name: String| {
@@ -218,18 +281,30 @@ fn start(env: &Env, plan: &Plan) -> Vec<Figure> {
                     .note(static_failed.clone())
             };
             figs.push(
-                st(&rss, format!("idle RSS, {n} programs, static build"))
-                    .target(if n == 100 { Target::RatioMax(0.1) } else { Target::None }),
+                st(&rss, format!("idle RSS, {n} programs, static build")).target(if n == 100 {
+                    Target::RatioMax(0.1)
+                } else {
+                    Target::None
+                }),
             );
             figs.push(st(&pss, format!("idle PSS, {n} programs, static build")));
         }
         if n >= 100 {
             figs.push(
-                f(&start_ms, format!("exec -> all RUNNING, {n} programs"), "ms").target(Target::RatioMax(0.1)),
+                f(
+                    &start_ms,
+                    format!("exec -> all RUNNING, {n} programs"),
+                    "ms",
+                )
+                .target(Target::RatioMax(0.1)),
             );
         }
         if !lat99[&Kind::Ours].is_empty() {
-            let mut fig = f(&lat99, format!("getAllProcessInfo p99 latency, {n} programs, new conn"), "ms");
+            let mut fig = f(
+                &lat99,
+                format!("getAllProcessInfo p99 latency, {n} programs, new conn"),
+                "ms",
+            );
             if n >= 1000 {
                 fig = fig.target(Target::OursBelow(50.0));
             }
@@ -245,16 +320,31 @@ fn rpc(env: &Env, plan: &Plan) -> Vec<Figure> {
     let n = 100;
     let mut ds: Vec<Daemon> = BOTH
         .iter()
-        .map(|&k| Daemon::start(env, k, dir_for(env, "rpc", k.name(), 0), &daemon::sleepers(n)))
+        .map(|&k| {
+            Daemon::start(
+                env,
+                k,
+                dir_for(env, "rpc", k.name(), 0),
+                &daemon::sleepers(n),
+            )
+        })
         .collect();
     for d in &mut ds {
         d.wait_running(n, Duration::from_secs(60));
         d.wait_rpc(Duration::from_secs(30));
         let st = http::states(&d.unix).expect("getAllProcessInfo");
-        assert!(st.len() == n && st.iter().all(|s| s == "RUNNING"), "{}: {st:?}", d.kind.name());
+        assert!(
+            st.len() == n && st.iter().all(|s| s == "RUNNING"),
+            "{}: {st:?}",
+            d.kind.name()
+        );
     }
     let mut combos = Vec::new();
-    for keep in if plan.rpc_keepalive { vec![false, true] } else { vec![false] } {
+    for keep in if plan.rpc_keepalive {
+        vec![false, true]
+    } else {
+        vec![false]
+    } {
         for inet in [false, true] {
             for clients in [1usize, 8] {
                 combos.push((keep, inet, clients));
@@ -262,7 +352,8 @@ fn rpc(env: &Env, plan: &Plan) -> Vec<Figure> {
         }
     }
     // (combo) -> kind -> (rps, p99, cpu/req, errors)
-    let mut res: HashMap<(bool, bool, usize), HashMap<Kind, (Vec<f64>, Vec<f64>, Vec<f64>, u64)>> = HashMap::new();
+    let mut res: HashMap<(bool, bool, usize), HashMap<Kind, (Vec<f64>, Vec<f64>, Vec<f64>, u64)>> =
+        HashMap::new();
     for rep in 0..plan.rpc_reps {
         for &(keep, inet, clients) in &combos {
             for d in &ds {
@@ -276,9 +367,27 @@ fn rpc(env: &Env, plan: &Plan) -> Vec<Figure> {
                     plan.rpc_reps
                 ));
                 // Warm up (connection paths, allocator), not counted.
-                http::load(addr, "supervisor.getAllProcessInfo", clients, plan.rpc_window / 4, keep, d.pid());
-                let r = http::load(addr, "supervisor.getAllProcessInfo", clients, plan.rpc_window, keep, d.pid());
-                let e = res.entry((keep, inet, clients)).or_default().entry(d.kind).or_default();
+                http::load(
+                    addr,
+                    "supervisor.getAllProcessInfo",
+                    clients,
+                    plan.rpc_window / 4,
+                    keep,
+                    d.pid(),
+                );
+                let r = http::load(
+                    addr,
+                    "supervisor.getAllProcessInfo",
+                    clients,
+                    plan.rpc_window,
+                    keep,
+                    d.pid(),
+                );
+                let e = res
+                    .entry((keep, inet, clients))
+                    .or_default()
+                    .entry(d.kind)
+                    .or_default();
                 e.0.push(r.rps());
                 e.1.push(percentile(&r.latencies_ms, 99.0));
                 e.2.push(r.cpu_us_per_req());
@@ -295,23 +404,112 @@ fn rpc(env: &Env, plan: &Plan) -> Vec<Figure> {
             if keep { " keep-alive" } else { "" }
         );
         let (o, r) = (&m[&Kind::Ours], &m[&Kind::Ref]);
-        let errs = if o.3 + r.3 > 0 { format!("errors ours {} python {}", o.3, r.3) } else { String::new() };
+        let errs = if o.3 + r.3 > 0 {
+            format!("errors ours {} python {}", o.3, r.3)
+        } else {
+            String::new()
+        };
         figs.push(
             Figure::new(format!("{label} req/s"), "req/s", "python")
                 .ours(&o.0)
                 .other(&r.0)
-                .target(if keep { Target::None } else { Target::RatioMin(20.0) })
+                .target(if keep {
+                    Target::None
+                } else {
+                    Target::RatioMin(20.0)
+                })
                 .note(errs),
         );
-        figs.push(Figure::new(format!("{label} p99"), "ms", "python").ours(&o.1).other(&r.1));
+        figs.push(
+            Figure::new(format!("{label} p99"), "ms", "python")
+                .ours(&o.1)
+                .other(&r.1),
+        );
         figs.push(
             Figure::new(format!("{label} daemon CPU/req"), "us", "python")
                 .ours(&o.2)
                 .other(&r.2)
-                .target(if keep { Target::None } else { Target::RatioMax(0.05) }),
+                .target(if keep {
+                    Target::None
+                } else {
+                    Target::RatioMax(0.05)
+                }),
         );
     }
     figs
+}
+
+// ---------------------------------------------------------------- RPC under churn
+
+/// 16 clients issuing getAllProcessInfo, readProcessStdoutLog, start and stop
+/// while 50 programs crash-loop (the concurrency scenario): every
+/// call answered, p99 under 50 ms.
+fn crashloop(env: &Env, plan: &Plan) -> Vec<Figure> {
+    use supervisor_rs::rpc::Value;
+    let mut programs: Vec<Program> = (0..50)
+        .map(|i| {
+            Program::new(format!("c{i:02}"), "sh -c 'sleep 0.1; exit 1'")
+                .opt("autorestart", "true")
+                .opt("startsecs", "0")
+        })
+        .collect();
+    programs.extend(daemon::sleepers(16));
+    let calls: Vec<(String, Vec<Value>)> = (0..16)
+        .flat_map(|i| {
+            let name = format!("p{i:04}");
+            vec![
+                ("supervisor.getAllProcessInfo".to_string(), vec![]),
+                (
+                    "supervisor.readProcessStdoutLog".to_string(),
+                    vec![Value::String("c00".into()), Value::Int(-200), Value::Int(0)],
+                ),
+                (
+                    "supervisor.stopProcess".to_string(),
+                    vec![Value::String(name.clone())],
+                ),
+                (
+                    "supervisor.startProcess".to_string(),
+                    vec![Value::String(name)],
+                ),
+            ]
+        })
+        .collect();
+    let mut p99: HashMap<Kind, Vec<f64>> = per_kind();
+    let mut errors: HashMap<Kind, u64> = per_kind();
+    for rep in 0..plan.rpc_reps {
+        for &k in &BOTH {
+            let d = Daemon::start(env, k, dir_for(env, "crashloop", k.name(), rep), &programs);
+            d.wait_rpc(Duration::from_secs(30));
+            sys::sleep(plan.settle);
+            progress(&format!(
+                "crashloop {} rep {}/{}",
+                k.name(),
+                rep + 1,
+                plan.rpc_reps
+            ));
+            let r = http::load_mixed(&d.unix, &calls, 16, plan.rpc_window * 2, d.pid());
+            p99.entry(k)
+                .or_default()
+                .push(percentile(&r.latencies_ms, 99.0));
+            *errors.entry(k).or_default() += r.errors;
+        }
+    }
+    let note = format!(
+        "transport errors: ours {} python {}",
+        errors[&Kind::Ours],
+        errors[&Kind::Ref]
+    );
+    vec![
+        Figure::new(
+            "16 clients, mixed calls, 50 programs crash-looping: p99",
+            "ms",
+            "python",
+        )
+        .ours(&p99[&Kind::Ours])
+        .other(&p99[&Kind::Ref])
+        .target(Target::OursMax(50.0))
+        .note(note),
+    ]
 }
 
 // ---------------------------------------------------------------- supervisorctl status
@@ -320,7 +518,14 @@ fn ctl(env: &Env, plan: &Plan) -> Vec<Figure> {
     let n = 100;
     let mut ds: Vec<Daemon> = BOTH
         .iter()
-        .map(|&k| Daemon::start(env, k, dir_for(env, "ctl", k.name(), 0), &daemon::sleepers(n)))
+        .map(|&k| {
+            Daemon::start(
+                env,
+                k,
+                dir_for(env, "ctl", k.name(), 0),
+                &daemon::sleepers(n),
+            )
+        })
         .collect();
     for d in &mut ds {
         d.wait_running(n, Duration::from_secs(60));
@@ -332,15 +537,29 @@ fn ctl(env: &Env, plan: &Plan) -> Vec<Figure> {
     let _ = std::os::unix::fs::symlink(&env.ours, &link);
     let time_ctl = |ctl: &Path, conf: &Path| -> Option<f64> {
         let t = Instant::now();
-        let out = Command::new(ctl).arg("-c").arg(conf).arg("status").stdin(Stdio::null()).output().ok()?;
+        let out = Command::new(ctl)
+            .arg("-c")
+            .arg(conf)
+            .arg("status")
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
         let el = t.elapsed().as_secs_f64() * 1e3;
-        let lines = String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains("RUNNING")).count();
+        let lines = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("RUNNING"))
+            .count();
         (lines == n).then_some(el)
     };
     let ours_ctl_works = time_ctl(&link, &ds[0].conf).is_some();
-    let (mut own, mut py_ours, mut py_ref, mut direct_o, mut direct_r) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut own, mut py_ours, mut py_ref, mut direct_o, mut direct_r) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for rep in 0..plan.ctl_reps {
-        progress(&format!("supervisorctl status rep {}/{}", rep + 1, plan.ctl_reps));
+        progress(&format!(
+            "supervisorctl status rep {}/{}",
+            rep + 1,
+            plan.ctl_reps
+        ));
         if ours_ctl_works {
             own.extend(time_ctl(&link, &ds[0].conf));
         }
@@ -353,17 +572,33 @@ fn ctl(env: &Env, plan: &Plan) -> Vec<Figure> {
         }
     }
     vec![
-        Figure::new(format!("supervisorctl status wall, {n} programs"), "ms", "python")
-            .ours(&own)
-            .other(&py_ref)
-            .target(Target::RatioMax(0.1))
-            .note(if ours_ctl_works { "" } else { "our supervisorctl is not in this build" }),
-        Figure::new(format!("python supervisorctl status wall against each daemon, {n} programs"), "ms", "python")
-            .ours(&py_ours)
-            .other(&py_ref),
-        Figure::new(format!("status as one direct XML-RPC call, {n} programs"), "ms", "python")
-            .ours(&direct_o)
-            .other(&direct_r),
+        Figure::new(
+            format!("supervisorctl status wall, {n} programs"),
+            "ms",
+            "python",
+        )
+        .ours(&own)
+        .other(&py_ref)
+        .target(Target::RatioMax(0.1))
+        .note(if ours_ctl_works {
+            ""
+        } else {
+            "our supervisorctl is not in this build"
+        }),
+        Figure::new(
+            format!("python supervisorctl status wall against each daemon, {n} programs"),
+            "ms",
+            "python",
+        )
+        .ours(&py_ours)
+        .other(&py_ref),
+        Figure::new(
+            format!("status as one direct XML-RPC call, {n} programs"),
+            "ms",
+            "python",
+        )
+        .ours(&direct_o)
+        .other(&direct_r),
     ]
 }
 
@@ -373,11 +608,15 @@ fn ctl(env: &Env, plan: &Plan) -> Vec<Figure> {
 fn gaps_ms(files: &[PathBuf]) -> Vec<f64> {
     let mut out = Vec::new();
     for f in files {
-        let Ok(text) = std::fs::read_to_string(f) else { continue };
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
         let mut last_end: Option<u64> = None;
         for line in text.lines() {
             let mut it = line.split_whitespace();
-            let (Some(tag), Some(Ok(t))) = (it.next(), it.next().map(str::parse::<u64>)) else { continue };
+            let (Some(tag), Some(Ok(t))) = (it.next(), it.next().map(str::parse::<u64>)) else {
+                continue;
+            };
             match tag {
                 "E" => last_end = Some(t),
                 "S" => {
@@ -411,7 +650,11 @@ fn respawn(env: &Env, plan: &Plan) -> Vec<Figure> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for rep in 0..plan.respawn_reps {
         for who in ["ours", "python", "sh loop"] {
-            progress(&format!("respawn {who} rep {}/{}", rep + 1, plan.respawn_reps));
+            progress(&format!(
+                "respawn {who} rep {}/{}",
+                rep + 1,
+                plan.respawn_reps
+            ));
             let dir = dir_for(env, "respawn", &who.replace(' ', "-"), rep);
             let files: Vec<PathBuf> = (0..k).map(|i| dir.join(format!("c{i:03}.log"))).collect();
             let cmd = |i: usize| env.helper(&format!("__crash {} {}", files[i].display(), life(i)));
@@ -458,9 +701,16 @@ fn respawn(env: &Env, plan: &Plan) -> Vec<Figure> {
         counts["ours"], counts["python"], counts["sh loop"]
     );
     vec![
-        Figure::new("crash -> respawn p50", "ms", "python").ours(&p50["ours"]).other(&p50["python"]).note(note.clone()),
-        Figure::new("crash -> respawn p99", "ms", "python").ours(&p99["ours"]).other(&p99["python"]),
-        Figure::new("crash -> respawn p50", "ms", "sh loop").ours(&p50["ours"]).other(&p50["sh loop"]),
+        Figure::new("crash -> respawn p50", "ms", "python")
+            .ours(&p50["ours"])
+            .other(&p50["python"])
+            .note(note.clone()),
+        Figure::new("crash -> respawn p99", "ms", "python")
+            .ours(&p99["ours"])
+            .other(&p99["python"]),
+        Figure::new("crash -> respawn p50", "ms", "sh loop")
+            .ours(&p50["ours"])
+            .other(&p50["sh loop"]),
         Figure::new("crash -> respawn p99", "ms", "sh loop")
             .ours(&p99["ours"])
             .other(&p99["sh loop"])
@@ -495,18 +745,28 @@ fn logs(env: &Env, plan: &Plan) -> Vec<Figure> {
     };
     for rep in 0..plan.log_reps {
         for who in ["ours", "python", "cat"] {
-            progress(&format!("log capture {who} rep {}/{}", rep + 1, plan.log_reps));
+            progress(&format!(
+                "log capture {who} rep {}/{}",
+                rep + 1,
+                plan.log_reps
+            ));
             let dir = dir_for(env, "logs", who, rep);
             let go = dir.join("go");
             let writer = env.helper(&format!("__write {} {b}", go.display()));
             let (secs, cpu_s) = if who == "cat" {
                 let mut w = Command::new(&env.self_exe);
-                w.args(["__write", &go.display().to_string(), &b.to_string()]).stdout(Stdio::piped()).stdin(Stdio::null());
+                w.args(["__write", &go.display().to_string(), &b.to_string()])
+                    .stdout(Stdio::piped())
+                    .stdin(Stdio::null());
                 let mut wc = w.spawn().expect("writer");
                 let pipe = wc.stdout.take().expect("pipe");
                 let wg = Guard::new(wc);
                 let file = std::fs::File::create(dir.join("out.log")).expect("out.log");
-                let cc = Command::new("cat").stdin(pipe).stdout(file).spawn().expect("cat");
+                let cc = Command::new("cat")
+                    .stdin(pipe)
+                    .stdout(file)
+                    .spawn()
+                    .expect("cat");
                 let mut cg = Guard::new(cc);
                 sys::sleep(Duration::from_millis(200));
                 let t0 = sys::now_ns();
@@ -538,20 +798,34 @@ fn logs(env: &Env, plan: &Plan) -> Vec<Figure> {
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
-    let label = if plan.smoke { format!("{} MiB", b >> 20) } else { format!("{} GiB", b >> 30) };
+    let label = if plan.smoke {
+        format!("{} MiB", b >> 20)
+    } else {
+        format!("{} GiB", b >> 30)
+    };
     vec![
-        Figure::new(format!("log capture {label} to rotated file"), "MB/s", "cat")
-            .ours(&mbps["ours"])
-            .other(&mbps["cat"])
-            .target(Target::RatioMin(0.95)),
-        Figure::new(format!("log capture {label} to rotated file"), "MB/s", "python")
-            .ours(&mbps["ours"])
-            .other(&mbps["python"]),
+        Figure::new(
+            format!("log capture {label} to rotated file"),
+            "MB/s",
+            "cat",
+        )
+        .ours(&mbps["ours"])
+        .other(&mbps["cat"])
+        .target(Target::RatioMin(0.95)),
+        Figure::new(
+            format!("log capture {label} to rotated file"),
+            "MB/s",
+            "python",
+        )
+        .ours(&mbps["ours"])
+        .other(&mbps["python"]),
         Figure::new("log capture daemon CPU", "s/GiB", "cat")
             .ours(&cpu["ours"])
             .other(&cpu["cat"])
             .target(Target::RatioMax(1.0)),
-        Figure::new("log capture daemon CPU", "s/GiB", "python").ours(&cpu["ours"]).other(&cpu["python"]),
+        Figure::new("log capture daemon CPU", "s/GiB", "python")
+            .ours(&cpu["ours"])
+            .other(&cpu["python"]),
     ]
 }
 
@@ -563,30 +837,58 @@ fn idle(env: &Env, plan: &Plan) -> Vec<Figure> {
     let mut cs: HashMap<Kind, Vec<f64>> = per_kind();
     let mut cpu: HashMap<Kind, Vec<f64>> = per_kind();
     for rep in 0..plan.idle_reps {
-        progress(&format!("idle {w} s, both daemons side by side, rep {}/{}", rep + 1, plan.idle_reps));
+        progress(&format!(
+            "idle {w} s, both daemons side by side, rep {}/{}",
+            rep + 1,
+            plan.idle_reps
+        ));
         // Both at once: idle daemons do not disturb each other.
         let mut ds: Vec<Daemon> = BOTH
             .iter()
-            .map(|&k| Daemon::start(env, k, dir_for(env, "idle", k.name(), rep), &daemon::sleepers(n)))
+            .map(|&k| {
+                Daemon::start(
+                    env,
+                    k,
+                    dir_for(env, "idle", k.name(), rep),
+                    &daemon::sleepers(n),
+                )
+            })
             .collect();
         for d in &mut ds {
             d.wait_running(n, Duration::from_secs(60));
         }
         sys::sleep(Duration::from_secs(2));
-        let before: Vec<(u64, f64)> =
-            ds.iter().map(|d| (sys::ctxt_switches(d.pid()).unwrap_or(0), sys::cpu_s(d.pid()).unwrap_or(0.0))).collect();
+        let before: Vec<(u64, f64)> = ds
+            .iter()
+            .map(|d| {
+                (
+                    sys::ctxt_switches(d.pid()).unwrap_or(0),
+                    sys::cpu_s(d.pid()).unwrap_or(0.0),
+                )
+            })
+            .collect();
         sys::sleep(plan.idle_window);
         for (d, (c0, u0)) in ds.iter().zip(before) {
-            cs.get_mut(&d.kind).unwrap().push((sys::ctxt_switches(d.pid()).unwrap_or(0) - c0) as f64);
-            cpu.get_mut(&d.kind).unwrap().push((sys::cpu_s(d.pid()).unwrap_or(0.0) - u0) * 1e3);
+            cs.get_mut(&d.kind)
+                .unwrap()
+                .push((sys::ctxt_switches(d.pid()).unwrap_or(0) - c0) as f64);
+            cpu.get_mut(&d.kind)
+                .unwrap()
+                .push((sys::cpu_s(d.pid()).unwrap_or(0.0) - u0) * 1e3);
         }
     }
     vec![
-        Figure::new(format!("idle context switches in {w} s, {n} programs"), "count", "python")
-            .ours(&cs[&Kind::Ours])
-            .other(&cs[&Kind::Ref])
-            .target(Target::OursMax(0.0)),
-        Figure::new(format!("idle CPU in {w} s, {n} programs"), "ms", "python").ours(&cpu[&Kind::Ours]).other(&cpu[&Kind::Ref]),
+        Figure::new(
+            format!("idle context switches in {w} s, {n} programs"),
+            "count",
+            "python",
+        )
+        .ours(&cs[&Kind::Ours])
+        .other(&cs[&Kind::Ref])
+        .target(Target::OursMax(0.0)),
+        Figure::new(format!("idle CPU in {w} s, {n} programs"), "ms", "python")
+            .ours(&cpu[&Kind::Ours])
+            .other(&cpu[&Kind::Ref]),
     ]
 }
 
@@ -599,32 +901,69 @@ fn shutdown(env: &Env, plan: &Plan) -> Vec<Figure> {
     let mut leftovers = 0;
     for rep in 0..plan.shutdown_reps {
         for kind in BOTH {
-            progress(&format!("shutdown {n} programs, {} rep {}/{}", kind.name(), rep + 1, plan.shutdown_reps));
-            let mut d = Daemon::start(env, kind, dir_for(env, "shutdown", kind.name(), rep), &daemon::sleepers(n));
+            progress(&format!(
+                "shutdown {n} programs, {} rep {}/{}",
+                kind.name(),
+                rep + 1,
+                plan.shutdown_reps
+            ));
+            let mut d = Daemon::start(
+                env,
+                kind,
+                dir_for(env, "shutdown", kind.name(), rep),
+                &daemon::sleepers(n),
+            );
             d.wait_running(n, Duration::from_secs(60));
             d.wait_rpc(Duration::from_secs(30));
             let t = Instant::now();
             http::call(&d.unix, "supervisor.stopAllProcesses", &[]).expect("stopAllProcesses");
-            stop_s.get_mut(&kind).unwrap().push(t.elapsed().as_secs_f64() * 1e3);
+            stop_s
+                .get_mut(&kind)
+                .unwrap()
+                .push(t.elapsed().as_secs_f64() * 1e3);
             let st = http::states(&d.unix).expect("states");
-            assert!(st.iter().all(|s| s == "STOPPED"), "{}: after stopAllProcesses: {st:?}", kind.name());
+            assert!(
+                st.iter().all(|s| s == "STOPPED"),
+                "{}: after stopAllProcesses: {st:?}",
+                kind.name()
+            );
             http::call(&d.unix, "supervisor.startAllProcesses", &[]).expect("startAllProcesses");
             d.wait_running(2 * n, Duration::from_secs(60));
             let programs = sys::descendants(d.pid());
             let t = Instant::now();
             sys::kill(d.pid(), libc::SIGTERM);
-            assert!(d.guard.wait_exit(Duration::from_secs(300)), "{} did not exit on SIGTERM", kind.name());
-            term_s.get_mut(&kind).unwrap().push(t.elapsed().as_secs_f64() * 1e3);
-            leftovers += programs.iter().filter(|&&p| matches!(sys::state(p), Some(s) if s != 'Z')).count();
+            assert!(
+                d.guard.wait_exit(Duration::from_secs(300)),
+                "{} did not exit on SIGTERM",
+                kind.name()
+            );
+            term_s
+                .get_mut(&kind)
+                .unwrap()
+                .push(t.elapsed().as_secs_f64() * 1e3);
+            leftovers += programs
+                .iter()
+                .filter(|&&p| matches!(sys::state(p), Some(s) if s != 'Z'))
+                .count();
         }
     }
     vec![
-        Figure::new(format!("stopAllProcesses, {n} programs"), "ms", "python").ours(&stop_s[&Kind::Ours]).other(&stop_s[&Kind::Ref]),
-        Figure::new(format!("SIGTERM -> daemon exit, {n} programs"), "ms", "python")
-            .ours(&term_s[&Kind::Ours])
-            .other(&term_s[&Kind::Ref])
-            .target(Target::OursBelow(500.0))
-            .note(if leftovers > 0 { format!("{leftovers} programs outlived their daemon") } else { String::new() }),
+        Figure::new(format!("stopAllProcesses, {n} programs"), "ms", "python")
+            .ours(&stop_s[&Kind::Ours])
+            .other(&stop_s[&Kind::Ref]),
+        Figure::new(
+            format!("SIGTERM -> daemon exit, {n} programs"),
+            "ms",
+            "python",
+        )
+        .ours(&term_s[&Kind::Ours])
+        .other(&term_s[&Kind::Ref])
+        .target(Target::OursBelow(500.0))
+        .note(if leftovers > 0 {
+            format!("{leftovers} programs outlived their daemon")
+        } else {
+            String::new()
+        }),
     ]
 }
 
@@ -658,28 +997,51 @@ fn pid1_once(env: &Env, who: &str, rep: usize, orphans: usize) -> (Vec<f64>, Opt
     cmd.args(["--pid", "--fork", "--mount-proc", "--"]);
     match who {
         "tini" => {
-            cmd.arg(env.tini.as_ref().expect("tini")).arg("--").args(child.split(' '));
+            cmd.arg(env.tini.as_ref().expect("tini"))
+                .arg("--")
+                .args(child.split(' '));
         }
         _ => {
             let kind = if who == "ours" { Kind::Ours } else { Kind::Ref };
             let conf = dir.join("supervisord.conf");
             std::fs::create_dir_all(dir.join("logs")).expect("logs");
-            let prog = Program::new("child", child).opt("startsecs", "0").opt("autorestart", "false");
-            std::fs::write(&conf, daemon::config_text(&dir, daemon::free_port(), &[prog])).expect("conf");
+            let prog = Program::new("child", child)
+                .opt("startsecs", "0")
+                .opt("autorestart", "false");
+            std::fs::write(
+                &conf,
+                daemon::config_text(&dir, daemon::free_port(), &[prog]),
+            )
+            .expect("conf");
             cmd.arg(env.daemon_bin(kind)).arg("-n").arg("-c").arg(&conf);
         }
     }
     let out = std::fs::File::create(dir.join("out")).expect("out");
-    cmd.stdin(Stdio::null()).stdout(out.try_clone().expect("dup")).stderr(out);
+    cmd.stdin(Stdio::null())
+        .stdout(out.try_clone().expect("dup"))
+        .stderr(out);
     let mut g = Guard::new(cmd.spawn().expect("unshare"));
-    assert!(wait_file(&work.join("ready"), Duration::from_secs(30)), "{who}: child not ready (see {})", dir.display());
-    let init = sys::children(g.pid).first().copied().expect("namespace init");
+    assert!(
+        wait_file(&work.join("ready"), Duration::from_secs(30)),
+        "{who}: child not ready (see {})",
+        dir.display()
+    );
+    let init = sys::children(g.pid)
+        .first()
+        .copied()
+        .expect("namespace init");
     let mut lat = Vec::new();
     for i in 0..orphans {
         let pidf = work.join(format!("o{i}.pid"));
         assert!(wait_file(&pidf, Duration::from_secs(10)), "orphan pid");
-        let ns_pid: i32 = std::fs::read_to_string(&pidf).unwrap_or_default().trim().parse().unwrap_or(0);
-        let Some(host) = sys::host_pid_of_ns_pid(g.pid, ns_pid) else { continue };
+        let ns_pid: i32 = std::fs::read_to_string(&pidf)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        let Some(host) = sys::host_pid_of_ns_pid(g.pid, ns_pid) else {
+            continue;
+        };
         // It must be PID 1's child by now.
         if sys::ppid(host) != Some(init) {
             continue;
@@ -687,7 +1049,10 @@ fn pid1_once(env: &Env, who: &str, rep: usize, orphans: usize) -> (Vec<f64>, Opt
         sys::sleep(Duration::from_millis(30));
         {
             use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().write(true).open(work.join(format!("o{i}.fifo"))).expect("fifo");
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(work.join(format!("o{i}.fifo")))
+                .expect("fifo");
             let _ = f.write_all(b"x");
         }
         let end = Instant::now() + Duration::from_secs(10);
@@ -731,19 +1096,29 @@ fn pid1(env: &Env, plan: &Plan) -> Vec<Figure> {
         }
     }
     let get = |m: &HashMap<&str, Vec<f64>>, k: &str| m.get(k).cloned().unwrap_or_default();
-    let note = if !usable { "needs root and unshare" } else if env.tini.is_none() { "tini not installed" } else { "" };
+    let note = if !usable {
+        "needs root and unshare"
+    } else if env.tini.is_none() {
+        "tini not installed"
+    } else {
+        ""
+    };
     vec![
         Figure::new("PID 1: SIGTERM -> child", "ms", "tini")
             .ours(&get(&term, "ours"))
             .other(&get(&term, "tini"))
             .target(Target::RatioMax(2.0))
             .note(note),
-        Figure::new("PID 1: SIGTERM -> child", "ms", "python").ours(&get(&term, "ours")).other(&get(&term, "python")),
+        Figure::new("PID 1: SIGTERM -> child", "ms", "python")
+            .ours(&get(&term, "ours"))
+            .other(&get(&term, "python")),
         Figure::new("PID 1: orphan exit -> reaped", "ms", "tini")
             .ours(&get(&reap, "ours"))
             .other(&get(&reap, "tini"))
             .target(Target::RatioMax(2.0))
             .note(note),
-        Figure::new("PID 1: orphan exit -> reaped", "ms", "python").ours(&get(&reap, "ours")).other(&get(&reap, "python")),
+        Figure::new("PID 1: orphan exit -> reaped", "ms", "python")
+            .ours(&get(&reap, "ours"))
+            .other(&get(&reap, "python")),
     ]
 }

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 /// CLOCK_MONOTONIC in nanoseconds: one clock shared by the bench, the helper
 /// programs the daemons run, and processes inside a PID namespace.
 pub fn now_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes into ts.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -27,8 +30,14 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 pub fn install_interrupt_handler() {
     // SAFETY: the handler only stores to an atomic.
     unsafe {
-        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
+        libc::signal(
+            libc::SIGINT,
+            on_interrupt as *const () as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGTERM,
+            on_interrupt as *const () as libc::sighandler_t,
+        );
     }
 }
 
@@ -103,7 +112,9 @@ pub fn ctxt_switches(pid: i32) -> Option<u64> {
     let mut total = 0;
     for e in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
         let Ok(e) = e else { continue };
-        let Ok(s) = std::fs::read_to_string(e.path().join("status")) else { continue };
+        let Ok(s) = std::fs::read_to_string(e.path().join("status")) else {
+            continue;
+        };
         total += status_field(&s, "voluntary_ctxt_switches:").unwrap_or(0);
         total += status_field(&s, "nonvoluntary_ctxt_switches:").unwrap_or(0);
     }
@@ -111,8 +122,11 @@ pub fn ctxt_switches(pid: i32) -> Option<u64> {
 }
 
 pub fn all_pids() -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
 }
 
 /// Every live descendant of `root` (not `root` itself), parents first.
@@ -137,7 +151,10 @@ pub fn descendants(root: i32) -> Vec<i32> {
 }
 
 pub fn children(pid: i32) -> Vec<i32> {
-    all_pids().into_iter().filter(|&p| ppid(p) == Some(pid)).collect()
+    all_pids()
+        .into_iter()
+        .filter(|&p| ppid(p) == Some(pid))
+        .collect()
 }
 
 /// The host pid whose innermost namespace pid is `ns_pid`, among the
@@ -169,7 +186,10 @@ pub struct Guard {
 
 impl Guard {
     pub fn new(child: Child) -> Guard {
-        Guard { pid: child.id() as i32, child: Some(child) }
+        Guard {
+            pid: child.id() as i32,
+            child: Some(child),
+        }
     }
 
     /// Non-blocking: has the root exited (and been reaped)?
@@ -209,13 +229,17 @@ impl Guard {
 
     /// Kill the whole tree now (also what `Drop` does).
     pub fn kill_all(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         // Freeze the tree top-down until no new process appears, so nothing
         // respawns between listing and killing; then SIGKILL each by PID.
         let mut pids = vec![self.pid];
         kill(self.pid, libc::SIGSTOP);
         for _ in 0..10 {
-            let now: Vec<i32> = std::iter::once(self.pid).chain(descendants(self.pid)).collect();
+            let now: Vec<i32> = std::iter::once(self.pid)
+                .chain(descendants(self.pid))
+                .collect();
             let new: Vec<i32> = now.iter().copied().filter(|p| !pids.contains(p)).collect();
             for &p in &new {
                 kill(p, libc::SIGSTOP);
@@ -274,7 +298,8 @@ pub fn file_size(p: &Path) -> u64 {
 }
 
 pub fn mkfifo(p: &Path) -> std::io::Result<()> {
-    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(std::io::Error::other)?;
+    let c =
+        std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(std::io::Error::other)?;
     // SAFETY: mkfifo with a valid C string.
     if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } == 0 {
         Ok(())
