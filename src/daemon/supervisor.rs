@@ -60,6 +60,8 @@ const LISTENER_DRAIN: Duration = Duration::from_secs(1);
 /// At most this much of one pipe is read per loop turn, so one chatty child
 /// cannot starve the others.
 const READ_BUDGET: usize = 1 << 20;
+/// Pipe size for channels spliced into plain log files.
+const SPLICE_PIPE_SIZE: libc::c_int = 1 << 20;
 /// Grace for leftover (unmanaged) processes at exit when we are PID 1.
 const PID1_SWEEP_GRACE: Duration = Duration::from_secs(2);
 
@@ -876,6 +878,21 @@ impl Supervisor {
         p.stdin = child.stdin;
         p.stdout = Some(child.stdout);
         p.stderr = child.stderr;
+        // A channel spliced into a plain file gets a larger pipe: fewer
+        // wake-ups and larger splices for chatty programs.  Best effort (the
+        // kernel caps it at fs.pipe-max-size).
+        for ch in [Channel::Stdout, Channel::Stderr] {
+            let fd = match ch {
+                Channel::Stdout => p.stdout.as_ref().map(AsRawFd::as_raw_fd),
+                Channel::Stderr => p.stderr.as_ref().map(AsRawFd::as_raw_fd),
+            };
+            if let (Some(fd), Some(log)) = (fd, p.log_for(ch)) {
+                if log.can_splice() && p.capture[ch as usize].is_none() {
+                    // SAFETY: fcntl on a pipe we own.
+                    unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, SPLICE_PIPE_SIZE) };
+                }
+            }
+        }
         if let Some(proto) = p.listener.as_mut() {
             proto.reset();
         }

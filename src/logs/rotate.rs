@@ -42,7 +42,7 @@ pub struct RotatingFile {
 }
 
 /// Largest single `splice` (one pipe's worth is typical).
-const SPLICE_CHUNK: usize = 1 << 16;
+const SPLICE_CHUNK: usize = 1 << 20;
 
 /// What `splice_from` did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
