@@ -300,19 +300,20 @@ pub fn spawn(plan: &SpawnPlan, name: &str, max_fd: i32) -> Result<Spawned, Spawn
             .map(|(_, w)| w.as_raw_fd())
             .unwrap_or(stdout.1.as_raw_fd()),
     };
-    // SAFETY: fork(2).  The child branch only calls async-signal-safe
-    // functions on memory prepared above and never returns.
-    let pid = unsafe { libc::fork() };
+    let ctx = ChildCtx {
+        plan,
+        fds: &fds,
+        argv: argv_ptrs.as_ptr(),
+        envp: env_ptrs.as_ptr(),
+        max_fd,
+    };
+    let pid = clone_vfork(&ctx);
     if pid < 0 {
         return Err(parent_error(
             name,
             "during fork",
             &std::io::Error::last_os_error(),
         ));
-    }
-    if pid == 0 {
-        // SAFETY: we are the child; see child_exec.
-        unsafe { child_exec(plan, &fds, argv_ptrs.as_ptr(), env_ptrs.as_ptr(), max_fd) }
     }
     // Parent: keep our ends (non-blocking), drop the child's ends.
     let stdin_w = stdin.map(|(r, w)| {
@@ -334,6 +335,62 @@ pub fn spawn(plan: &SpawnPlan, name: &str, max_fd: i32) -> Result<Spawned, Spawn
         stdout: out_r,
         stderr: err_r,
     })
+}
+
+/// What the child needs, passed by pointer through `clone`.
+struct ChildCtx<'a> {
+    plan: &'a SpawnPlan,
+    fds: &'a ChildFds,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    max_fd: i32,
+}
+
+/// Stack for the child until it execs (it only makes system calls).
+const CHILD_STACK: usize = 64 * 1024;
+
+extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `ChildCtx` the parent passed; the parent is
+    // suspended (CLONE_VFORK) until we exec or exit, so it stays valid.
+    unsafe {
+        let ctx = &*(arg as *const ChildCtx<'_>);
+        child_exec(ctx.plan, ctx.fds, ctx.argv, ctx.envp, ctx.max_fd)
+    }
+}
+
+/// Start the child the way `posix_spawn` does: `clone(CLONE_VM |
+/// CLONE_VFORK)` on a small separate stack, so no page tables are copied
+/// and no copy-on-write faults follow (with many programs, `fork` cost most
+/// of a spawn).  The parent is suspended until the child has exec'd or
+/// exited.  All signals are blocked around it so no handler of ours runs in
+/// the child, which resets every disposition before unblocking.
+fn clone_vfork(ctx: &ChildCtx<'_>) -> libc::pid_t {
+    let mut stack = vec![0u8; CHILD_STACK];
+    // SAFETY: the stack grows down: pass its 16-byte-aligned top.
+    let top = unsafe { stack.as_mut_ptr().add(CHILD_STACK) };
+    let top = ((top as usize) & !15) as *mut libc::c_void;
+    // SAFETY: signal masks and clone(2) with a valid entry point, stack and
+    // argument that outlive the child's use of them (CLONE_VFORK).
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let pid = libc::clone(
+            child_entry,
+            top,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            ctx as *const ChildCtx<'_> as *mut libc::c_void,
+        );
+        let err = std::io::Error::last_os_error();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        drop(stack);
+        if pid < 0 {
+            // Keep the clone error for the caller's last_os_error().
+            *libc::__errno_location() = err.raw_os_error().unwrap_or(libc::EAGAIN);
+        }
+        pid
+    }
 }
 
 struct ChildFds {
