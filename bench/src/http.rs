@@ -245,68 +245,16 @@ pub fn load(
     keep_alive: bool,
     daemon_pid: i32,
 ) -> LoadResult {
-    let req = Arc::new(request_bytes(&rpc::encode_call(method, &[]), keep_alive));
-    let stop = Arc::new(AtomicBool::new(false));
-    let go = Arc::new(std::sync::Barrier::new(clients + 1));
-    let mut handles = Vec::new();
-    for _ in 0..clients {
-        let (addr, req, stop, go) = (addr.clone(), req.clone(), stop.clone(), go.clone());
-        handles.push(std::thread::spawn(move || {
-            let mut lat = Vec::with_capacity(1 << 16);
-            let mut errors = 0u64;
-            let mut buf = Vec::with_capacity(1 << 16);
-            let mut conn: Option<Conn> = None;
-            go.wait();
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let ok = (|| -> io::Result<bool> {
-                    if conn.is_none() {
-                        conn = Some(Conn::open(&addr)?);
-                    }
-                    let c = conn.as_mut().expect("connection");
-                    c.write_all(&req)?;
-                    let (status, range, open) = read_response(c, &mut buf)?;
-                    if !(keep_alive && open) {
-                        conn = None;
-                    }
-                    let body = &buf[range];
-                    Ok(status == 200
-                        && body.ends_with(b"</methodResponse>\n")
-                        && find(&body[..body.len().min(200)], b"<fault>").is_none())
-                })();
-                match ok {
-                    Ok(true) => lat.push(t.elapsed().as_secs_f64() * 1e3),
-                    _ => {
-                        errors += 1;
-                        conn = None;
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                }
-            }
-            (lat, errors)
-        }));
-    }
-    let cpu0 = sys::cpu_s(daemon_pid).unwrap_or(f64::NAN);
-    let t0 = Instant::now();
-    go.wait();
-    sys::sleep(duration);
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies_ms = Vec::new();
-    let mut errors = 0;
-    for h in handles {
-        let (l, e) = h.join().expect("client thread");
-        latencies_ms.extend(l);
-        errors += e;
-    }
-    let elapsed_s = t0.elapsed().as_secs_f64();
-    let cpu1 = sys::cpu_s(daemon_pid).unwrap_or(f64::NAN);
-    LoadResult {
-        requests: latencies_ms.len() as u64,
-        errors,
-        elapsed_s,
-        latencies_ms,
-        daemon_cpu_s: cpu1 - cpu0,
-    }
+    let req = request_bytes(&rpc::encode_call(method, &[]), keep_alive);
+    drive(
+        addr,
+        vec![req],
+        clients,
+        duration,
+        keep_alive,
+        false,
+        daemon_pid,
+    )
 }
 
 /// `clients` threads, each cycling through `calls` (method, params) for
@@ -320,21 +268,35 @@ pub fn load_mixed(
     duration: Duration,
     daemon_pid: i32,
 ) -> LoadResult {
-    let reqs: Arc<Vec<Vec<u8>>> = Arc::new(
-        calls
-            .iter()
-            .map(|(m, p)| request_bytes(&rpc::encode_call(m, p), false))
-            .collect(),
-    );
+    let reqs = calls
+        .iter()
+        .map(|(m, p)| request_bytes(&rpc::encode_call(m, p), false))
+        .collect();
+    drive(addr, reqs, clients, duration, false, true, daemon_pid)
+}
+
+/// The load engine: each client thread cycles through `reqs` (starting at
+/// its own index), timing each answer, until `duration` is over.
+fn drive(
+    addr: &Addr,
+    reqs: Vec<Vec<u8>>,
+    clients: usize,
+    duration: Duration,
+    keep_alive: bool,
+    faults_are_answers: bool,
+    daemon_pid: i32,
+) -> LoadResult {
+    let reqs = Arc::new(reqs);
     let stop = Arc::new(AtomicBool::new(false));
     let go = Arc::new(std::sync::Barrier::new(clients + 1));
     let mut handles = Vec::new();
     for client in 0..clients {
         let (addr, reqs, stop, go) = (addr.clone(), reqs.clone(), stop.clone(), go.clone());
         handles.push(std::thread::spawn(move || {
-            let mut lat = Vec::new();
+            let mut lat = Vec::with_capacity(1 << 16);
             let mut errors = 0u64;
             let mut buf = Vec::with_capacity(1 << 16);
+            let mut conn: Option<Conn> = None;
             let mut i = client;
             go.wait();
             while !stop.load(Ordering::Relaxed) {
@@ -342,15 +304,26 @@ pub fn load_mixed(
                 i += 1;
                 let t = Instant::now();
                 let ok = (|| -> io::Result<bool> {
-                    let mut c = Conn::open(&addr)?;
+                    if conn.is_none() {
+                        conn = Some(Conn::open(&addr)?);
+                    }
+                    let c = conn.as_mut().expect("connection");
                     c.write_all(req)?;
-                    let (status, range, _) = read_response(&mut c, &mut buf)?;
-                    Ok(status == 200 && buf[range].ends_with(b"</methodResponse>\n"))
+                    let (status, range, open) = read_response(c, &mut buf)?;
+                    if !(keep_alive && open) {
+                        conn = None;
+                    }
+                    let body = &buf[range];
+                    Ok(status == 200
+                        && body.ends_with(b"</methodResponse>\n")
+                        && (faults_are_answers
+                            || find(&body[..body.len().min(200)], b"<fault>").is_none()))
                 })();
                 match ok {
                     Ok(true) => lat.push(t.elapsed().as_secs_f64() * 1e3),
                     _ => {
                         errors += 1;
+                        conn = None;
                         std::thread::sleep(Duration::from_millis(1));
                     }
                 }

@@ -97,6 +97,8 @@ pub struct Supervisor {
     )>,
     /// Global event serials.
     serials: Serials,
+    /// Some group is an eventlistener pool.
+    any_pool: bool,
     /// Bumped on every process state change and group add/remove: cached
     /// RPC answers built at an older generation are stale.
     pub(super) state_generation: u64,
@@ -412,6 +414,7 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
         bridge: None,
         waiters: Vec::new(),
         serials: Serials::default(),
+        any_pool: false,
         state_generation: 0,
         info_cache: None,
         ticks: [None; 3],
@@ -490,29 +493,23 @@ impl Supervisor {
     /// Bind the configured HTTP sockets (served by the RPC layer).
     fn open_servers(&mut self) -> Result<(), String> {
         let mut listeners = Vec::new();
+        let mut unauthenticated = Vec::new();
         for s in &self.config.unix_http_servers {
             listeners.push(sockets::bind_unix(s)?);
             if s.username.is_none() {
-                self.log.log(
-                    LogLevel::Critical,
-                    &format!(
-                        "Server '{}' running without any HTTP authentication checking",
-                        s.section
-                    ),
-                );
+                unauthenticated.push(s.section.clone());
             }
         }
         for s in &self.config.inet_http_servers {
             listeners.push(sockets::bind_inet(s)?);
             if s.username.is_none() {
-                self.log.log(
-                    LogLevel::Critical,
-                    &format!(
-                        "Server '{}' running without any HTTP authentication checking",
-                        s.section
-                    ),
-                );
+                unauthenticated.push(s.section.clone());
             }
+        }
+        for section in unauthenticated {
+            let msg =
+                format!("Server '{section}' running without any HTTP authentication checking");
+            self.log.log(LogLevel::Critical, &msg);
         }
         self.listeners = listeners;
         Ok(())
@@ -688,6 +685,7 @@ impl Supervisor {
 
     fn rebuild_pid_index(&mut self) {
         self.state_generation += 1;
+        self.any_pool = self.groups.iter().any(|g| g.pool.is_some());
         self.pids.clear();
         for (gi, g) in self.groups.iter().enumerate() {
             for (pi, p) in g.processes.iter().enumerate() {
@@ -886,11 +884,12 @@ impl Supervisor {
                 Channel::Stdout => p.stdout.as_ref().map(AsRawFd::as_raw_fd),
                 Channel::Stderr => p.stderr.as_ref().map(AsRawFd::as_raw_fd),
             };
-            if let (Some(fd), Some(log)) = (fd, p.log_for(ch)) {
-                if log.can_splice() && p.capture[ch as usize].is_none() {
-                    // SAFETY: fcntl on a pipe we own.
-                    unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, SPLICE_PIPE_SIZE) };
-                }
+            if let (Some(fd), Some(log)) = (fd, p.log_for(ch))
+                && log.can_splice()
+                && p.capture[ch as usize].is_none()
+            {
+                // SAFETY: fcntl on a pipe we own.
+                unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, SPLICE_PIPE_SIZE) };
             }
         }
         if let Some(proto) = p.listener.as_mut() {
@@ -1164,8 +1163,10 @@ impl Supervisor {
         }
     }
 
+    /// Whether any eventlistener pool exists (asked on every read of child
+    /// output, so kept up to date when groups change instead of scanned).
     fn has_pools(&self) -> bool {
-        self.groups.iter().any(|g| g.pool.is_some())
+        self.any_pool
     }
 
     /// React to what a listener said on its stdout.
@@ -1667,6 +1668,7 @@ impl Supervisor {
             return;
         };
         self.groups.clear();
+        self.any_pool = false;
         self.pids.clear();
         self.fcgi_sockets.clear();
         let sd = config.supervisord.clone();

@@ -33,14 +33,7 @@ impl SpawnError {
     }
 }
 
-/// Python's `repr()` of a str, close enough for file names in messages.
-pub fn py_repr(s: &str) -> String {
-    if s.contains('\'') && !s.contains('"') {
-        format!("\"{s}\"")
-    } else {
-        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
-}
+pub use crate::config::expand::py_repr;
 
 /// Supervisor's `get_execv_args` + `check_execv_args`: find argv[0] on the
 /// program's PATH (its `environment=` PATH, else supervisord's) and check it
