@@ -332,6 +332,8 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
         infos,
     } = loaded;
     let sd = config.supervisord.clone();
+    // The spawn slots first, so they are the lowest free descriptors.
+    crate::process::spawn::reserve_fds();
     let mut log = MainLog::early();
 
     // Privileges first, then limits, then the log (Supervisor's order).

@@ -265,6 +265,49 @@ fn parent_error(name: &str, what: &str, e: &std::io::Error) -> SpawnError {
     SpawnError::Other(msg)
 }
 
+/// Descriptors kept open for the whole life of the daemon (all on
+/// /dev/null while no spawn is in progress): `slots` receive the child's
+/// stdin, stdout and stderr just before `clone`, `null` is what the slots
+/// point back to afterwards.  Because they are low (opened before anything
+/// else) and always occupied, no other thread is ever handed one of them.
+struct Reserved {
+    slots: [RawFd; 3],
+    null: RawFd,
+}
+
+static RESERVED: std::sync::OnceLock<Option<Reserved>> = std::sync::OnceLock::new();
+
+fn open_null() -> RawFd {
+    // SAFETY: open(2) on a static NUL-terminated path.
+    unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) }
+}
+
+/// Reserve the spawn slots.  Call it early, before other files are opened,
+/// so that they are the lowest free descriptors (normally 3, 4 and 5); a
+/// later call is harmless.  `None` (no /dev/null) falls back to copying the
+/// whole descriptor table in the child.
+pub fn reserve_fds() {
+    RESERVED.get_or_init(|| {
+        let fds = [open_null(), open_null(), open_null(), open_null()];
+        if fds.iter().any(|&fd| fd < 0) {
+            for fd in fds.into_iter().filter(|&fd| fd >= 0) {
+                // SAFETY: closing what we just opened.
+                unsafe { libc::close(fd) };
+            }
+            return None;
+        }
+        Some(Reserved {
+            slots: [fds[0], fds[1], fds[2]],
+            null: fds[3],
+        })
+    });
+}
+
+fn reserved() -> Option<&'static Reserved> {
+    reserve_fds();
+    RESERVED.get().and_then(|r| r.as_ref())
+}
+
 /// Fork and exec.  `name` is the process name for messages.  `max_fd` bounds
 /// the fallback fd-closing loop when `close_range` is unavailable.
 pub fn spawn(plan: &SpawnPlan, name: &str, max_fd: i32) -> Result<Spawned, SpawnError> {
@@ -293,14 +336,46 @@ pub fn spawn(plan: &SpawnPlan, name: &str, max_fd: i32) -> Result<Spawned, Spawn
             .map(|(_, w)| w.as_raw_fd())
             .unwrap_or(stdout.1.as_raw_fd()),
     };
+    // Put the child's three descriptors on the reserved slots: the child
+    // then shares our table (CLONE_FILES) and unshares only the descriptors
+    // below the slots' end, instead of copying thousands of pipe and log
+    // descriptors that exec would close again.  Only this thread ever
+    // repoints the slots.
+    let slots = reserved().map(|r| {
+        let mut at = [-1; 3];
+        for (i, src) in [fds.stdin, fds.stdout, fds.stderr].into_iter().enumerate() {
+            // SAFETY: dup3 onto a slot we own; the source is open.
+            if src >= 0 && unsafe { libc::dup3(src, r.slots[i], libc::O_CLOEXEC) } >= 0 {
+                at[i] = r.slots[i];
+            }
+        }
+        (r, at)
+    });
     let ctx = ChildCtx {
         plan,
         fds: &fds,
+        slots: match &slots {
+            Some((r, at)) if at[1] >= 0 && at[2] >= 0 => Some(Slots {
+                stdin: at[0],
+                stdout: at[1],
+                stderr: at[2],
+                keep_below: r.slots.iter().copied().max().unwrap_or(2) + 1,
+            }),
+            _ => None,
+        },
         argv: argv_ptrs.as_ptr(),
         envp: env_ptrs.as_ptr(),
         max_fd,
     };
     let pid = clone_vfork(&ctx);
+    if let Some((r, _)) = &slots {
+        // The child has its own table by now (or is gone): drop our
+        // references to its pipe ends so EOF arrives when it exits.
+        for slot in r.slots {
+            // SAFETY: repointing a slot we own at /dev/null.
+            unsafe { libc::dup3(r.null, slot, libc::O_CLOEXEC) };
+        }
+    }
     if pid < 0 {
         return Err(parent_error(
             name,
@@ -334,6 +409,9 @@ pub fn spawn(plan: &SpawnPlan, name: &str, max_fd: i32) -> Result<Spawned, Spawn
 struct ChildCtx<'a> {
     plan: &'a SpawnPlan,
     fds: &'a ChildFds,
+    /// Set when the child's descriptors sit on the reserved slots and the
+    /// child shares the parent's table until it unshares.
+    slots: Option<Slots>,
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
     max_fd: i32,
@@ -347,7 +425,14 @@ extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
     // suspended (CLONE_VFORK) until we exec or exit, so it stays valid.
     unsafe {
         let ctx = &*(arg as *const ChildCtx<'_>);
-        child_exec(ctx.plan, ctx.fds, ctx.argv, ctx.envp, ctx.max_fd)
+        child_exec(
+            ctx.plan,
+            ctx.fds,
+            ctx.slots.as_ref(),
+            ctx.argv,
+            ctx.envp,
+            ctx.max_fd,
+        )
     }
 }
 
@@ -369,10 +454,15 @@ fn clone_vfork(ctx: &ChildCtx<'_>) -> libc::pid_t {
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let files = if ctx.slots.is_some() {
+            libc::CLONE_FILES
+        } else {
+            0
+        };
         let pid = libc::clone(
             child_entry,
             top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | files | libc::SIGCHLD,
             ctx as *const ChildCtx<'_> as *mut libc::c_void,
         );
         let err = std::io::Error::last_os_error();
@@ -391,6 +481,19 @@ struct ChildFds {
     stdout: RawFd,
     stderr: RawFd,
 }
+
+/// The child's descriptors on the reserved slots; every slot is below
+/// `keep_below`.
+struct Slots {
+    stdin: RawFd,
+    stdout: RawFd,
+    stderr: RawFd,
+    keep_below: RawFd,
+}
+
+/// `close_range(2)`'s flag asking for a private copy of the table first
+/// (Linux 5.9); the copy then holds only the descriptors below `first`.
+const CLOSE_RANGE_UNSHARE: u32 = 1 << 1;
 
 unsafe fn write_all(fd: RawFd, mut buf: &[u8]) {
     while !buf.is_empty() {
@@ -421,6 +524,7 @@ unsafe fn child_fail(parts: &[&[u8]]) -> ! {
 unsafe fn child_exec(
     plan: &SpawnPlan,
     fds: &ChildFds,
+    slots: Option<&Slots>,
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
     max_fd: i32,
@@ -442,6 +546,37 @@ unsafe fn child_exec(
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
 
+        let on_slots;
+        let fds = match slots {
+            Some(s) => {
+                // Still sharing the parent's table: take a private copy of
+                // just the descriptors below the slots' end before touching
+                // anything.  Kernels before 5.9 copy the whole table.
+                if libc::syscall(
+                    libc::SYS_close_range,
+                    s.keep_below as u32,
+                    u32::MAX,
+                    CLOSE_RANGE_UNSHARE,
+                ) != 0
+                    && libc::unshare(libc::CLONE_FILES) != 0
+                {
+                    // Fd 2 is still the daemon's: report on the program's.
+                    write_all(
+                        s.stderr,
+                        b"supervisor: couldn't unshare the descriptor table\n\
+                          supervisor: child process was not spawned\n",
+                    );
+                    libc::_exit(127);
+                }
+                on_slots = ChildFds {
+                    stdin: s.stdin,
+                    stdout: s.stdout,
+                    stderr: s.stderr,
+                };
+                &on_slots
+            }
+            None => fds,
+        };
         if fds.stdin >= 0 {
             libc::dup2(fds.stdin, 0);
         }
@@ -623,6 +758,46 @@ mod tests {
             .copied()
             .collect();
         assert!(fds.len() <= 4, "leaked fds: {fds:?}");
+    }
+
+    #[test]
+    fn parent_keeps_no_reference_to_the_childs_pipe_ends() {
+        // Hundreds of open descriptors in the parent, as with many programs.
+        let many: Vec<OwnedFd> = (0..300)
+            .filter_map(|_| std::fs::File::open("/dev/null").ok().map(OwnedFd::from))
+            .collect();
+        let argv = vec!["true".to_string()];
+        let file =
+            resolve_command(&argv, None, std::env::var_os("PATH").as_deref()).expect("resolve");
+        let plan = SpawnPlan::new(&file, &argv, &[], None, None, None, false).expect("plan");
+        let child = spawn(&plan, "t", 4096).expect("spawn");
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(child.pid, &mut status, 0) };
+        assert_eq!(libc::WEXITSTATUS(status), 0);
+        // The child is gone: both output pipes must report hang-up, which
+        // they only do if no slot of ours still holds a write end.
+        for fd in [
+            child.stdout.as_raw_fd(),
+            child.stderr.as_ref().map_or(-1, |f| f.as_raw_fd()),
+        ] {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: polling one valid pollfd.
+            let n = unsafe { libc::poll(&mut p, 1, 5000) };
+            assert_eq!(n, 1, "no hang-up on fd {fd}");
+            assert!(p.revents & libc::POLLHUP != 0, "revents {:#x}", p.revents);
+        }
+        if let Some(r) = reserved() {
+            for slot in r.slots {
+                let target = std::fs::read_link(format!("/proc/self/fd/{slot}")).expect("slot");
+                assert_eq!(target, Path::new("/dev/null"));
+            }
+        }
+        drop(many);
     }
 
     #[test]
