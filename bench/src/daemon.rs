@@ -36,6 +36,8 @@ pub struct Env {
     pub tini: Option<PathBuf>,
     pub self_exe: PathBuf,
     pub tmp: PathBuf,
+    /// A dir on tmpfs (`/dev/shm`) for the start rows, when there is one.
+    pub shm: Option<PathBuf>,
 }
 
 impl Env {

@@ -259,6 +259,7 @@ fn main() {
         let tini = setup_tini();
         let tmp = std::env::temp_dir().join(format!("supervisor-bench-{}", std::process::id()));
         std::fs::create_dir_all(&tmp).map_err(|e| format!("temp dir: {e}"))?;
+        let shm = sys::tmpfs_dir(&format!("supervisor-bench-{}", std::process::id()));
         let self_exe = std::env::current_exe().map_err(|e| e.to_string())?;
         Ok(daemon::Env {
             ours,
@@ -267,6 +268,7 @@ fn main() {
             tini,
             self_exe,
             tmp,
+            shm,
         })
     };
     let env = match setup() {
@@ -353,8 +355,14 @@ fn main() {
     }
     if !args.keep_tmp {
         let _ = std::fs::remove_dir_all(&env.tmp);
+        if let Some(shm) = &env.shm {
+            let _ = std::fs::remove_dir_all(shm);
+        }
     } else {
         eprintln!("kept {}", env.tmp.display());
+        if let Some(shm) = &env.shm {
+            eprintln!("kept {}", shm.display());
+        }
     }
     std::process::exit(if failures.is_empty() { 0 } else { 1 });
 }

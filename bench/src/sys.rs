@@ -308,6 +308,21 @@ pub fn mkfifo(p: &Path) -> std::io::Result<()> {
     }
 }
 
+/// `/dev/shm/<name>`, created, when `/dev/shm` is a tmpfs.
+pub fn tmpfs_dir(name: &str) -> Option<std::path::PathBuf> {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    let base = Path::new("/dev/shm");
+    let c = std::ffi::CString::new("/dev/shm").ok()?;
+    // SAFETY: statfs into a zeroed struct with a valid path.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 || st.f_type as i64 != TMPFS_MAGIC {
+        return None;
+    }
+    let d = base.join(name);
+    std::fs::create_dir_all(&d).ok()?;
+    Some(d)
+}
+
 /// A fresh temp dir under `parent`.
 pub fn make_dir(parent: &Path, name: &str) -> std::path::PathBuf {
     let d = parent.join(name);
