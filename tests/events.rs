@@ -1316,7 +1316,7 @@ stderr_logfile={{dir}}/httpok.stderr
         said.contains("web is in RUNNING state, restarting"),
         "{said}"
     );
-    assert!(h.read("web.stderr").contains("\"GET / HTTP/1.1\" 500"));
+    h.wait_file_contains("web.stderr", "\"GET / HTTP/1.1\" 500", T);
     assert!(!h.path("sick").exists(), "the new server is healthy");
 }
 
