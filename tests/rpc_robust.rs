@@ -896,3 +896,68 @@ fn no_method_reads_a_file_that_is_not_a_configured_log() {
         String::from_utf8_lossy(&head)
     );
 }
+
+#[test]
+fn waiting_stop_and_start_calls_are_answered_when_other_clients_race_them() {
+    // Pairs of clients stop and start the same program over and over.  A
+    // stopProcess(wait) whose process is stopped and then started again by
+    // the other client before its answer is checked must still be answered
+    // (it stopped), and so must a startProcess(wait) whose process another
+    // client stopped before it ran.
+    let mut conf = String::new();
+    for i in 0..4 {
+        conf.push_str(&format!(
+            "[program:w{i}]\ncommand=sleep 100000\nstartsecs=0\n\n"
+        ));
+    }
+    let h = start_daemon("rpc_wait_race", &conf);
+    let a = addr(&h);
+    h.eventually(T, "all four RUNNING", || {
+        states(&a).iter().all(|(_, s)| s == "RUNNING")
+    });
+    let until = Instant::now() + Duration::from_secs(3);
+    let clients: Vec<_> = (0..16)
+        .map(|c| {
+            let a = a.clone();
+            std::thread::spawn(move || {
+                let name = xml::string(&format!("w{}", (c / 2) % 4));
+                let method = if c % 2 == 0 {
+                    "supervisor.stopProcess"
+                } else {
+                    "supervisor.startProcess"
+                };
+                let body = call_body(method, std::slice::from_ref(&name));
+                let mut calls = 0;
+                while Instant::now() < until {
+                    let t0 = Instant::now();
+                    let mut s = Stream::connect(&a);
+                    s.set_timeout(Some(Duration::from_secs(10)));
+                    s.write_all(&post_request(body.as_bytes(), None, true))
+                        .expect("send");
+                    let r = read_response(&mut s).unwrap_or_else(|| {
+                        panic!("client {c}: {method} unanswered after {:?}", t0.elapsed())
+                    });
+                    assert_eq!(r.status, 200, "client {c}: {method} → {r:?}");
+                    match r.rpc() {
+                        Ok(v) => assert_eq!(v, Value::Bool(true)),
+                        // The other client got there first.
+                        Err(f) => assert!(
+                            ["NOT_RUNNING", "ALREADY_STARTED", "ABNORMAL_TERMINATION"]
+                                .iter()
+                                .any(|n| f.string.starts_with(n)),
+                            "client {c}: {method}: {f:?}"
+                        ),
+                    }
+                    calls += 1;
+                }
+                calls
+            })
+        })
+        .collect();
+    let calls: usize = clients
+        .into_iter()
+        .map(|c| c.join().expect("a client thread panicked"))
+        .sum();
+    assert!(calls > 100, "only {calls} calls in 3 s");
+    assert_serving(&h);
+}

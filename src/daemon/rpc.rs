@@ -133,14 +133,20 @@ pub enum Answer {
 /// A deferred answer (Supervisor's `onwait` / `allfunc` / `multi` callbacks).
 #[derive(Debug)]
 pub enum Pending {
-    /// startProcess(wait=true): until RUNNING, or a fault.
+    /// startProcess(wait=true): until RUNNING, or a fault.  `since` marks
+    /// the process's state trail when the call was made.
     Start {
         group: String,
         name: String,
         namespec: String,
+        since: u64,
     },
     /// stopProcess(wait=true): until a stopped state.
-    Stop { group: String, name: String },
+    Stop {
+        group: String,
+        name: String,
+        since: u64,
+    },
     /// start/stop of several processes: results in completion order.
     All {
         waiting: Vec<(String, String, Pending)>,
@@ -1100,6 +1106,7 @@ impl Supervisor {
                 group: g,
                 name: n,
                 namespec: spec.to_string(),
+                since: self.groups[gi].processes[pi].trail.mark(),
             }));
         }
         Ok(None)
@@ -1194,7 +1201,11 @@ impl Supervisor {
                 self.groups[gi].config.name.clone(),
                 self.groups[gi].processes[pi].config.name.clone(),
             );
-            return Ok(Some(Pending::Stop { group: g, name: n }));
+            return Ok(Some(Pending::Stop {
+                group: g,
+                name: n,
+                since: self.groups[gi].processes[pi].trail.mark(),
+            }));
         }
         Ok(None)
     }
@@ -1306,25 +1317,48 @@ impl Supervisor {
                 group,
                 name,
                 namespec,
+                since,
             } => {
                 let Some((gi, pi)) = self.find_process(group, name) else {
                     return Some(Err(bad(faults::BAD_NAME, namespec.as_str())));
                 };
-                let m = &self.groups[gi].processes[pi].machine;
-                if m.spawnerr.is_some() {
+                let p = &self.groups[gi].processes[pi];
+                let abnormal = || Some(Err(bad(faults::ABNORMAL_TERMINATION, namespec.as_str())));
+                // The first state after STARTING decides, even if the
+                // process has moved on since (stopped, restarted...).
+                let (mut entered, complete) = p.trail.since(*since);
+                if complete {
+                    match entered.find(|&s| s != ProcessState::Starting) {
+                        Some(ProcessState::Running) => return Some(Ok(Value::Bool(true))),
+                        Some(_) => return abnormal(),
+                        None => {}
+                    }
+                }
+                if p.machine.spawnerr.is_some() {
                     return Some(Err(bad(faults::SPAWN_ERROR, namespec.as_str())));
                 }
-                match m.state() {
+                match p.machine.state() {
                     ProcessState::Running => Some(Ok(Value::Bool(true))),
                     ProcessState::Starting => None,
-                    _ => Some(Err(bad(faults::ABNORMAL_TERMINATION, namespec.as_str()))),
+                    _ => abnormal(),
                 }
             }
-            Pending::Stop { group, name } => match self.find_process(group, name) {
-                Some((gi, pi)) if !self.groups[gi].processes[pi].machine.state().is_stopped() => {
-                    None
+            Pending::Stop { group, name, since } => match self.find_process(group, name) {
+                Some((gi, pi)) => {
+                    let p = &self.groups[gi].processes[pi];
+                    let (mut entered, complete) = p.trail.since(*since);
+                    // Done once it has been in a stopped state since the
+                    // call, even if another client started it again.
+                    if !complete
+                        || entered.any(ProcessState::is_stopped)
+                        || p.machine.state().is_stopped()
+                    {
+                        Some(Ok(Value::Bool(true)))
+                    } else {
+                        None
+                    }
                 }
-                _ => Some(Ok(Value::Bool(true))),
+                None => Some(Ok(Value::Bool(true))),
             },
             Pending::All { waiting, results } => {
                 let mut i = 0;

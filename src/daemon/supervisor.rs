@@ -751,7 +751,10 @@ impl Supervisor {
                         expected,
                         tries,
                         pid,
-                    } => self.emit_process_state(gi, pi, from, to, expected, tries, pid),
+                    } => {
+                        self.groups[gi].processes[pi].trail.push(to);
+                        self.emit_process_state(gi, pi, from, to, expected, tries, pid)
+                    }
                     Effect::Log(level, msg) => self.log.log(level, &msg),
                     Effect::Spawn => inputs.push_back(self.spawn_process(gi, pi)),
                     Effect::Kill { sig, group } => {

@@ -6,7 +6,7 @@ pub mod state;
 
 use crate::config::{ChildLogTarget, ProcessConfig};
 use crate::logs::ChildLog;
-use state::{Machine, Policy};
+use state::{Machine, Policy, ProcessState};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -60,6 +60,52 @@ pub struct Process {
     pub capture: [Option<crate::logs::capture::Capture>; 2],
     /// The "log target cannot be rotated" warning was given.
     pub warned_unrotatable: bool,
+    /// The states it entered lately, for deferred RPC answers.
+    pub trail: StateTrail,
+}
+
+/// The last states a process entered, numbered in order.  A deferred
+/// `startProcess`/`stopProcess` answer looks at what happened after its
+/// call rather than only at the state it finds later: another client may
+/// stop and restart the process before the answer is checked again, and a
+/// stop that completed must still be answered.
+#[derive(Debug, Default)]
+pub struct StateTrail {
+    seq: u64,
+    recent: std::collections::VecDeque<(u64, ProcessState)>,
+}
+
+impl StateTrail {
+    const KEEP: usize = 16;
+
+    /// The number of the last recorded transition.
+    pub fn mark(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn push(&mut self, state: ProcessState) {
+        self.seq += 1;
+        if self.recent.len() == Self::KEEP {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((self.seq, state));
+    }
+
+    /// The states entered after `mark`, oldest first, and whether that is
+    /// all of them (false when older ones were already dropped).
+    pub fn since(&self, mark: u64) -> (impl Iterator<Item = ProcessState> + '_, bool) {
+        let complete = self
+            .recent
+            .front()
+            .is_none_or(|&(first, _)| first <= mark + 1);
+        (
+            self.recent
+                .iter()
+                .filter(move |&&(n, _)| n > mark)
+                .map(|&(_, s)| s),
+            complete,
+        )
+    }
 }
 
 impl Process {
@@ -111,6 +157,7 @@ impl Process {
             restarts: 0,
             log_failing: false,
             warned_unrotatable: false,
+            trail: StateTrail::default(),
             listener: None,
             listener_event: None,
             capture,
@@ -157,5 +204,38 @@ impl Process {
             Channel::Stdout => self.stdout_log.as_mut(),
             Channel::Stderr => self.stderr_log.as_mut(),
         }
+    }
+}
+
+#[cfg(test)]
+mod trail_tests {
+    use super::{ProcessState as S, StateTrail};
+
+    #[test]
+    fn states_after_a_mark_in_order_and_whether_any_were_dropped() {
+        let mut t = StateTrail::default();
+        t.push(S::Starting);
+        let mark = t.mark();
+        let (none, complete) = t.since(mark);
+        assert_eq!(none.count(), 0);
+        assert!(complete);
+        for s in [S::Running, S::Stopping, S::Stopped, S::Starting] {
+            t.push(s);
+        }
+        let (after, complete) = t.since(mark);
+        assert!(complete);
+        assert_eq!(
+            after.collect::<Vec<_>>(),
+            [S::Running, S::Stopping, S::Stopped, S::Starting]
+        );
+        for _ in 0..StateTrail::KEEP {
+            t.push(S::Backoff);
+        }
+        let (after, complete) = t.since(mark);
+        assert!(!complete, "older states were dropped");
+        assert_eq!(after.count(), StateTrail::KEEP);
+        let (after, complete) = t.since(t.mark() - 2);
+        assert!(complete);
+        assert_eq!(after.count(), 2);
     }
 }
