@@ -1324,7 +1324,12 @@ impl Supervisor {
                 };
                 let p = &self.groups[gi].processes[pi];
                 let abnormal = || Some(Err(bad(faults::ABNORMAL_TERMINATION, namespec.as_str())));
-                // The first state after STARTING decides, even if the
+                // Supervisor looks at spawnerr first ("Exited too quickly"
+                // sets it): SPAWN_ERROR.
+                if p.machine.spawnerr.is_some() {
+                    return Some(Err(bad(faults::SPAWN_ERROR, namespec.as_str())));
+                }
+                // Then the first state after STARTING decides, even if the
                 // process has moved on since (stopped, restarted...).
                 let (mut entered, complete) = p.trail.since(*since);
                 if complete {
@@ -1333,9 +1338,6 @@ impl Supervisor {
                         Some(_) => return abnormal(),
                         None => {}
                     }
-                }
-                if p.machine.spawnerr.is_some() {
-                    return Some(Err(bad(faults::SPAWN_ERROR, namespec.as_str())));
                 }
                 match p.machine.state() {
                     ProcessState::Running => Some(Ok(Value::Bool(true))),

@@ -51,6 +51,9 @@ pub fn strftime_local(fmt: &str, epoch_secs: i64) -> String {
 }
 
 /// `localtime_r` for a Unix timestamp.
+// The libc crate marks `time_t` deprecated on musl (it will become 64-bit
+// on 32-bit targets); it is what `localtime_r` takes on every target.
+#[allow(deprecated)]
 fn local_tm(epoch_secs: i64) -> Option<libc::tm> {
     let t = libc::time_t::try_from(epoch_secs).ok()?;
     // SAFETY: an all-zero `tm` is a valid value (integers and a null pointer).
