@@ -136,6 +136,15 @@ fn start_dir(env: &Env, n: usize, kind: &str, rep: usize, on_disk: bool) -> Path
     }
 }
 
+/// Start `n` sleepers and wait until all are RUNNING: the daemon and the
+/// time from its exec to that point, in ms.
+fn start_sleepers(env: &Env, kind: Kind, n: usize, dir: PathBuf) -> (Daemon, f64) {
+    let mut d = Daemon::start(env, kind, dir, &daemon::sleepers(n));
+    let t = d.wait_running(n, Duration::from_secs(120));
+    let ms = (t - d.t_exec_ns) as f64 / 1e6;
+    (d, ms)
+}
+
 fn per_kind<T: Default>() -> HashMap<Kind, T> {
     BOTH.iter().map(|&k| (k, T::default())).collect()
 }
@@ -210,13 +219,12 @@ fn start(env: &Env, plan: &Plan) -> Vec<Figure> {
                 if kind == Kind::OursStatic {
                     // Memory only; a broken static build must not stop the rest.
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        let mut d = Daemon::start(
+                        let (d, _) = start_sleepers(
                             env,
                             kind,
+                            n,
                             start_dir(env, n, kind.name(), rep, false),
-                            &daemon::sleepers(n),
                         );
-                        d.wait_running(n, Duration::from_secs(120));
                         sys::sleep(plan.settle);
                         (
                             sys::rss_kb(d.pid()).unwrap_or(0) as f64 / 1024.0,
@@ -239,17 +247,9 @@ fn start(env: &Env, plan: &Plan) -> Vec<Figure> {
                     kind.name(),
                     rep + 1
                 ));
-                let mut d = Daemon::start(
-                    env,
-                    kind,
-                    start_dir(env, n, kind.name(), rep, false),
-                    &daemon::sleepers(n),
-                );
-                let t = d.wait_running(n, Duration::from_secs(120));
-                start_ms
-                    .get_mut(&kind)
-                    .unwrap()
-                    .push((t - d.t_exec_ns) as f64 / 1e6);
+                let (d, ms) =
+                    start_sleepers(env, kind, n, start_dir(env, n, kind.name(), rep, false));
+                start_ms.get_mut(&kind).unwrap().push(ms);
                 sys::sleep(plan.settle);
                 rss.get_mut(&kind)
                     .unwrap()
@@ -287,17 +287,9 @@ fn start(env: &Env, plan: &Plan) -> Vec<Figure> {
                         kind.name(),
                         rep + 1
                     ));
-                    let mut d = Daemon::start(
-                        env,
-                        kind,
-                        start_dir(env, n, kind.name(), rep, true),
-                        &daemon::sleepers(n),
-                    );
-                    let t = d.wait_running(n, Duration::from_secs(120));
-                    disk_ms
-                        .get_mut(&kind)
-                        .unwrap()
-                        .push((t - d.t_exec_ns) as f64 / 1e6);
+                    let (_d, ms) =
+                        start_sleepers(env, kind, n, start_dir(env, n, kind.name(), rep, true));
+                    disk_ms.get_mut(&kind).unwrap().push(ms);
                 }
             }
         }

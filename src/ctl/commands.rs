@@ -1119,17 +1119,34 @@ impl Controller {
             "supervisor.readProcessStderrLog"
         };
         let offset = xmlrpc_int(-bytes)?;
-        match self.call(method, &[name.as_str().into(), offset, Value::Int(0)]) {
+        self.show_log_read(
+            &name,
+            method,
+            &[name.as_str().into(), offset, Value::Int(0)],
+            true,
+        )
+    }
+
+    /// Print what a log read returned, or `<who>: ERROR (<why>)` for the
+    /// faults supervisorctl names (BAD_NAME only when a process was named).
+    fn show_log_read(
+        &mut self,
+        who: &str,
+        method: &str,
+        params: &[Value],
+        names_process: bool,
+    ) -> Res {
+        match self.call(method, params) {
             Ok(text) => self.output(&py_str(&text)),
             Err(CallError::Fault(f)) => {
                 self.exitstatus = exit::GENERIC;
                 let why = match f.code {
                     faults::NO_FILE => "no log file",
                     faults::FAILED => "unknown error reading log",
-                    faults::BAD_NAME => "no such process name",
+                    faults::BAD_NAME if names_process => "no such process name",
                     _ => return Err(CallError::Fault(f)),
                 };
-                self.output(&format!("{name}: ERROR ({why})"));
+                self.output(&format!("{who}: ERROR ({why})"));
             }
             Err(e) => return Err(e),
         }
@@ -1167,20 +1184,12 @@ impl Controller {
             }
         };
         let offset = xmlrpc_int(-bytes)?;
-        match self.call("supervisor.readLog", &[offset, Value::Int(0)]) {
-            Ok(text) => self.output(&py_str(&text)),
-            Err(CallError::Fault(f)) => {
-                self.exitstatus = exit::GENERIC;
-                let why = match f.code {
-                    faults::NO_FILE => "no log file",
-                    faults::FAILED => "unknown error reading log",
-                    _ => return Err(CallError::Fault(f)),
-                };
-                self.output(&format!("supervisord: ERROR ({why})"));
-            }
-            Err(e) => return Err(e),
-        }
-        Ok(())
+        self.show_log_read(
+            "supervisord",
+            "supervisor.readLog",
+            &[offset, Value::Int(0)],
+            false,
+        )
     }
 
     // ------------------------------------------------------------ fg

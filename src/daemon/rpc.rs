@@ -1098,15 +1098,12 @@ impl Supervisor {
         self.drive(gi, pi, Input::Tick { may_start: true }, Instant::now());
         let state = self.groups[gi].processes[pi].machine.state();
         if wait && state != ProcessState::Running {
-            let (g, n) = (
-                self.groups[gi].config.name.clone(),
-                self.groups[gi].processes[pi].config.name.clone(),
-            );
+            let (group, name, since) = self.waiter_key(gi, pi);
             return Ok(Some(Pending::Start {
-                group: g,
-                name: n,
+                group,
+                name,
                 namespec: spec.to_string(),
-                since: self.groups[gi].processes[pi].trail.mark(),
+                since,
             }));
         }
         Ok(None)
@@ -1197,17 +1194,19 @@ impl Supervisor {
         }
         self.reap(now);
         if wait && !self.groups[gi].processes[pi].machine.state().is_stopped() {
-            let (g, n) = (
-                self.groups[gi].config.name.clone(),
-                self.groups[gi].processes[pi].config.name.clone(),
-            );
-            return Ok(Some(Pending::Stop {
-                group: g,
-                name: n,
-                since: self.groups[gi].processes[pi].trail.mark(),
-            }));
+            let (group, name, since) = self.waiter_key(gi, pi);
+            return Ok(Some(Pending::Stop { group, name, since }));
         }
         Ok(None)
+    }
+
+    /// What a deferred answer keeps to find its process again (by name:
+    /// indices move when groups are added or removed) and the mark in its
+    /// state trail at the time of the call.
+    fn waiter_key(&self, gi: usize, pi: usize) -> (String, String, u64) {
+        let g = &self.groups[gi];
+        let p = &g.processes[pi];
+        (g.config.name.clone(), p.config.name.clone(), p.trail.mark())
     }
 
     fn stop_group_rpc(&mut self, name: &str, wait: bool, now: Instant) -> Outcome {
