@@ -15,6 +15,7 @@ mod events;
 mod harness_selftest;
 mod lifecycle;
 mod logs;
+mod loop_robust;
 mod pid1;
 mod rpc_compat;
 mod rpc_robust;

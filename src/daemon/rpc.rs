@@ -1183,6 +1183,7 @@ impl Supervisor {
         now: Instant,
     ) -> Result<Option<Pending>, Fault> {
         if !self.groups[gi].processes[pi].machine.state().is_running() {
+            self.hold_if_exited(gi, pi, now);
             return Err(bad(faults::NOT_RUNNING, spec));
         }
         self.drive(gi, pi, Input::Stop, now);
@@ -1219,7 +1220,19 @@ impl Supervisor {
         self.stop_many(list, wait, now)
     }
 
+    /// A program caught between two runs of a crash loop (EXITED, its
+    /// autorestart due) is not in Supervisor's RUNNING_STATES, so a stop
+    /// skips it, and the restart would undo the stop: cancel that restart.
+    fn hold_if_exited(&mut self, gi: usize, pi: usize, now: Instant) {
+        if self.groups[gi].processes[pi].machine.state() == ProcessState::Exited {
+            self.drive(gi, pi, Input::Stop, now);
+        }
+    }
+
     fn stop_many(&mut self, list: Vec<(usize, usize)>, wait: bool, now: Instant) -> Outcome {
+        for &(gi, pi) in &list {
+            self.hold_if_exited(gi, pi, now);
+        }
         self.for_many(
             list,
             |s, gi, pi| s.groups[gi].processes[pi].machine.state().is_running(),

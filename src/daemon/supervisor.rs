@@ -1,6 +1,7 @@
 //! `Supervisor`: all daemon state, owned by the loop thread, and the loop.
 
 use super::EXIT_USAGE;
+use super::panic_guard;
 use super::pid1;
 use super::reaper;
 use super::signals::{self, Signals};
@@ -64,6 +65,15 @@ const READ_BUDGET: usize = 1 << 20;
 const SPLICE_PIPE_SIZE: libc::c_int = 1 << 20;
 /// Grace for leftover (unmanaged) processes at exit when we are PID 1.
 const PID1_SWEEP_GRACE: Duration = Duration::from_secs(2);
+/// A panic within this long of the previous one waits this long before the
+/// next turn.
+const PANIC_REPEAT: Duration = Duration::from_millis(100);
+
+/// What the loop does after a turn.
+enum Turn {
+    Continue,
+    Exit,
+}
 
 pub struct Supervisor {
     pub config_path: PathBuf,
@@ -1548,6 +1558,9 @@ impl Supervisor {
     fn handle_signals(&mut self, now: Instant) {
         for sig in self.signals.drain() {
             let name = crate::process::state::signal_name(sig);
+            if panic_guard::injected_signal() == Some(sig) {
+                panic!("injected panic on {name} ({})", panic_guard::INJECT_ENV);
+            }
             match sig {
                 libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
                     self.log.log(
@@ -1794,45 +1807,79 @@ impl Supervisor {
 
     /// The event loop: sleep until a signal, child output or the next
     /// deadline; act; repeat until shutdown completes.
+    ///
+    /// Each turn runs under `catch_unwind`: a bug that panics while one
+    /// event is handled is logged at CRIT with its location and the loop
+    /// goes on with the next event, because PID 1 exiting takes the whole
+    /// container down.  A panic that repeats at once is slowed down so it
+    /// cannot spin a core.
     pub fn run_loop(&mut self) {
         let mut fds: Vec<libc::pollfd> = Vec::new();
         let mut owners: Vec<(usize, usize, Option<Channel>)> = Vec::new();
+        panic_guard::install();
+        let mut last_panic: Option<Instant> = None;
         loop {
-            let now = Instant::now();
-            self.tick_due(now);
-            if self.mood != Mood::Running && self.stop_phase(now) {
-                match self.mood {
-                    Mood::Shutdown => return,
-                    _ => {
-                        self.apply_reload();
-                        continue;
+            let turn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.turn(&mut fds, &mut owners)
+            }));
+            match turn {
+                Ok(Turn::Continue) => {}
+                Ok(Turn::Exit) => return,
+                Err(payload) => {
+                    let what = panic_guard::describe(payload.as_ref());
+                    self.log.log(
+                        LogLevel::Critical,
+                        &format!("internal error, recovered, the loop goes on: {what}"),
+                    );
+                    let now = Instant::now();
+                    if last_panic.is_some_and(|t| now.duration_since(t) < PANIC_REPEAT) {
+                        std::thread::sleep(PANIC_REPEAT);
                     }
+                    last_panic = Some(now);
                 }
             }
-            self.poll_waiters(now);
-            let next_tick = self.tick_events();
-            self.dispatch_events();
+        }
+    }
 
-            let now = Instant::now();
-            let deadline = match (self.next_deadline(now), next_tick) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let timeout = match deadline {
-                None => -1,
-                Some(d) if d <= now => 0,
-                Some(d) => {
-                    let ms = d.duration_since(now).as_micros().div_ceil(1000);
-                    ms.min(i32::MAX as u128) as i32
+    /// One turn of the loop.
+    fn turn(
+        &mut self,
+        fds: &mut Vec<libc::pollfd>,
+        owners: &mut Vec<(usize, usize, Option<Channel>)>,
+    ) -> Turn {
+        let now = Instant::now();
+        self.tick_due(now);
+        if self.mood != Mood::Running && self.stop_phase(now) {
+            match self.mood {
+                Mood::Shutdown => return Turn::Exit,
+                _ => {
+                    self.apply_reload();
+                    return Turn::Continue;
                 }
-            };
-            self.poll_set(&mut fds, &mut owners);
-            // SAFETY: poll(2) over a valid array.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-            if n < 0 {
-                continue; // EINTR: a signal; the pipe tells which
             }
-            let now = Instant::now();
+        }
+        self.poll_waiters(now);
+        let next_tick = self.tick_events();
+        self.dispatch_events();
+
+        let now = Instant::now();
+        let deadline = match (self.next_deadline(now), next_tick) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = match deadline {
+            None => -1,
+            Some(d) if d <= now => 0,
+            Some(d) => {
+                let ms = d.duration_since(now).as_micros().div_ceil(1000);
+                ms.min(i32::MAX as u128) as i32
+            }
+        };
+        self.poll_set(fds, owners);
+        // SAFETY: poll(2) over a valid array.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        let now = Instant::now();
+        if n > 0 {
             if fds[0].revents != 0 {
                 self.handle_signals(now);
             }
@@ -1859,6 +1906,12 @@ impl Supervisor {
                 self.handle_rpc(now);
             }
         }
+        // Reap at the end of every turn, not only on SIGCHLD: a child that
+        // exited is collected even if its signal's wake-up was consumed
+        // elsewhere (or a panic cut the turn that had it).  When nothing
+        // exited this is one waitpid call that returns 0.
+        self.reap(Instant::now());
+        Turn::Continue
     }
 
     /// After the loop: release sockets and pidfile, sweep as PID 1.

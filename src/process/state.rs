@@ -235,6 +235,9 @@ pub struct Machine {
     pub exitstatus: Option<i32>,
     /// Why the last start failed.
     pub spawnerr: Option<String>,
+    /// A stop request found the process EXITED, between two runs of a
+    /// crash loop: no autorestart until the next start (SPEC Part C).
+    pub held: bool,
 }
 
 impl Default for Machine {
@@ -256,6 +259,7 @@ impl Machine {
             pid: 0,
             exitstatus: None,
             spawnerr: None,
+            held: false,
         }
     }
 
@@ -298,6 +302,7 @@ impl Machine {
         }
         self.spawnerr = None;
         self.exitstatus = None;
+        self.held = false;
         self.laststart = Some(now);
         self.change(Phase::Starting, true, now, fx);
         fx.push(Effect::Spawn);
@@ -371,6 +376,18 @@ impl Machine {
                 | ProcessState::Starting
                 | ProcessState::Stopping
                 | ProcessState::Backoff => self.kill(p, p.stopsignal, now, &mut fx),
+                // Between two runs of an autorestarting program: a stop
+                // must not be undone by the restart that was due.
+                ProcessState::Exited if self.wants_restart(p) => {
+                    self.held = true;
+                    fx.push(Effect::Log(
+                        LogLevel::Info,
+                        format!(
+                            "stop request: {} stays EXITED (autorestart cancelled)",
+                            p.name
+                        ),
+                    ));
+                }
                 _ => {}
             },
             Input::GiveUp => {
@@ -471,6 +488,9 @@ impl Machine {
     }
 
     fn wants_restart(&self, p: &Policy) -> bool {
+        if self.held {
+            return false;
+        }
         match p.autorestart {
             AutoRestart::Always => true,
             AutoRestart::Never => false,
@@ -768,6 +788,47 @@ mod tests {
         m.step(Input::Tick { may_start: true }, p, t0 + secs(1.5));
         assert_eq!(m.state(), Running);
         m
+    }
+
+    #[test]
+    fn stop_between_two_runs_of_a_crash_loop_cancels_the_restart() {
+        let mut p = policy();
+        p.autorestart = AutoRestart::Always;
+        let t0 = Instant::now();
+        let mut m = running(&p, t0);
+        let t1 = t0 + secs(2.0);
+        m.step(Input::Exited(ExitInfo::exited(0)), &p, t1);
+        assert_eq!(m.state(), Exited);
+        assert_eq!(m.next_deadline(&p, true, t1), Some(t1));
+        // The stop arrives before the restart's tick.
+        let fx = m.step(Input::Stop, &p, t1);
+        assert!(changes(&fx).is_empty(), "{fx:?}");
+        assert_eq!(
+            logs(&fx),
+            vec!["stop request: web stays EXITED (autorestart cancelled)"]
+        );
+        assert_eq!(m.next_deadline(&p, true, t1), None);
+        assert!(
+            m.step(Input::Tick { may_start: true }, &p, t1 + secs(5.0))
+                .is_empty()
+        );
+        assert_eq!(m.state(), Exited);
+        // A second stop changes nothing; a start runs it again, and its next
+        // exit restarts as usual.
+        assert!(m.step(Input::Stop, &p, t1).is_empty());
+        let fx = m.step(Input::Start, &p, t1 + secs(6.0));
+        assert!(fx.contains(&Effect::Spawn));
+        m.step(Input::Spawned { pid: 101 }, &p, t1 + secs(6.0));
+        m.step(Input::Tick { may_start: true }, &p, t1 + secs(7.5));
+        m.step(Input::Exited(ExitInfo::exited(0)), &p, t1 + secs(8.0));
+        let fx = m.step(Input::Tick { may_start: true }, &p, t1 + secs(8.0));
+        assert!(fx.contains(&Effect::Spawn), "{fx:?}");
+        // Without autorestart a stop in EXITED has nothing to cancel.
+        let mut q = policy();
+        q.autorestart = AutoRestart::Never;
+        let mut m = running(&q, t0);
+        m.step(Input::Exited(ExitInfo::exited(0)), &q, t1);
+        assert!(m.step(Input::Stop, &q, t1).is_empty());
     }
 
     #[test]
