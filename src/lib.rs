@@ -21,6 +21,7 @@ pub mod daemon;
 pub mod events;
 pub mod http;
 pub mod logs;
+pub mod pidproxy;
 pub mod process;
 pub mod rpc;
 

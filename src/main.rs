@@ -1,6 +1,7 @@
-//! The multi-call binary: `supervisord`, `supervisorctl` and
-//! `echo_supervisord_conf`, chosen by the name it is run as (or by
-//! `supervisord ctl ...` / `supervisord echo_supervisord_conf`).
+//! The multi-call binary: `supervisord`, `supervisorctl`,
+//! `echo_supervisord_conf` and `pidproxy`, chosen by the name it is run as
+//! (or by `supervisord ctl ...` / `supervisord echo_supervisord_conf` /
+//! `supervisord pidproxy ...`).
 //!
 //! Exit codes decided here: 0 after `-h`, `-v` and the sample; 2 for a
 //! usage error (as Supervisor); otherwise whatever the daemon or the client
@@ -29,6 +30,7 @@ fn run() -> i32 {
     match cli::dispatch(&argv0, &args) {
         Invocation::EchoConf => print_out(cli::sample_config()),
         Invocation::Ctl { args } => supervisor_rs::ctl::run(args),
+        Invocation::PidProxy { args } => supervisor_rs::pidproxy::run(&args),
         Invocation::Daemon { prog, args } => match cli::parse_daemon_args(&args) {
             Ok(DaemonCommand::Help(text)) => print_out(&text),
             Ok(DaemonCommand::Version) => {

@@ -17,5 +17,6 @@ mod lifecycle;
 mod logs;
 mod loop_robust;
 mod pid1;
+mod pidproxy;
 mod rpc_compat;
 mod rpc_robust;

@@ -33,6 +33,8 @@ pub struct Plan {
     pub idle_reps: usize,
     pub pid1_reps: usize,
     pub pid1_orphans: usize,
+    pub soak_window: Duration,
+    pub soak_reps: usize,
 }
 
 impl Plan {
@@ -58,6 +60,8 @@ impl Plan {
             idle_reps: 3,
             pid1_reps: 10,
             pid1_orphans: 5,
+            soak_window: Duration::from_secs(10),
+            soak_reps: 1,
         }
     }
     pub fn smoke() -> Plan {
@@ -82,11 +86,13 @@ impl Plan {
             idle_reps: 1,
             pid1_reps: 2,
             pid1_orphans: 2,
+            soak_window: Duration::from_secs(1),
+            soak_reps: 1,
         }
     }
 }
 
-pub const NAMES: [&str; 10] = [
+pub const NAMES: [&str; 11] = [
     "size",
     "start",
     "rpc",
@@ -97,6 +103,7 @@ pub const NAMES: [&str; 10] = [
     "idle",
     "shutdown",
     "pid1",
+    "soak",
 ];
 
 pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
@@ -111,6 +118,7 @@ pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
         "idle" => idle(env, plan),
         "shutdown" => shutdown(env, plan),
         "pid1" => pid1(env, plan),
+        "soak" => crate::soak::soak(env, plan),
         _ => Vec::new(),
     }
 }

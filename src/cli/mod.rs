@@ -41,6 +41,8 @@ pub enum Invocation {
     /// echo_supervisord_conf: print [`sample_config`], exit 0.  Like the
     /// reference, it ignores any arguments.
     EchoConf,
+    /// pidproxy with these arguments (without the program name).
+    PidProxy { args: Vec<String> },
 }
 
 /// Decide what to run from argv[0] and the remaining arguments.
@@ -63,6 +65,11 @@ pub fn dispatch(argv0: &str, args: &[String]) -> Invocation {
             };
         }
         "echo_supervisord_conf" => return Invocation::EchoConf,
+        "pidproxy" => {
+            return Invocation::PidProxy {
+                args: args.to_vec(),
+            };
+        }
         _ => {}
     }
     match args.split_first() {
@@ -70,6 +77,9 @@ pub fn dispatch(argv0: &str, args: &[String]) -> Invocation {
             args: rest.to_vec(),
         },
         Some((first, _)) if first == "echo_supervisord_conf" => Invocation::EchoConf,
+        Some((first, rest)) if first == "pidproxy" => Invocation::PidProxy {
+            args: rest.to_vec(),
+        },
         _ => Invocation::Daemon {
             prog: argv0.to_string(),
             args: args.to_vec(),
