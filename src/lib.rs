@@ -27,5 +27,9 @@ pub mod rpc;
 
 /// The Supervisor version we are a drop-in for; reported by `-v` and the RPC.
 pub const SUPERVISOR_VERSION: &str = "4.3.0";
+/// This build's own version, named by `supervisord --help` and the main
+/// log's startup lines (`--version` prints [`SUPERVISOR_VERSION`], which
+/// scripts compare).
+pub const BUILD_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// XML-RPC API version (`supervisor.getAPIVersion`).
 pub const API_VERSION: &str = "3.0";

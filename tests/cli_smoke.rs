@@ -68,7 +68,11 @@ fn help_exits_zero() {
             "{flag}\n{}",
             output_text(&o)
         );
+        assert!(text.contains("(supervisor-rs "), "{text}");
     }
+    // --version stays Supervisor's, which scripts compare.
+    let o = h.run(&["--version"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "4.3.0\n");
 }
 
 #[test]

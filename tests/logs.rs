@@ -641,6 +641,10 @@ fn main_log_lines_have_supervisors_format() {
     let log = h.main_log();
     assert!(log.contains(" INFO supervisord started with pid "), "{log}");
     assert!(
+        log.contains(" INFO supervisor-rs ") && log.contains("(a drop-in for Supervisor 4.3.0)"),
+        "{log}"
+    );
+    assert!(
         log.contains(" WARN exited: x (exit status 3; not expected)"),
         "{log}"
     );

@@ -339,15 +339,18 @@ pub fn parse_daemon_args(args: &[String]) -> Result<DaemonCommand, String> {
 /// supervisord's `-h` text, generated from the option table.
 fn daemon_help() -> String {
     const WIDTH: usize = 30;
-    let mut out = String::from(
+    let mut out = format!(
         "supervisord -- start programs and keep them running\n\
-         (supervisor-rs, a drop-in for Supervisor 4.3)\n\
+         (supervisor-rs {}, a drop-in for Supervisor {})\n\
          \n\
          Usage: supervisord [options]\n\
          \x20      supervisord ctl [supervisorctl options and command]\n\
          \x20      supervisord echo_supervisord_conf\n\
+         \x20      supervisord pidproxy PIDFILE COMMAND [ARG ...]\n\
          \n\
          Options (each overrides the same [supervisord] key of the config file):\n",
+        crate::BUILD_VERSION,
+        crate::SUPERVISOR_VERSION
     );
     for o in DAEMON_OPTIONS {
         let mut left = String::from("  ");

@@ -208,6 +208,14 @@ fn help_text_lists_every_option() {
     let Ok(DaemonCommand::Help(text)) = parse_daemon_args(&argv(&["-h"])) else {
         panic!("no help");
     };
+    // Which build this is, beside the Supervisor version it stands in for.
+    assert!(
+        text.contains(&format!(
+            "(supervisor-rs {}, a drop-in for Supervisor 4.3.0)",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
     for o in DAEMON_OPTIONS {
         assert!(
             text.contains(&format!("--{}", o.long)),

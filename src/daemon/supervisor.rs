@@ -494,6 +494,14 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
     sup.add_configured_groups();
     sup.log.log(
         LogLevel::Info,
+        &format!(
+            "supervisor-rs {} (a drop-in for Supervisor {})",
+            crate::BUILD_VERSION,
+            crate::SUPERVISOR_VERSION
+        ),
+    );
+    sup.log.log(
+        LogLevel::Info,
         &format!("supervisord started with pid {}", std::process::id()),
     );
     sup.bus.publish(Event::supervisor_state(true));
