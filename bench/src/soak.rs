@@ -133,6 +133,9 @@ fn one(env: &Env, plan: &Plan, k: Kind, clients: bool, rep: usize) -> Row {
                 .count()
         })
         .unwrap_or(PROGRAMS);
+    // The HTTP thread that answered goes back to sleep just after its
+    // answer was read: let it, then count.
+    sys::sleep(Duration::from_millis(200));
     let (cs0, cpu0) = (sys::ctxt_switches(pid), sys::cpu_s(pid));
     let q0 = Instant::now();
     sys::sleep(plan.idle_window);
