@@ -23,6 +23,8 @@ repo=$(pwd)
 musl=x86_64-unknown-linux-musl
 ref_pin="supervisor==4.3.0"
 lance_pin="superlance==2.0.0"
+# prometheus_client's text parser checks /metrics in the health tests.
+prom_pin="prometheus_client==0.26.0"
 venv=${SUPERVISOR_REF_VENV:-$repo/target/venv}
 start_all=$SECONDS
 
@@ -69,11 +71,11 @@ else
 fi
 
 # --- 3. Reference Supervisor and superlance in a virtualenv ------------------
-step "reference supervisor ($ref_pin) and $lance_pin in $venv"
+step "reference supervisor ($ref_pin), $lance_pin and $prom_pin in $venv"
 stamp="$venv/.supervisor-rs-pin"
-pins="$ref_pin $lance_pin"
+pins="$ref_pin $lance_pin $prom_pin"
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pins" ] \
-    && "$venv/bin/python" -c 'import supervisor, superlance' >/dev/null 2>&1; then
+    && "$venv/bin/python" -c 'import supervisor, superlance, prometheus_client' >/dev/null 2>&1; then
     note "already installed"
 else
     mkdir -p "$(dirname "$venv")"

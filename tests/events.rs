@@ -186,15 +186,6 @@ fn spawned_pids(h: &Harness, name: &str) -> Vec<i32> {
         .collect()
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (for a program that
-/// must bind it itself).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0: {e}"))
-}
-
 /// The daemon's context switches so far (all its threads).
 fn context_switches(pid: i32) -> u64 {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {

@@ -27,11 +27,6 @@ fn venv_or_skip() -> Option<PathBuf> {
     v
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
-}
-
 /// How the daemons listen and how supervisorctl reaches them.
 #[derive(Clone)]
 enum Server {

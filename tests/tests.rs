@@ -13,6 +13,7 @@ mod ctl;
 mod daemon_life;
 mod events;
 mod harness_selftest;
+mod health;
 mod lifecycle;
 mod logs;
 mod loop_robust;

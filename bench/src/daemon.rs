@@ -97,7 +97,7 @@ pub fn free_port() -> u16 {
 
 /// The config text; everything but paths and the port is the same for both
 /// daemons.  minfds is raised to cover pipes and log files of every program.
-pub fn config_text(dir: &Path, port: u16, programs: &[Program]) -> String {
+pub fn config_text(dir: &Path, port: u16, programs: &[Program], extra: &str) -> String {
     let d = dir.display();
     let minfds = (programs.len() * 8 + 256).max(1024);
     let mut s = format!(
@@ -109,6 +109,7 @@ pub fn config_text(dir: &Path, port: u16, programs: &[Program]) -> String {
          supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
          [supervisorctl]\nserverurl=unix://{d}/supervisor.sock\n\n"
     );
+    s.push_str(extra);
     for p in programs {
         let _ = writeln!(s, "[program:{}]\ncommand={}", p.name, p.command);
         for (k, v) in &p.options {
@@ -136,10 +137,21 @@ impl Daemon {
     /// Write the config into a fresh `dir` and start the daemon in the
     /// foreground, output to `dir/daemon.out`.
     pub fn start(env: &Env, kind: Kind, dir: PathBuf, programs: &[Program]) -> Daemon {
+        Daemon::start_with(env, kind, dir, programs, "")
+    }
+
+    /// [`Daemon::start`] with `extra` sections in the config.
+    pub fn start_with(
+        env: &Env,
+        kind: Kind,
+        dir: PathBuf,
+        programs: &[Program],
+        extra: &str,
+    ) -> Daemon {
         let port = free_port();
         std::fs::create_dir_all(dir.join("logs")).expect("logs dir");
         let conf = dir.join("supervisord.conf");
-        std::fs::write(&conf, config_text(&dir, port, programs)).expect("write config");
+        std::fs::write(&conf, config_text(&dir, port, programs, extra)).expect("write config");
         let out = std::fs::File::create(dir.join("daemon.out")).expect("daemon.out");
         let mut cmd = Command::new(env.daemon_bin(kind));
         cmd.arg("-n")

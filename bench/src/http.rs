@@ -252,9 +252,42 @@ pub fn load(
         clients,
         duration,
         keep_alive,
-        false,
+        Expect::Rpc { faults_ok: false },
         daemon_pid,
     )
+}
+
+/// `clients` threads sending `GET target` on new connections for
+/// `duration`; an answer counts when it is HTTP 200.
+pub fn load_get(
+    addr: &Addr,
+    target: &str,
+    clients: usize,
+    duration: Duration,
+    daemon_pid: i32,
+) -> LoadResult {
+    let req = format!(
+        "GET {target} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: supervisor-bench\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    drive(
+        addr,
+        vec![req],
+        clients,
+        duration,
+        false,
+        Expect::Ok200,
+        daemon_pid,
+    )
+}
+
+/// What counts as an answer.
+#[derive(Clone, Copy)]
+enum Expect {
+    /// HTTP 200 with a complete methodResponse; a fault counts if `faults_ok`.
+    Rpc { faults_ok: bool },
+    /// HTTP 200, any body.
+    Ok200,
 }
 
 /// `clients` threads, each cycling through `calls` (method, params) for
@@ -272,7 +305,15 @@ pub fn load_mixed(
         .iter()
         .map(|(m, p)| request_bytes(&rpc::encode_call(m, p), false))
         .collect();
-    drive(addr, reqs, clients, duration, false, true, daemon_pid)
+    drive(
+        addr,
+        reqs,
+        clients,
+        duration,
+        false,
+        Expect::Rpc { faults_ok: true },
+        daemon_pid,
+    )
 }
 
 /// The load engine: each client thread cycles through `reqs` (starting at
@@ -283,7 +324,7 @@ fn drive(
     clients: usize,
     duration: Duration,
     keep_alive: bool,
-    faults_are_answers: bool,
+    expect: Expect,
     daemon_pid: i32,
 ) -> LoadResult {
     let reqs = Arc::new(reqs);
@@ -315,9 +356,14 @@ fn drive(
                     }
                     let body = &buf[range];
                     Ok(status == 200
-                        && body.ends_with(b"</methodResponse>\n")
-                        && (faults_are_answers
-                            || find(&body[..body.len().min(200)], b"<fault>").is_none()))
+                        && match expect {
+                            Expect::Ok200 => true,
+                            Expect::Rpc { faults_ok } => {
+                                body.ends_with(b"</methodResponse>\n")
+                                    && (faults_ok
+                                        || find(&body[..body.len().min(200)], b"<fault>").is_none())
+                            }
+                        })
                 })();
                 match ok {
                     Ok(true) => lat.push(t.elapsed().as_secs_f64() * 1e3),

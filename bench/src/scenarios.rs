@@ -92,7 +92,7 @@ impl Plan {
     }
 }
 
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 12] = [
     "size",
     "start",
     "rpc",
@@ -104,6 +104,7 @@ pub const NAMES: [&str; 11] = [
     "shutdown",
     "pid1",
     "soak",
+    "health",
 ];
 
 pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
@@ -119,6 +120,7 @@ pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
         "shutdown" => shutdown(env, plan),
         "pid1" => pid1(env, plan),
         "soak" => crate::soak::soak(env, plan),
+        "health" => crate::health::health(env, plan),
         _ => Vec::new(),
     }
 }
@@ -1063,7 +1065,7 @@ fn pid1_once(env: &Env, who: &str, rep: usize, orphans: usize) -> (Vec<f64>, Opt
                 .opt("autorestart", "false");
             std::fs::write(
                 &conf,
-                daemon::config_text(&dir, daemon::free_port(), &[prog]),
+                daemon::config_text(&dir, daemon::free_port(), &[prog], ""),
             )
             .expect("conf");
             cmd.arg(env.daemon_bin(kind)).arg("-n").arg("-c").arg(&conf);

@@ -111,20 +111,13 @@ fn one(env: &Env, plan: &Plan, k: Kind, clients: bool, rep: usize) -> Row {
     }
     let loop_s = t0.elapsed().as_secs_f64();
     let spawns = spawned();
-    let stop = http::call(
-        &d.unix,
-        "supervisor.stopAllProcesses",
-        &[Value::Bool(true)],
-    );
+    let stop = http::call(&d.unix, "supervisor.stopAllProcesses", &[Value::Bool(true)]);
     let stopped_at = Instant::now();
     sys::sleep(Duration::from_secs(1).saturating_sub(stopped_at.elapsed()));
 
     let pid = d.pid();
     let kids = sys::children(pid);
-    let zombies = kids
-        .iter()
-        .filter(|&&c| sys::state(c) == Some('Z'))
-        .count();
+    let zombies = kids.iter().filter(|&&c| sys::state(c) == Some('Z')).count();
     let (all_fds, log_fds) = fds(pid, &dir);
     let not_stopped = http::states(&d.unix)
         .map(|s| {

@@ -657,4 +657,18 @@ fn sample_config_loads() {
     let opts = crate::config::LoadOptions::from_process(Default::default(), false);
     let loaded = crate::config::load(&path, &opts);
     assert!(loaded.is_ok(), "{:?}", loaded.err());
+    // Its commented [health_server] works once uncommented.
+    let text = sample_config()
+        .replace(";[health_server]", "[health_server]")
+        .replace(";port=127.0.0.1:9002", "port=127.0.0.1:9002");
+    std::fs::write(&path, text).expect("write sample");
+    let loaded = crate::config::load(&path, &opts).expect("the sample with [health_server]");
+    assert_eq!(
+        loaded.config.health_server,
+        Some(crate::config::HealthServer {
+            host: "127.0.0.1".into(),
+            port: 9002
+        })
+    );
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }

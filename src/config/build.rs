@@ -119,6 +119,7 @@ const CTL_KEYS: &[&str] = &[
     "history_file",
 ];
 const INCLUDE_KEYS: &[&str] = &["files"];
+const HEALTH_KEYS: &[&str] = &["port"];
 /// Container keys of SPEC Part B that later work will implement.  Until a
 /// key does something it is reported as not implemented, never silently
 /// accepted.
@@ -1693,10 +1694,37 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// `[health_server]` (SPEC Part B): `port` as `host:port`, required.
+    pub fn health_server(&mut self) -> Option<HealthServer> {
+        let raw = self.raw;
+        let sec = raw.section("health_server")?;
+        self.unknown_options(sec, &[HEALTH_KEYS]);
+        let exp = self.env_exp.clone();
+        match self.get(sec, "port", None, &exp) {
+            Ok(Some(p)) => match dt::inet_address(&p) {
+                Ok((host, port)) => Some(HealthServer { host, port }),
+                Err(m) => {
+                    let at = self.at(sec, "port");
+                    self.error(at, Some("port"), m);
+                    None
+                }
+            },
+            Ok(None) => {
+                self.error(
+                    Self::sec_at(sec),
+                    Some("port"),
+                    "section [health_server] has no port value".to_string(),
+                );
+                None
+            }
+            Err(()) => None,
+        }
+    }
+
     /// Warn about sections nothing reads (Supervisor ignores them silently).
     pub fn unknown_sections(&mut self) {
         let raw = self.raw;
-        const EXACT: &[&str] = &["supervisord", "supervisorctl", "include"];
+        const EXACT: &[&str] = &["supervisord", "supervisorctl", "include", "health_server"];
         const PREFIX: &[&str] = &[
             "program:",
             "group:",

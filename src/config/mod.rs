@@ -184,6 +184,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> 
     let rpcinterfaces = ctx.rpcinterfaces();
     let groups = ctx.groups();
     let (unix_http_servers, inet_http_servers) = ctx.servers();
+    let health_server = ctx.health_server();
     // supervisord does not read [supervisorctl]: its problems are warnings here.
     let supervisorctl = raw.section("supervisorctl").map(|sec| {
         let before = ctx.diags.len();
@@ -207,6 +208,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> 
             supervisord,
             unix_http_servers,
             inet_http_servers,
+            health_server,
             supervisorctl,
             groups,
             rpcinterfaces,

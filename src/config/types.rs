@@ -129,6 +129,15 @@ pub struct InetHttpServer {
     pub password: Option<String>,
 }
 
+/// `[health_server]` (SPEC Part B): the port of the unauthenticated,
+/// read-only health endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthServer {
+    /// `""` means all interfaces (`*:port` or `:port`).
+    pub host: String,
+    pub port: u16,
+}
+
 /// `[supervisorctl]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ctl {
@@ -229,6 +238,7 @@ pub struct Config {
     pub supervisord: Supervisord,
     pub unix_http_servers: Vec<UnixHttpServer>,
     pub inet_http_servers: Vec<InetHttpServer>,
+    pub health_server: Option<HealthServer>,
     pub supervisorctl: Option<Ctl>,
     /// Sorted by group priority ascending (stable among equals).
     pub groups: Vec<GroupConfig>,

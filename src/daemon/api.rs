@@ -23,8 +23,9 @@ pub struct Auth {
 /// How often a log tail looks for new data while a client is attached.
 const TAIL_POLL: Duration = Duration::from_millis(200);
 
-/// The request handler of one listening server.
-pub fn handler(handle: LoopHandle, auth: Option<Auth>) -> http::Handler {
+/// The request handler of one listening server; `health` adds `/healthz`,
+/// `/readyz` and `/metrics` (on `[inet_http_server]`, behind its auth).
+pub fn handler(handle: LoopHandle, auth: Option<Auth>, health: bool) -> http::Handler {
     Arc::new(move |req: Request| {
         if let Some(a) = &auth
             && !http::check_basic_auth(req.header("authorization"), &a.username, &a.password)
@@ -52,6 +53,9 @@ pub fn handler(handle: LoopHandle, auth: Option<Auth>) -> http::Handler {
         }
         if path == "/mainlogtail" {
             return tail(&handle, LogWhat::Main);
+        }
+        if health && let Some(reply) = super::health::route(&handle, &req) {
+            return reply;
         }
         Reply::Full(Response::error(404))
     })

@@ -6,6 +6,7 @@
 //! tick.
 
 pub mod api;
+pub mod health;
 pub mod panic_guard;
 pub mod pid1;
 pub mod reaper;

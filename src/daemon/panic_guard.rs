@@ -1,6 +1,7 @@
 //! What the event loop needs to survive a bug: a panic hook that remembers
 //! where the last panic happened, a description of a caught panic for the
-//! main log, and the test-only way to inject one.
+//! main log, and the test-only ways to inject a fault (a panic, a stalled
+//! loop) when a signal arrives.
 //!
 //! The release profile keeps `panic = "unwind"` for this: with `abort`, no
 //! panic could be caught and PID 1 would die with the container.
@@ -17,6 +18,11 @@ thread_local! {
 /// the loop panic while handling it.  For tests of the recovery; unset, it
 /// costs nothing.
 pub const INJECT_ENV: &str = "SUPERVISOR_RS_TEST_PANIC_ON";
+/// Likewise, a signal whose arrival stalls the loop for [`STALL`] (tests of
+/// `/healthz` failing while the loop does not answer).
+pub const STALL_ENV: &str = "SUPERVISOR_RS_TEST_STALL_ON";
+/// How long an injected stall lasts.
+pub const STALL: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Install (once) a hook that records each panic's location, then runs the
 /// previous hook (which prints the usual message on stderr).
@@ -49,13 +55,21 @@ pub fn describe(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+fn signal_from_env(var: &str) -> Option<i32> {
+    let name = std::env::var(var).ok()?;
+    crate::config::datatypes::signal_number(&name).ok()
+}
+
 /// The signal named by [`INJECT_ENV`], if any (read once).
 pub fn injected_signal() -> Option<i32> {
     static SIG: OnceLock<Option<i32>> = OnceLock::new();
-    *SIG.get_or_init(|| {
-        let name = std::env::var(INJECT_ENV).ok()?;
-        crate::config::datatypes::signal_number(&name).ok()
-    })
+    *SIG.get_or_init(|| signal_from_env(INJECT_ENV))
+}
+
+/// The signal named by [`STALL_ENV`], if any (read once).
+pub fn stall_signal() -> Option<i32> {
+    static SIG: OnceLock<Option<i32>> = OnceLock::new();
+    *SIG.get_or_init(|| signal_from_env(STALL_ENV))
 }
 
 #[cfg(test)]

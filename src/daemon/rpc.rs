@@ -44,6 +44,11 @@ pub enum LoopMsg {
         what: LogWhat,
         reply: Sender<Option<PathBuf>>,
     },
+    /// `/healthz`, `/readyz`, `/metrics`.
+    Health {
+        query: super::health::Query,
+        reply: Sender<super::health::Answer>,
+    },
 }
 
 /// The HTTP side's way into the loop: a channel plus a wake-up pipe.
@@ -1489,6 +1494,9 @@ impl Supervisor {
                 },
                 LoopMsg::LogPath { what, reply } => {
                     let _ = reply.send(self.logtail_path(&what));
+                }
+                LoopMsg::Health { query, reply } => {
+                    let _ = reply.send(self.health_answer(&query));
                 }
             }
         }

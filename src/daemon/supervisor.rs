@@ -69,6 +69,9 @@ const PID1_SWEEP_GRACE: Duration = Duration::from_secs(2);
 /// next turn.
 const PANIC_REPEAT: Duration = Duration::from_millis(100);
 
+/// The listener section name of `[health_server]`.
+const HEALTH_SECTION: &str = "health_server";
+
 /// What the loop does after a turn.
 enum Turn {
     Continue,
@@ -121,6 +124,8 @@ pub struct Supervisor {
     /// While stopping: the priority level whose pools are being drained,
     /// and since when.
     drain: Option<(i64, Instant)>,
+    /// When the daemon started (`supervisord_uptime_seconds`).
+    pub(super) started_at: Instant,
 }
 
 /// Ensure fds 0-2 are open, so pipes we create never land on them.
@@ -432,6 +437,7 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
         ticks: [None; 3],
         server_stops: Vec::new(),
         drain: None,
+        started_at: Instant::now(),
     };
     if let Err(e) = sup.open_servers() {
         sup.log.log(LogLevel::Critical, &e);
@@ -526,6 +532,15 @@ impl Supervisor {
                 unauthenticated.push(s.section.clone());
             }
         }
+        if let Some(h) = &self.config.health_server {
+            listeners.push(sockets::bind_inet(&crate::config::InetHttpServer {
+                section: HEALTH_SECTION.into(),
+                host: h.host.clone(),
+                port: h.port,
+                username: None,
+                password: None,
+            })?);
+        }
         for section in unauthenticated {
             let msg =
                 format!("Server '{section}' running without any HTTP authentication checking");
@@ -554,21 +569,23 @@ impl Supervisor {
                     let r = listener.try_clone().and_then(|c| {
                         crate::http::serve_unix(
                             c,
-                            super::api::handler(handle.clone(), auth),
+                            super::api::handler(handle.clone(), auth, false),
                             Arc::clone(&stop),
                         )
                     });
                     (section, r, listener.as_raw_fd())
                 }
                 Listener::Inet { section, listener } => {
-                    let auth = self.auth_for(section);
-                    let r = listener.try_clone().and_then(|c| {
-                        crate::http::serve_tcp(
-                            c,
-                            super::api::handler(handle.clone(), auth),
-                            Arc::clone(&stop),
-                        )
-                    });
+                    // The health port serves the health paths and nothing
+                    // else; an inet server also has them, behind its auth.
+                    let handler = if section == HEALTH_SECTION {
+                        super::health::handler(handle.clone())
+                    } else {
+                        super::api::handler(handle.clone(), self.auth_for(section), true)
+                    };
+                    let r = listener
+                        .try_clone()
+                        .and_then(|c| crate::http::serve_tcp(c, handler, Arc::clone(&stop)));
                     (section, r, listener.as_raw_fd())
                 }
             };
@@ -1569,6 +1586,9 @@ impl Supervisor {
             if panic_guard::injected_signal() == Some(sig) {
                 panic!("injected panic on {name} ({})", panic_guard::INJECT_ENV);
             }
+            if panic_guard::stall_signal() == Some(sig) {
+                std::thread::sleep(panic_guard::STALL);
+            }
             match sig {
                 libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
                     self.log.log(
@@ -1699,7 +1719,8 @@ impl Supervisor {
         self.fcgi_sockets.clear();
         let sd = config.supervisord.clone();
         let servers_changed = config.unix_http_servers != self.config.unix_http_servers
-            || config.inet_http_servers != self.config.inet_http_servers;
+            || config.inet_http_servers != self.config.inet_http_servers
+            || config.health_server != self.config.health_server;
         let old_pidfile = self.config.supervisord.pidfile.clone();
         self.base_env = base_env(&config);
         self.serverurl = server_url(&config);

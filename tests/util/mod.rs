@@ -1103,6 +1103,15 @@ pub fn xmlrpc_unix(sock: &Path, method: &str, params: &[String]) -> Result<(u16,
     Ok((status, body.to_string()))
 }
 
+/// A TCP port on 127.0.0.1 that was free a moment ago (for a server that
+/// must bind it itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0: {e}"))
+}
+
 /// Seconds since the epoch (for log/time assertions).
 pub fn unix_now() -> u64 {
     SystemTime::now()
