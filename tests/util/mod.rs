@@ -1051,6 +1051,8 @@ pub fn tail(s: &str, n: usize) -> &str {
 // A tiny XML-RPC client (raw: encodes the call, returns the response text)
 
 /// Encoders for XML-RPC `<value>` contents.
+pub mod docker;
+
 pub mod xml {
     pub fn escape(s: &str) -> String {
         s.replace('&', "&amp;")
