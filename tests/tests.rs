@@ -15,6 +15,7 @@ mod docker;
 mod events;
 mod harness_selftest;
 mod health;
+mod k8s;
 mod lifecycle;
 mod logs;
 mod loop_robust;

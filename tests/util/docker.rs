@@ -163,6 +163,11 @@ impl Engine {
         }
     }
 
+    /// The CLI and the `-H` value, for tools that drive this engine.
+    pub fn cli_and_host(&self) -> (PathBuf, String) {
+        (cli_path(), format!("unix://{}", self.sock.display()))
+    }
+
     /// A scratch dir of this engine's test (for build contexts, mounts).
     pub fn dir(&self) -> &Path {
         self.dir.path()
