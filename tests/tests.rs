@@ -12,6 +12,7 @@ mod config_errors;
 mod ctl;
 mod daemon_life;
 mod docker;
+mod dockerfiles;
 mod events;
 mod harness_selftest;
 mod health;
