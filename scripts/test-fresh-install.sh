@@ -34,15 +34,14 @@ fail() {
 }
 
 [ "$(id -u)" = 0 ] || fail "needs root (debootstrap, chroot, mount)"
-for tool in debootstrap chroot mount umount tar sha256sum; do
-    command -v "$tool" >/dev/null 2>&1 && continue
-    command -v apt-get >/dev/null 2>&1 || fail "$tool is missing and there is no apt-get"
-    note "installing debootstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap </dev/null \
-        || { apt-get update -qq </dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap </dev/null; } \
+if ! command -v debootstrap >/dev/null 2>&1; then
+    command -v apt-get >/dev/null 2>&1 || fail "debootstrap is missing and there is no apt-get to install it"
+    step "installing debootstrap"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends debootstrap </dev/null \
+        || { apt-get update -qq </dev/null && apt-get install -y -qq --no-install-recommends debootstrap </dev/null; } \
         || fail "could not install debootstrap"
-    command -v "$tool" >/dev/null 2>&1 || fail "$tool is still missing"
-done
+fi
 
 # The Debian mirror apt uses here for $suite: one-line (.list) or deb822
 # (.sources) entries, first found first; deb.debian.org last.
@@ -135,8 +134,17 @@ else
 fi
 mkdir "$root"
 tar -C "$root" -xf "$base"
+# The chroot shares this machine's network: its DNS, and its local CAs (a
+# TLS-intercepting proxy's, say), which ca-certificates adds to the system
+# bundle when the install step brings it in (Debian's pip trusts that one).
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+if [ -d /usr/local/share/ca-certificates ]; then
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+fi
 mount -t proc proc "$root/proc"
+# Its own pty instance: apt wants one for its log, as on a real machine.
+mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts"
 mkdir -p "$root/repo/scripts"
 cp scripts/test.sh "$root/repo/scripts/"
 chmod -R a+rX "$root/repo"
@@ -158,14 +166,15 @@ in_root() {
     chroot "${opts[@]}" "$root" /usr/bin/env -i "${env[@]}" "$@" </dev/null
 }
 # install_step NAME [chroot options]: runs the install step, log in
-# $work/NAME.log (also shown); its exit status in $rc.
+# $work/NAME.log, shown without dpkg's per-package lines; exit status in $rc.
 install_step() {
     local name=$1
     shift
     local t0=$SECONDS
     rc=0
     in_root "$@" -- bash /repo/scripts/test.sh --install-only >"$work/$name.log" 2>&1 || rc=$?
-    sed 's/^/    | /' "$work/$name.log"
+    grep -v -E '^(Selecting|Preparing to unpack|Unpacking|Setting up|\(Reading database) ' "$work/$name.log" \
+        | sed 's/^/    | /'
     note "exit status $rc, $((SECONDS - t0))s"
 }
 log_has() { grep -q -e "$2" "$work/$1.log" || fail "$1: the output has no line matching '$2'"; }
