@@ -63,8 +63,9 @@ cc_links() {
 # pyenv's python3 has it. False too when there is no python3.
 py_venv() { python3 -c 'import venv, ensurepip' >/dev/null 2>&1; }
 
-# need PACKAGE CHECK...: PACKAGE is wanted unless CHECK succeeds.
-# One line per Debian package the tests use; adding one is adding a line.
+# One line per Debian package the tests use, `want PACKAGE CHECK...`: the
+# package is installed unless CHECK succeeds. Adding one is adding a line,
+# e.g. `want chromium-driver has chromedriver`.
 wanted_packages() {
     need=()
     # ps: the harness's diagnostics, and memmon (superlance) reads RSS with it.
@@ -99,8 +100,8 @@ elif is_root && has apt-get; then
         missing+=("${need[@]}")
     fi
 else
-    if is_root; then why="no apt-get"; else why="not root"; fi
-    note "missing: ${need[*]} ($why: install them with apt-get, tests needing them will fail or skip)"
+    if is_root; then why="no apt-get: install them"; else why="not root: install them with apt-get"; fi
+    note "missing: ${need[*]} ($why, tests needing them will fail or skip)"
     missing+=("${need[@]}")
 fi
 
