@@ -146,7 +146,7 @@ mount -t proc proc "$root/proc"
 # Its own pty instance: apt wants one for its log, as on a real machine.
 mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts"
 mkdir -p "$root/repo/scripts"
-cp scripts/test.sh "$root/repo/scripts/"
+cp scripts/test.sh scripts/check-static.sh "$root/repo/scripts/"
 chmod -R a+rX "$root/repo"
 
 # in_root [chroot options] -- COMMAND...: COMMAND in the chroot, with a

@@ -193,8 +193,8 @@ pub fn run(args: &[String]) -> i32 {
 /// Wait for one of `set` (blocked), at most `timeout` when given.
 fn wait_signal(set: &SigSet, timeout: Option<Duration>) -> Option<Signal> {
     let ts = timeout.map(|t| libc::timespec {
-        tv_sec: t.as_secs() as libc::time_t,
-        tv_nsec: t.subsec_nanos() as libc::c_long,
+        tv_sec: t.as_secs() as _,
+        tv_nsec: t.subsec_nanos() as _,
     });
     let ts_ptr = ts
         .as_ref()
