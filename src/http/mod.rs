@@ -742,6 +742,8 @@ pub fn sha1_hex(data: &[u8]) -> String {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests {
     use super::*;
 

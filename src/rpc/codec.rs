@@ -1083,4 +1083,6 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

@@ -24,7 +24,7 @@ fn st(members: Vec<(&str, Value)>) -> Value {
 }
 
 /// Equality that treats NaN as equal to NaN (bit-for-bit on doubles).
-fn same(a: &Value, b: &Value) -> bool {
+pub(super) fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Double(x), Value::Double(y)) => {
             x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
