@@ -14,6 +14,7 @@
 
 mod daemon;
 mod helpers;
+mod hostile;
 mod http;
 mod report;
 mod scenarios;

@@ -86,7 +86,7 @@ impl Plan {
     }
 }
 
-pub const NAMES: [&str; 10] = [
+pub const NAMES: [&str; 11] = [
     "size",
     "start",
     "rpc",
@@ -97,6 +97,7 @@ pub const NAMES: [&str; 10] = [
     "idle",
     "shutdown",
     "pid1",
+    "hostile",
 ];
 
 pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
@@ -111,6 +112,7 @@ pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
         "idle" => idle(env, plan),
         "shutdown" => shutdown(env, plan),
         "pid1" => pid1(env, plan),
+        "hostile" => crate::hostile::run(env),
         _ => Vec::new(),
     }
 }
