@@ -1062,3 +1062,40 @@ fn hostile_requests_are_refused_and_leave_no_lasting_memory() {
     drop(kept);
     assert_serving(&h);
 }
+
+#[test]
+fn multicall_takes_at_most_a_thousand_calls() {
+    let h = start_daemon("rpc_multicall_limit", ONE_SLEEPER);
+    let a = addr(&h);
+    let one = "<value><struct><member><name>methodName</name><value>supervisor.getPID</value></member></struct></value>";
+    let multicall = |n: usize| {
+        let r = rpc(
+            &a,
+            "system.multicall",
+            &[format!("<array><data>{}</data></array>", one.repeat(n))],
+        );
+        r.rpc()
+    };
+    let pid = h.daemon_pid().expect("daemon pid");
+    match multicall(1000) {
+        Ok(Value::Array(results)) => {
+            assert_eq!(results.len(), 1000);
+            assert!(
+                results.iter().all(|r| r.as_int() == Some(pid)),
+                "{results:?}"
+            );
+        }
+        other => panic!("1000 calls: {other:?}"),
+    }
+    match multicall(1001) {
+        Err(f) => {
+            assert_eq!(f.code, 2, "{f:?}");
+            assert!(f.string.contains("1001 calls; at most 1000"), "{f:?}");
+        }
+        Ok(v) => panic!(
+            "1001 calls answered: {:?}",
+            v.as_array().map(<[Value]>::len)
+        ),
+    }
+    assert_serving(&h);
+}
