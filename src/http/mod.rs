@@ -221,8 +221,10 @@ fn release_freed_memory() {
 
 /// Make freed memory go back to the system. glibc's malloc raises its mmap
 /// threshold to the size of each big block freed (up to 32 MiB), so after
-/// one 16 MiB request the next big buffers come from heaps it keeps, and
-/// each HTTP thread gets its own heap: a fixed threshold stops both. musl's
+/// one 16 MiB request the next big buffers come from heaps it keeps, with
+/// a trim threshold raised alike. Fixed thresholds stop that: blocks of
+/// 1 MiB and more are mapped and unmapped, and a heap keeps at most 1 MiB
+/// free at its top (answers up to 1 MiB still reuse heap memory). musl's
 /// malloc (the static build) already unmaps big blocks on free.
 fn tune_allocator() {
     #[cfg(target_env = "gnu")]
@@ -230,8 +232,8 @@ fn tune_allocator() {
         static ONCE: std::sync::Once = std::sync::Once::new();
         // SAFETY: mallopt only sets malloc parameters.
         ONCE.call_once(|| unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 20);
         });
     }
 }
