@@ -30,6 +30,10 @@ const KEEP_BUF: usize = 8 * 1024;
 /// Responses above this go out in two writes (head, then the shared body)
 /// rather than being copied into one buffer.
 const COPY_BODY_MAX: usize = 64 * 1024;
+/// A request or answer above this is followed by returning freed memory to
+/// the system (the same size as glibc's mmap threshold set below, so
+/// ordinary answers, even for a thousand programs, do not pay for it).
+const BIG_EXCHANGE: usize = 1 << 20;
 
 /// A parsed request.
 #[derive(Debug)]
@@ -232,8 +236,8 @@ fn tune_allocator() {
         static ONCE: std::sync::Once = std::sync::Once::new();
         // SAFETY: mallopt only sets malloc parameters.
         ONCE.call_once(|| unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 20);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, BIG_EXCHANGE as libc::c_int);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, BIG_EXCHANGE as libc::c_int);
         });
     }
 }
@@ -394,13 +398,13 @@ fn serve_conn(conn: &mut dyn Conn, handler: &Handler) {
         };
         let close = req.wants_close();
         let head_only = req.method == "HEAD";
-        let big_request = req.body.len() > COPY_BODY_MAX;
+        let big_request = req.body.len() > BIG_EXCHANGE;
         match handler(req) {
             Reply::Full(mut resp) => {
                 if head_only {
                     resp.body = Arc::new(Vec::new());
                 }
-                let big = big_request || resp.body.len() > COPY_BODY_MAX;
+                let big = big_request || resp.body.len() > BIG_EXCHANGE;
                 let sent = write_response(conn, &resp, close);
                 drop(resp);
                 if big {
