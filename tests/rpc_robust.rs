@@ -961,3 +961,141 @@ fn waiting_stop_and_start_calls_are_answered_when_other_clients_race_them() {
     assert!(calls > 100, "only {calls} calls in 3 s");
     assert_serving(&h);
 }
+
+/// The hostile requests of issue 8, each with how it must be refused: a
+/// fault whose string holds this text, or (empty text) an HTTP 400.
+fn hostile_requests() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let deep = call_body(
+        "supervisor.getState",
+        &[format!(
+            "{}{}",
+            "<array><data><value>".repeat(100_000),
+            "</value></data></array>".repeat(100_000)
+        )],
+    );
+    // A body of exactly the 16 MiB limit: one huge string argument.
+    let shell = call_body("supervisor.getState", &[xml::string("")]);
+    let pad = "x".repeat(16 * 1024 * 1024 - shell.len());
+    let full = call_body("supervisor.getState", &[xml::string(&pad)]);
+    assert_eq!(full.len(), 16 * 1024 * 1024);
+    let one_call = "<value><struct><member><name>methodName</name><value><string>supervisor.getState</string></value></member><member><name>params</name><value><array><data></data></array></value></member></struct></value>";
+    let array_of = |item: &str, n: usize| format!("<array><data>{}</data></array>", item.repeat(n));
+    let multicall = call_body("system.multicall", &[array_of(one_call, 10_000)]);
+    // Two million empty values in 16 MB.
+    let empties = call_body("supervisor.getState", &[array_of("<value/>", 2_000_000)]);
+    let doctype = "<?xml version='1.0'?><!DOCTYPE x [<!ENTITY % p 'y'>]><methodCall><methodName>supervisor.getState</methodName></methodCall>";
+    vec![
+        (
+            "100,000-deep arrays",
+            deep.into_bytes(),
+            "nested deeper than 64",
+        ),
+        ("16 MiB body", full.into_bytes(), "INCORRECT_PARAMETERS"),
+        (
+            "multicall of 10,000 calls",
+            multicall.into_bytes(),
+            "at most 1000",
+        ),
+        (
+            "2,000,000 empty values",
+            empties.into_bytes(),
+            "more than 100000 values",
+        ),
+        (
+            "DOCTYPE with a parameter entity",
+            doctype.as_bytes().to_vec(),
+            "",
+        ),
+    ]
+}
+
+#[test]
+fn hostile_requests_are_refused_and_leave_no_lasting_memory() {
+    let h = start_daemon("rpc_hostile_memory", ONE_SLEEPER);
+    let a = addr(&h);
+    let pid = h.daemon_pid().expect("daemon pid");
+    assert_serving(&h);
+    let idle = vm_rss_kib(pid);
+    let limit = idle + 10 * 1024;
+    // Every connection stays open, as a client that wants to pin the
+    // memory of its requests would keep it.
+    let mut kept = Vec::new();
+    for (what, body, why) in hostile_requests() {
+        let mut s = Stream::connect(&a);
+        s.write_all(&post_request(&body, None, false))
+            .unwrap_or_else(|e| panic!("{what}: send: {e}"));
+        drop(body);
+        let r = read_response(&mut s).unwrap_or_else(|| panic!("{what}: no answer"));
+        if why.is_empty() {
+            assert_eq!(r.status, 400, "{what}: {}", tail(&r.text(), 300));
+        } else {
+            match r.rpc() {
+                Err(f) => {
+                    assert_eq!(f.code, 2, "{what}: {f:?}");
+                    assert!(f.string.contains(why), "{what}: {f:?}");
+                }
+                Ok(v) => panic!("{what}: answered {:?}", tail(&format!("{v:?}"), 300)),
+            }
+        }
+        // The same connection goes on serving.
+        let good = call_body("supervisor.getState", &[]);
+        s.write_all(&post_request(good.as_bytes(), None, false))
+            .expect("send");
+        let again = read_response(&mut s).expect("an answer on the same connection");
+        assert!(again.rpc().is_ok(), "{what}: then {again:?}");
+        kept.push(s);
+        assert_serving(&h);
+        let mut now = vm_rss_kib(pid);
+        let settled = wait_until(Duration::from_secs(5), "RSS back near idle", || {
+            now = vm_rss_kib(pid);
+            now <= limit
+        });
+        println!(
+            "{what}: HTTP {}, VmRSS {now} KiB (idle {idle} KiB)",
+            r.status
+        );
+        assert!(
+            settled.is_ok(),
+            "{what}: daemon RSS {now} KiB, idle was {idle} KiB"
+        );
+    }
+    drop(kept);
+    assert_serving(&h);
+}
+
+#[test]
+fn multicall_takes_at_most_a_thousand_calls() {
+    let h = start_daemon("rpc_multicall_limit", ONE_SLEEPER);
+    let a = addr(&h);
+    let one = "<value><struct><member><name>methodName</name><value>supervisor.getPID</value></member></struct></value>";
+    let multicall = |n: usize| {
+        let r = rpc(
+            &a,
+            "system.multicall",
+            &[format!("<array><data>{}</data></array>", one.repeat(n))],
+        );
+        r.rpc()
+    };
+    let pid = h.daemon_pid().expect("daemon pid");
+    match multicall(1000) {
+        Ok(Value::Array(results)) => {
+            assert_eq!(results.len(), 1000);
+            assert!(
+                results.iter().all(|r| r.as_int() == Some(pid)),
+                "{results:?}"
+            );
+        }
+        other => panic!("1000 calls: {other:?}"),
+    }
+    match multicall(1001) {
+        Err(f) => {
+            assert_eq!(f.code, 2, "{f:?}");
+            assert!(f.string.contains("1001 calls; at most 1000"), "{f:?}");
+        }
+        Ok(v) => panic!(
+            "1001 calls answered: {:?}",
+            v.as_array().map(<[Value]>::len)
+        ),
+    }
+    assert_serving(&h);
+}

@@ -90,7 +90,7 @@ fn find(h: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Read one response; `buf` is reused.  Returns (status, body range in buf,
 /// whether the server keeps the connection open).
-fn read_response(
+pub fn read_response(
     conn: &mut Conn,
     buf: &mut Vec<u8>,
 ) -> io::Result<(u16, std::ops::Range<usize>, bool)> {

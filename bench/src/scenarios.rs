@@ -92,7 +92,7 @@ impl Plan {
     }
 }
 
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 13] = [
     "size",
     "start",
     "rpc",
@@ -105,6 +105,7 @@ pub const NAMES: [&str; 12] = [
     "pid1",
     "soak",
     "health",
+    "hostile",
 ];
 
 pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
@@ -121,6 +122,7 @@ pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
         "pid1" => pid1(env, plan),
         "soak" => crate::soak::soak(env, plan),
         "health" => crate::health::health(env, plan),
+        "hostile" => crate::hostile::run(env),
         _ => Vec::new(),
     }
 }

@@ -5,7 +5,7 @@
 use super::rpc::{Answer, LogWhat, LoopHandle, LoopMsg};
 use crate::http::{self, ChunkWriter, Reply, Request, Response};
 use crate::process::Channel;
-use crate::rpc::{DecodeError, Fault, codec, faults};
+use crate::rpc::{DecodeError, Fault, Value, codec, faults};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -19,6 +19,11 @@ pub struct Auth {
     pub username: String,
     pub password: String,
 }
+
+/// Most calls one `system.multicall` may carry (Supervisor has no limit).
+/// The calls run one after the other on the daemon's loop, so a huge batch
+/// would hold it and every other client; split bigger batches.
+pub const MAX_MULTICALL_CALLS: usize = 1_000;
 
 /// How often a log tail looks for new data while a client is attached.
 const TAIL_POLL: Duration = Duration::from_millis(200);
@@ -90,20 +95,38 @@ fn xmlrpc(handle: &LoopHandle, req: Request) -> Reply {
     if req.method != "POST" {
         return Reply::Full(Response::error(400));
     }
-    let (method, params) = match codec::decode_call(&req.body) {
+    let refuse = |why: &str| {
+        xml_reply(codec::encode_fault(&Fault::with(
+            faults::INCORRECT_PARAMETERS,
+            why,
+        )))
+    };
+    let decoded = codec::decode_call(&req.body);
+    // The body is not needed any more: give its memory back before the call runs.
+    drop(req);
+    let (method, params) = match decoded {
         Ok(x) => x,
-        Err(DecodeError::InvalidUtf8 { .. }) => {
-            // SPEC Part C: bad UTF-8 gets a fault, never a dropped connection.
-            let f = Fault::with(
-                faults::INCORRECT_PARAMETERS,
-                "request body is not valid UTF-8",
-            );
-            return xml_reply(codec::encode_fault(&f));
+        // SPEC Part C: bad UTF-8 gets a fault, never a dropped connection.
+        Err(DecodeError::InvalidUtf8 { .. }) => return refuse("request body is not valid UTF-8"),
+        // Over a limit: a fault that names it, so the client can say why.
+        Err(e @ (DecodeError::TooDeep | DecodeError::TooManyValues)) => {
+            return refuse(&e.to_string());
         }
         Err(_) => return Reply::Full(Response::error(400)),
     };
     if method.is_empty() {
         return Reply::Full(Response::error(400));
+    }
+    if method == "system.multicall"
+        && let Some(n) = params
+            .first()
+            .and_then(Value::as_array)
+            .map(<[Value]>::len)
+            .filter(|&n| n > MAX_MULTICALL_CALLS)
+    {
+        return refuse(&format!(
+            "system.multicall of {n} calls; at most {MAX_MULTICALL_CALLS} in one request"
+        ));
     }
     let (tx, rx) = std::sync::mpsc::channel();
     handle.in_flight.fetch_add(1, Ordering::SeqCst);

@@ -25,6 +25,15 @@ const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Connections served at once; more get 503.
 const MAX_CONNECTIONS: usize = 256;
+/// Read buffer a connection keeps between requests.
+const KEEP_BUF: usize = 8 * 1024;
+/// Responses above this go out in two writes (head, then the shared body)
+/// rather than being copied into one buffer.
+const COPY_BODY_MAX: usize = 64 * 1024;
+/// A request or answer above this is followed by returning freed memory to
+/// the system (the same size as glibc's mmap threshold set below, so
+/// ordinary answers, even for a thousand programs, do not pay for it).
+const BIG_EXCHANGE: usize = 1 << 20;
 
 /// A parsed request.
 #[derive(Debug)]
@@ -202,9 +211,41 @@ impl Conn for std::os::unix::net::UnixStream {
 
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
+/// After a big request: hand the pages that decoding and answering it
+/// freed back to the system. glibc keeps free memory inside its heaps
+/// (every thread's, and the daemon loop's where a call's answer was built)
+/// until asked; musl returns it on free already.
+fn release_freed_memory() {
+    // SAFETY: malloc_trim only releases free memory.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Make freed memory go back to the system. glibc's malloc raises its mmap
+/// threshold to the size of each big block freed (up to 32 MiB), so after
+/// one 16 MiB request the next big buffers come from heaps it keeps, with
+/// a trim threshold raised alike. Fixed thresholds stop that: blocks of
+/// 1 MiB and more are mapped and unmapped, and a heap keeps at most 1 MiB
+/// free at its top (answers up to 1 MiB still reuse heap memory). musl's
+/// malloc (the static build) already unmaps big blocks on free.
+fn tune_allocator() {
+    #[cfg(target_env = "gnu")]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        // SAFETY: mallopt only sets malloc parameters.
+        ONCE.call_once(|| unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, BIG_EXCHANGE as libc::c_int);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, BIG_EXCHANGE as libc::c_int);
+        });
+    }
+}
+
 /// Serve a TCP listener on a background thread until `stop` is set (then
 /// `shutdown(2)` the listening socket to wake the thread).
 pub fn serve_tcp(listener: TcpListener, handler: Handler, stop: Arc<AtomicBool>) -> io::Result<()> {
+    tune_allocator();
     std::thread::Builder::new()
         .name("http-accept".into())
         .spawn(move || {
@@ -230,6 +271,7 @@ pub fn serve_unix(
     handler: Handler,
     stop: Arc<AtomicBool>,
 ) -> io::Result<()> {
+    tune_allocator();
     std::thread::Builder::new()
         .name("http-accept".into())
         .spawn(move || {
@@ -341,6 +383,11 @@ enum ReadErr {
 fn serve_conn(conn: &mut dyn Conn, handler: &Handler) {
     let mut buf: Vec<u8> = Vec::new();
     loop {
+        // A long head grew the buffer: do not keep that for the whole life
+        // of a keep-alive connection (up to MAX_CONNECTIONS of them).
+        if buf.capacity() > KEEP_BUF {
+            buf.shrink_to(KEEP_BUF);
+        }
         let req = match read_request(conn, &mut buf) {
             Ok(r) => r,
             Err(ReadErr::Closed) => return,
@@ -351,12 +398,19 @@ fn serve_conn(conn: &mut dyn Conn, handler: &Handler) {
         };
         let close = req.wants_close();
         let head_only = req.method == "HEAD";
+        let big_request = req.body.len() > BIG_EXCHANGE;
         match handler(req) {
             Reply::Full(mut resp) => {
                 if head_only {
                     resp.body = Arc::new(Vec::new());
                 }
-                if write_response(conn, &resp, close).is_err() || close {
+                let big = big_request || resp.body.len() > BIG_EXCHANGE;
+                let sent = write_response(conn, &resp, close);
+                drop(resp);
+                if big {
+                    release_freed_memory();
+                }
+                if sent.is_err() || close {
                     return;
                 }
             }
@@ -493,7 +547,14 @@ fn read_request(conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Result<Request, ReadE
         return Err(ReadErr::Status(413));
     }
     buf.drain(..head_end);
-    while buf.len() < len {
+    // The body goes into its own buffer, never grown past `len` (nor
+    // allocated at `len` before the bytes arrive); bytes after it belong
+    // to the next request and stay in `buf`.
+    let mut body = Vec::with_capacity(len.min(64 * 1024));
+    let first = buf.len().min(len);
+    body.extend_from_slice(&buf[..first]);
+    buf.drain(..first);
+    while body.len() < len {
         let left = match REQUEST_DEADLINE.checked_sub(started.elapsed()) {
             Some(l) if !l.is_zero() => l,
             _ => return Err(ReadErr::Status(408)),
@@ -501,7 +562,14 @@ fn read_request(conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Result<Request, ReadE
         let _ = conn.set_timeout(Some(left));
         match conn.read(&mut chunk) {
             Ok(0) => return Err(ReadErr::Status(400)),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                let take = n.min(len - body.len());
+                if body.capacity() - body.len() < take {
+                    body.reserve_exact(body.capacity().max(take).min(len - body.len()));
+                }
+                body.extend_from_slice(&chunk[..take]);
+                buf.extend_from_slice(&chunk[take..n]);
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e)
                 if matches!(
@@ -514,12 +582,12 @@ fn read_request(conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Result<Request, ReadE
             Err(_) => return Err(ReadErr::Closed),
         }
     }
-    req.body = buf.drain(..len).collect();
+    req.body = body;
     Ok(req)
 }
 
 fn write_response<C: Write + ?Sized>(conn: &mut C, resp: &Response, close: bool) -> io::Result<()> {
-    let mut out = Vec::with_capacity(resp.body.len() + 256);
+    let mut out = Vec::with_capacity(resp.body.len().min(COPY_BODY_MAX) + 256);
     out.extend_from_slice(
         format!(
             "HTTP/1.1 {} {}\r\nServer: supervisor-rs\r\n",
@@ -539,8 +607,13 @@ fn write_response<C: Write + ?Sized>(conn: &mut C, resp: &Response, close: bool)
         out.extend_from_slice(b"Connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&resp.body);
-    conn.write_all(&out)?;
+    if resp.body.len() > COPY_BODY_MAX {
+        conn.write_all(&out)?;
+        conn.write_all(&resp.body)?;
+    } else {
+        out.extend_from_slice(&resp.body);
+        conn.write_all(&out)?;
+    }
     conn.flush()
 }
 
@@ -674,6 +747,8 @@ pub fn sha1_hex(data: &[u8]) -> String {
     h.iter().map(|x| format!("{x:08x}")).collect()
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,10 +17,16 @@
 //! value, as a dict built from pairs does; CRLF becomes LF, as in expat.
 //! Differences, all for input Supervisor mishandles: `<i8>` decodes as an
 //! integer (Supervisor keeps its text), an unknown type tag is an error
-//! (Supervisor keeps its text), a DTD's own entities are not expanded,
-//! `<array>` without `<data>` is an empty array (Supervisor: HTTP 400),
-//! the root element must be `methodCall`, and a dateTime's text is not
-//! validated. Nesting of arrays and structs is bounded by [`MAX_DEPTH`].
+//! (Supervisor keeps its text), a body carrying a DOCTYPE (and so any
+//! entity declaration) is refused, `<array>` without `<data>` is an empty
+//! array (Supervisor: HTTP 400), the root element must be `methodCall`, and
+//! a dateTime's text is not validated.
+//!
+//! **Limits**, checked while parsing so a hostile body is refused before a
+//! big tree exists: arrays and structs nest at most [`MAX_DEPTH`] deep, and
+//! a request holds at most [`MAX_REQUEST_VALUES`] values. (Text cannot
+//! grow past the body, whose size the HTTP layer bounds, since no entity
+//! is ever expanded.)
 
 use std::fmt;
 
@@ -33,6 +39,12 @@ use super::value::Value;
 /// Deepest nesting of arrays/structs a decoded body may have; deeper input
 /// is rejected with [`DecodeError::TooDeep`] before it can exhaust the stack.
 pub const MAX_DEPTH: usize = 64;
+
+/// Most `<value>`s one request may hold (responses, which come from a
+/// server we chose to call, have no such bound). A `system.multicall` of a
+/// thousand calls holds about five thousand; the bound keeps the decoded
+/// tree of a 16 MiB body of empty values from costing hundreds of MB.
+pub const MAX_REQUEST_VALUES: usize = 100_000;
 
 /// Why a body could not be decoded. The server chooses the reply: the
 /// reference answers HTTP 400 for malformed XML and a missing method name,
@@ -59,6 +71,8 @@ pub enum DecodeError {
     },
     /// Arrays/structs nested deeper than [`MAX_DEPTH`].
     TooDeep,
+    /// A request with more than [`MAX_REQUEST_VALUES`] values.
+    TooManyValues,
 }
 
 impl fmt::Display for DecodeError {
@@ -72,6 +86,9 @@ impl fmt::Display for DecodeError {
             DecodeError::UnknownType(t) => write!(f, "unknown XML-RPC type <{t}>"),
             DecodeError::BadValue { ty, text } => write!(f, "bad {ty} value {text:?}"),
             DecodeError::TooDeep => write!(f, "values nested deeper than {MAX_DEPTH}"),
+            DecodeError::TooManyValues => {
+                write!(f, "more than {MAX_REQUEST_VALUES} values in one request")
+            }
         }
     }
 }
@@ -454,9 +471,11 @@ fn write_base64_lines(data: &[u8], out: &mut Vec<u8>) {
 /// [`DecodeError::InvalidUtf8`] for bytes that are not UTF-8,
 /// [`DecodeError::MissingMethodName`] when the name is absent or empty,
 /// [`DecodeError::UnknownType`], [`DecodeError::BadValue`] and
-/// [`DecodeError::TooDeep`] for bad values, [`DecodeError::Malformed`] for
-/// everything else. Supervisor answers HTTP 400 to all of these (bad UTF-8
-/// kills its connection instead; our spec wants a fault there).
+/// [`DecodeError::TooDeep`] for bad values, [`DecodeError::TooManyValues`]
+/// above [`MAX_REQUEST_VALUES`], [`DecodeError::Malformed`] for everything
+/// else (a DOCTYPE included). Supervisor answers HTTP 400 to malformed
+/// bodies and has no limits; bad UTF-8 kills its connection instead (our
+/// spec wants a fault there).
 pub fn decode_call(body: &[u8]) -> Result<(String, Vec<Value>), DecodeError> {
     let mut p = Parser::new(body, Mode::Request)?;
     p.root(Tag::MethodCall)?;
@@ -620,6 +639,8 @@ enum Tok<'a> {
 struct Parser<'a> {
     reader: Reader<&'a [u8]>,
     mode: Mode,
+    /// `<value>`s still allowed ([`MAX_REQUEST_VALUES`] for a request).
+    values_left: usize,
 }
 
 fn eof() -> DecodeError {
@@ -648,7 +669,15 @@ impl<'a> Parser<'a> {
         let config = reader.config_mut();
         config.expand_empty_elements = true;
         config.check_end_names = true;
-        Ok(Parser { reader, mode })
+        let values_left = match mode {
+            Mode::Request => MAX_REQUEST_VALUES,
+            Mode::Response => usize::MAX,
+        };
+        Ok(Parser {
+            reader,
+            mode,
+            values_left,
+        })
     }
 
     fn next(&mut self) -> Result<Tok<'a>, DecodeError> {
@@ -681,7 +710,14 @@ impl<'a> Parser<'a> {
                     };
                     Tok::Text(resolved.into())
                 }
-                Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => continue,
+                // A DTD can declare entities (parameter entities included)
+                // whose expansion no caller needs: refuse it outright.
+                Event::DocType(_) => {
+                    return Err(DecodeError::Malformed(
+                        "a DOCTYPE is not accepted in XML-RPC".into(),
+                    ));
+                }
+                Event::Comment(_) | Event::Decl(_) | Event::PI(_) => continue,
                 Event::Eof => Tok::Eof,
             });
         }
@@ -774,6 +810,10 @@ impl<'a> Parser<'a> {
     /// Contents of `<value>`: bare text is a string; a typed element wins
     /// over any text around it.
     fn value(&mut self, depth: usize) -> Result<Value, DecodeError> {
+        self.values_left = self
+            .values_left
+            .checked_sub(1)
+            .ok_or(DecodeError::TooManyValues)?;
         let mut text = String::new();
         let mut typed: Option<Value> = None;
         loop {
@@ -1042,5 +1082,7 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
     Ok(out)
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

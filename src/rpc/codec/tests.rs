@@ -24,7 +24,7 @@ fn st(members: Vec<(&str, Value)>) -> Value {
 }
 
 /// Equality that treats NaN as equal to NaN (bit-for-bit on doubles).
-fn same(a: &Value, b: &Value) -> bool {
+pub(super) fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Double(x), Value::Double(y)) => {
             x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
@@ -426,9 +426,9 @@ fn requests_parse_like_supervisor() {
         Value::DateTime("20260101T12:00:00".into())
     );
     assert_eq!(one("<value><nil/></value>"), Value::Nil);
-    // Declaration with an encoding attribute, comments, PIs, doctype, BOM.
+    // Declaration with an encoding attribute, comments, PIs, BOM.
     assert_eq!(
-        decode_call("\u{feff}<?xml version='1.0' encoding='iso-8859-1'?>\n<!DOCTYPE methodCall>\n<!-- hi --><?pi x?><methodCall>\n <methodName>a.b</methodName>\n <params>\n  <param>\n   <value><string>\u{e9}</string></value>\n  </param>\n </params>\n</methodCall>\n<!-- bye -->\n".as_bytes()),
+        decode_call("\u{feff}<?xml version='1.0' encoding='iso-8859-1'?>\n<!-- hi --><?pi x?><methodCall>\n <methodName>a.b</methodName>\n <params>\n  <param>\n   <value><string>\u{e9}</string></value>\n  </param>\n </params>\n</methodCall>\n<!-- bye -->\n".as_bytes()),
         Ok(("a.b".into(), vec![s("\u{e9}")]))
     );
     // The method name is kept as sent (dispatch rejects it later).
@@ -540,6 +540,83 @@ fn request_errors_have_distinct_kinds() {
     }
     // Errors format without panicking and say what went wrong.
     assert!(unknown.unwrap_err().to_string().contains("<foo>"));
+}
+
+#[test]
+fn a_doctype_is_refused_with_or_without_entities() {
+    let call_after = |prolog: &str| {
+        decode_call(
+            format!(
+                "{prolog}<methodCall><methodName>supervisor.getState</methodName></methodCall>"
+            )
+            .as_bytes(),
+        )
+    };
+    assert!(call_after("<?xml version='1.0'?>").is_ok());
+    for prolog in [
+        "<!DOCTYPE methodCall>",
+        // A parameter entity: used to be skipped, and the call answered.
+        "<?xml version='1.0'?><!DOCTYPE x [<!ENTITY % p 'y'>]>",
+        "<!DOCTYPE x [<!ENTITY a 'aaaa'><!ENTITY b '&a;&a;'>]>",
+        "<!DOCTYPE x SYSTEM 'file:///etc/passwd'>",
+    ] {
+        let r = call_after(prolog);
+        assert!(
+            matches!(&r, Err(DecodeError::Malformed(m)) if m.contains("DOCTYPE")),
+            "{prolog}: {r:?}"
+        );
+    }
+    let resp = "<!DOCTYPE x><methodResponse><params><param><value><int>1</int></value></param></params></methodResponse>";
+    assert!(decode_response(resp.as_bytes()).is_err());
+}
+
+fn values_call(n: usize, one: &str) -> String {
+    format!(
+        "<methodCall><methodName>a.b</methodName><params><param><value><array><data>{}</data></array></value></param></params></methodCall>",
+        one.repeat(n)
+    )
+}
+
+#[test]
+fn a_request_holds_a_bounded_number_of_values() {
+    // The array itself is one value.
+    let at_limit = values_call(MAX_REQUEST_VALUES - 1, "<value><int>1</int></value>");
+    let (_, params) = decode_call(at_limit.as_bytes()).expect("at the limit");
+    assert_eq!(
+        params[0].as_array().map(<[Value]>::len),
+        Some(MAX_REQUEST_VALUES - 1)
+    );
+    for one in ["<value><int>1</int></value>", "<value/>", "<value></value>"] {
+        let over = values_call(MAX_REQUEST_VALUES, one);
+        assert_eq!(
+            decode_call(over.as_bytes()),
+            Err(DecodeError::TooManyValues)
+        );
+    }
+    // Values count wherever they are: params, members, nested arrays.
+    let params = format!(
+        "<methodCall><methodName>a.b</methodName><params>{}</params></methodCall>",
+        "<param><value><struct><member><name>k</name><value/></member></struct></value></param>"
+            .repeat(MAX_REQUEST_VALUES / 2 + 1)
+    );
+    assert_eq!(
+        decode_call(params.as_bytes()),
+        Err(DecodeError::TooManyValues)
+    );
+    assert!(
+        DecodeError::TooManyValues
+            .to_string()
+            .contains(&MAX_REQUEST_VALUES.to_string())
+    );
+    // Responses (from a server we called) are not bounded this way.
+    let mut big = Vec::new();
+    encode_response_into(
+        &Value::Array(vec![Value::Int(1); MAX_REQUEST_VALUES + 10]),
+        &mut big,
+    );
+    assert!(
+        matches!(decode_response(&big), Ok(Ok(Value::Array(a))) if a.len() == MAX_REQUEST_VALUES + 10)
+    );
 }
 
 fn nested_arrays(depth: usize) -> String {
