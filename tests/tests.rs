@@ -12,6 +12,7 @@ mod config_errors;
 mod ctl;
 mod daemon_life;
 mod events;
+mod extreme_values;
 mod harness_selftest;
 mod lifecycle;
 mod logs;
