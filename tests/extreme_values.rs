@@ -396,7 +396,7 @@ fn extreme_rpc_integer_arguments() {
             "supervisor.signalProcessGroup",
             &[name.clone(), a.clone()],
         );
-        call_ok(&h, "supervisor.signalAllProcesses", &[a.clone()]);
+        call_ok(&h, "supervisor.signalAllProcesses", std::slice::from_ref(a));
         // Integers where names, strings or booleans are expected.
         call_ok(&h, "supervisor.getProcessInfo", std::slice::from_ref(a));
         call_ok(
