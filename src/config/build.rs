@@ -269,13 +269,21 @@ impl<'a> Ctx<'a> {
         self.push(Severity::Warning, at, option, msg);
     }
 
-    /// Warn when `value` (already accepted) is above `limit`; `what` says
-    /// the limit in words, `effect` what the daemon makes of the value.
-    fn absurd(&mut self, at: At<'_>, option: &str, value: u64, (limit, what, effect): Absurd) {
+    /// Warn when `option`'s `value` (already accepted) is above `limit`;
+    /// `what` says the limit in words, `effect` what the daemon makes of the
+    /// value.  `given_as` is the option or command-line flag that set it.
+    fn absurd(
+        &mut self,
+        at: At<'_>,
+        given_as: &str,
+        option: &str,
+        value: u64,
+        (limit, what, effect): Absurd,
+    ) {
         if value > limit {
             self.warn(
                 at,
-                Some(option),
+                Some(given_as),
                 format!("{option}={value} is an absurd value (more than {what}): {effect}"),
             );
         }
@@ -620,7 +628,7 @@ impl<'a> Ctx<'a> {
                 Some(sec) if !cli_set => (self.at(sec, option), option),
                 _ => (cli, flag),
             };
-            self.absurd(at, opt, value, limit);
+            self.absurd(at, opt, option, value, limit);
         }
 
         if let Some(u) = sd.user.clone() {
@@ -822,7 +830,13 @@ impl<'a> Ctx<'a> {
                 })
                 .unwrap_or(10);
             let at = self.at(sec, "buffer_size");
-            self.absurd(at, "buffer_size", buffer_size as u64, ABSURD_BUFFER);
+            self.absurd(
+                at,
+                "buffer_size",
+                "buffer_size",
+                buffer_size as u64,
+                ABSURD_BUFFER,
+            );
             let result_handler =
                 match self.get(sec, "result_handler", Some(DEFAULT_RESULT_HANDLER), &exp) {
                     Ok(Some(v)) => v,
@@ -1260,7 +1274,7 @@ impl<'a> Ctx<'a> {
             ("stderr_capture_maxbytes", stderr_cmax, ABSURD_CAPTURE_BYTES),
         ] {
             let at = self.at(sec, option);
-            self.absurd(at, option, value, limit);
+            self.absurd(at, option, option, value, limit);
         }
         let Some(numprocs) = numprocs else {
             return Vec::new();
@@ -1423,7 +1437,7 @@ impl<'a> Ctx<'a> {
                 ("stderr_logfile_maxbytes", first.stderr.maxbytes),
             ] {
                 let at = self.at(sec, option);
-                self.absurd(at, option, value, ABSURD_LOG_BYTES);
+                self.absurd(at, option, option, value, ABSURD_LOG_BYTES);
             }
         }
         out.sort_by(|a, b| {
