@@ -244,7 +244,7 @@ proptest! {
         let s = format!("{n}{suf}");
         let v = dt::byte_size(&s);
         match n.checked_mul(mult) {
-            Some(want) if i64::try_from(n).is_ok() => {
+            Some(want) if i64::try_from(want).is_ok() => {
                 prop_assert_eq!(v.clone(), Ok(want));
                 // The value re-formats as plain bytes and parses back.
                 prop_assert_eq!(dt::byte_size(&want.to_string()), Ok(want));
