@@ -21,6 +21,7 @@ enum Sec {
     Fcgi,
     Group,
     Unix,
+    Inet,
 }
 
 impl Sec {
@@ -32,6 +33,7 @@ impl Sec {
             Sec::Fcgi => "fcgi-program:f",
             Sec::Group => "group:g",
             Sec::Unix => "unix_http_server",
+            Sec::Inet => "inet_http_server",
         }
     }
 }
@@ -44,6 +46,7 @@ const OPTIONS: &[(Sec, &str)] = &[
     (Sec::Supervisord, "minfds"),
     (Sec::Supervisord, "minprocs"),
     (Sec::Unix, "chmod"),
+    (Sec::Inet, "port"),
     (Sec::Program, "numprocs"),
     (Sec::Program, "numprocs_start"),
     (Sec::Program, "priority"),
@@ -122,6 +125,9 @@ fn config(h: &Harness, set: &[(Sec, &str, &str)]) -> String {
              socket=unix://{{dir}}/f.sock\nstdout_logfile={{dir}}/f.out\nstderr_logfile={{dir}}/f.err\n{}\n",
             opts(Sec::Fcgi)
         ));
+    }
+    if has(Sec::Inet) {
+        c.push_str(&format!("[inet_http_server]\n{}\n", opts(Sec::Inet)));
     }
     if has(Sec::Group) {
         c.push_str(&format!("[group:g]\nprograms=x\n{}\n", opts(Sec::Group)));
