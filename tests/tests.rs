@@ -14,6 +14,7 @@ mod daemon_life;
 mod docker;
 mod dockerfiles;
 mod events;
+mod extreme_values;
 mod harness_selftest;
 mod health;
 mod k8s;

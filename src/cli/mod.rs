@@ -3,6 +3,8 @@
 //! `echo_supervisord_conf` sample.
 
 pub mod getopt;
+#[cfg(test)]
+mod proptests;
 
 use crate::config::Overrides;
 use getopt::Spec;

@@ -17,6 +17,44 @@ pub const MAX_NUMPROCS: i64 = 10_000;
 /// Bound on the command and environment text of all processes of one program.
 pub const MAX_PROGRAM_BYTES: usize = 64 << 20;
 
+/// A threshold above which a value Supervisor accepts is reported as absurd
+/// by a warning: (limit, the limit in words, what the daemon makes of such a
+/// value).  The value is still accepted; the daemon holds every deadline,
+/// size and count derived from it with saturating arithmetic.
+type Absurd = (u64, &'static str, &'static str);
+/// Durations: 100 years.
+pub const ABSURD_SECS: Absurd = (
+    100 * 365 * 24 * 3600,
+    "100 years",
+    "the deadline is held in the far future, in effect never reached",
+);
+/// Log file sizes: 1 TiB.
+pub const ABSURD_LOG_BYTES: Absurd = (1 << 40, "1 TiB", "in effect the log is never rotated");
+/// Capture sizes: 1 TiB.
+pub const ABSURD_CAPTURE_BYTES: Absurd = (
+    1 << 40,
+    "1 TiB",
+    "in effect capture mode never ends on size",
+);
+/// `minfds`: Linux never allows more open files than this (`fs.nr_open` ceiling).
+pub const ABSURD_MINFDS: Absurd = (
+    1 << 30,
+    "2**30 file descriptors, above any Linux limit",
+    "the daemon will refuse to start if it cannot raise RLIMIT_NOFILE that far",
+);
+/// `minprocs`: Linux's `PID_MAX_LIMIT`.
+pub const ABSURD_MINPROCS: Absurd = (
+    1 << 22,
+    "2**22 processes, Linux's PID_MAX_LIMIT",
+    "the daemon will refuse to start if it cannot raise RLIMIT_NPROC that far",
+);
+/// An eventlistener pool's `buffer_size`, in events.
+pub const ABSURD_BUFFER: Absurd = (
+    1 << 20,
+    "2**20 events",
+    "in effect the event queue is unbounded",
+);
+
 pub const DEFAULT_RPC_FACTORY: &str = "supervisor.rpcinterface:make_main_rpcinterface";
 pub const DEFAULT_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
 
@@ -230,6 +268,26 @@ impl<'a> Ctx<'a> {
 
     pub fn warn(&mut self, at: At<'_>, option: Option<&str>, msg: String) {
         self.push(Severity::Warning, at, option, msg);
+    }
+
+    /// Warn when `option`'s `value` (already accepted) is above `limit`;
+    /// `what` says the limit in words, `effect` what the daemon makes of the
+    /// value.  `given_as` is the option or command-line flag that set it.
+    fn absurd(
+        &mut self,
+        at: At<'_>,
+        given_as: &str,
+        option: &str,
+        value: u64,
+        (limit, what, effect): Absurd,
+    ) {
+        if value > limit {
+            self.warn(
+                at,
+                Some(given_as),
+                format!("{option}={value} is an absurd value (more than {what}): {effect}"),
+            );
+        }
     }
 
     /// A host problem: an error when starting the daemon, a warning for `--check`.
@@ -544,6 +602,35 @@ impl<'a> Ctx<'a> {
         sd.silent |= ov.silent;
         sd.nocleanup |= ov.nocleanup;
         sd.strip_ansi |= ov.strip_ansi;
+        for (option, flag, cli_set, value, limit) in [
+            (
+                "minfds",
+                "-a",
+                ov.minfds.is_some(),
+                sd.minfds,
+                ABSURD_MINFDS,
+            ),
+            (
+                "minprocs",
+                "--minprocs",
+                ov.minprocs.is_some(),
+                sd.minprocs,
+                ABSURD_MINPROCS,
+            ),
+            (
+                "logfile_maxbytes",
+                "-y",
+                ov.logfile_maxbytes.is_some(),
+                sd.logfile_maxbytes,
+                ABSURD_LOG_BYTES,
+            ),
+        ] {
+            let (at, opt) = match found {
+                Some(sec) if !cli_set => (self.at(sec, option), option),
+                _ => (cli, flag),
+            };
+            self.absurd(at, opt, option, value, limit);
+        }
 
         if let Some(u) = sd.user.clone() {
             let (at, opt) = match (&ov.user, found) {
@@ -743,6 +830,14 @@ impl<'a> Ctx<'a> {
                     usize::try_from(v).map_err(|_| format!("buffer_size {v} is too large"))
                 })
                 .unwrap_or(10);
+            let at = self.at(sec, "buffer_size");
+            self.absurd(
+                at,
+                "buffer_size",
+                "buffer_size",
+                buffer_size as u64,
+                ABSURD_BUFFER,
+            );
             let result_handler =
                 match self.get(sec, "result_handler", Some(DEFAULT_RESULT_HANDLER), &exp) {
                     Ok(Some(v)) => v,
@@ -1173,6 +1268,15 @@ impl<'a> Ctx<'a> {
                 "Cannot set stopasgroup=true and killasgroup=false".into(),
             );
         }
+        for (option, value, limit) in [
+            ("startsecs", startsecs, ABSURD_SECS),
+            ("stopwaitsecs", stopwaitsecs, ABSURD_SECS),
+            ("stdout_capture_maxbytes", stdout_cmax, ABSURD_CAPTURE_BYTES),
+            ("stderr_capture_maxbytes", stderr_cmax, ABSURD_CAPTURE_BYTES),
+        ] {
+            let at = self.at(sec, option);
+            self.absurd(at, option, option, value, limit);
+        }
         let Some(numprocs) = numprocs else {
             return Vec::new();
         };
@@ -1326,6 +1430,16 @@ impl<'a> Ctx<'a> {
                 environment,
                 serverurl: serverurl.clone(),
             });
+        }
+        // Once per section, not per process.
+        if let Some(first) = out.first() {
+            for (option, value) in [
+                ("stdout_logfile_maxbytes", first.stdout.maxbytes),
+                ("stderr_logfile_maxbytes", first.stderr.maxbytes),
+            ] {
+                let at = self.at(sec, option);
+                self.absurd(at, option, option, value, ABSURD_LOG_BYTES);
+            }
         }
         out.sort_by(|a, b| {
             a.priority

@@ -132,8 +132,10 @@ pub fn byte_size(s: &str) -> Result<u64, String> {
     if n < 0 {
         return Err(format!("byte size value {} must not be negative", repr(s)));
     }
-    (n as u64)
-        .checked_mul(mult)
+    // The same bound with or without a suffix (a plain number stops at
+    // i64::MAX), so every size re-parses from its number of bytes.
+    n.checked_mul(mult as i64)
+        .map(|b| b as u64)
         .ok_or_else(|| format!("byte size value {} is too large", repr(s)))
 }
 
@@ -668,6 +670,23 @@ mod tests {
                 .unwrap_err()
                 .contains("too large")
         );
+    }
+
+    /// Regression (found by `byte_sizes_round_trip`): `8589934592GB` was
+    /// accepted as 2**63 bytes, above i64::MAX: a size that could not be
+    /// written back as a number of bytes (and showed negative in
+    /// getAllConfigInfo).  Suffixed sizes now share the plain bound.
+    #[test]
+    fn byte_sizes_beyond_i64_are_too_large_with_any_suffix() {
+        assert_eq!(byte_size("8589934591GB"), Ok(8589934591 << 30));
+        assert!(byte_size("8589934592GB").unwrap_err().contains("too large"));
+        assert!(
+            byte_size("9007199254740992KB")
+                .unwrap_err()
+                .contains("too large")
+        );
+        let max = byte_size("9223372036854775807").unwrap();
+        assert_eq!(byte_size(&max.to_string()), Ok(max));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 mod build;
 pub mod datatypes;
 pub mod expand;
+#[cfg(test)]
+mod proptests;
 pub mod source;
 #[cfg(test)]
 mod tests;

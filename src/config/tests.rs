@@ -1590,3 +1590,57 @@ fn seed004_loads() {
     assert_eq!(app.autorestart, AutoRestart::Always);
     assert_eq!(c.groups.len(), 2);
 }
+
+// ------------------------------------------------------------ absurd values
+
+/// Values Supervisor accepts but nobody means: accepted, with a warning
+/// naming file:line (or the flag), the threshold and what the daemon does.
+#[test]
+fn absurd_values_are_accepted_with_a_warning() {
+    let t = T::new();
+    let l = t
+        .load(&format!(
+            "[supervisord]\nlogfile={0}/l\nminprocs=5000000\n\
+         [program:x]\ncommand=/bin/true\nstartsecs=9223372036854775807\nstopwaitsecs=3153600001\n\
+         stdout_capture_maxbytes=2048GB\nstderr_logfile_maxbytes=1099511627777\n\
+         [eventlistener:l]\ncommand=/bin/true\nevents=TICK_5\nbuffer_size=1048577\n\
+         [program:sane]\ncommand=/bin/true\nstartsecs=3153600000\nstdout_logfile_maxbytes=1024GB\n",
+            t.d()
+        ))
+        .unwrap_or_else(|d| panic!("{:?}", d.iter().map(|d| d.to_string()).collect::<Vec<_>>()));
+    let w = warnings(&l);
+    for want in [
+        ":3: [supervisord] minprocs: minprocs=5000000 is an absurd value (more than 2**22 processes",
+        ":6: [program:x] startsecs: startsecs=9223372036854775807 is an absurd value (more than 100 years)",
+        ":7: [program:x] stopwaitsecs: stopwaitsecs=3153600001 is an absurd value",
+        ":8: [program:x] stdout_capture_maxbytes: stdout_capture_maxbytes=2199023255552 is an absurd value (more than 1 TiB)",
+        ":9: [program:x] stderr_logfile_maxbytes: stderr_logfile_maxbytes=1099511627777 is an absurd value",
+        ":13: [eventlistener:l] buffer_size: buffer_size=1048577 is an absurd value (more than 2**20 events)",
+    ] {
+        assert!(has(&w, want), "want {want:?} in {w:?}");
+    }
+    // At the thresholds: no warning.
+    assert!(!w.iter().any(|x| x.contains("program:sane")), "{w:?}");
+    let x = &l
+        .config
+        .groups
+        .iter()
+        .find(|g| g.name == "x")
+        .unwrap()
+        .processes[0];
+    assert_eq!(x.startsecs, i64::MAX as u64);
+
+    // From the command line: the flag is named.
+    let p = t.write("c.conf", "[supervisord]\n[program:x]\ncommand=/bin/true\n");
+    let mut o = opts(true);
+    o.overrides.minfds = Some("9223372036854775807".into());
+    let l = load(&p, &o).unwrap();
+    let w = warnings(&l);
+    assert!(
+        has(
+            &w,
+            "command line: -a: minfds=9223372036854775807 is an absurd value"
+        ),
+        "{w:?}"
+    );
+}

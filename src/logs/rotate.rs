@@ -366,6 +366,39 @@ impl RotatingFile {
         self.rotate()
     }
 
+    /// The indices `i` in `1..backups` for which `<path>.<i>` exists, highest
+    /// first: the ones `doRollover` shifts.  Found with one directory read,
+    /// so that `backups` may be as large as `u32::MAX` without a stat per
+    /// index (4 billion of them would stall the daemon for an hour).
+    fn backups_present(&self) -> Vec<u32> {
+        /// Without a readable directory, probe at most this many indices.
+        const PROBE: u32 = 1024;
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let prefix = match self.path.file_name() {
+            Some(n) => format!("{}.", n.to_string_lossy()),
+            None => return Vec::new(),
+        };
+        let mut found: Vec<u32> = match std::fs::read_dir(dir) {
+            Ok(rd) => rd
+                .filter_map(|e| {
+                    let name = e.ok()?.file_name();
+                    let i: u32 = name.to_str()?.strip_prefix(&prefix)?.parse().ok()?;
+                    // `.01` is not `.1`: only the name Supervisor would build.
+                    (backup_name(&self.path, i).file_name() == Some(name.as_os_str())).then_some(i)
+                })
+                .filter(|i| (1..self.backups).contains(i))
+                .collect(),
+            Err(_) => (1..self.backups.min(PROBE))
+                .filter(|&i| backup_name(&self.path, i).exists())
+                .collect(),
+        };
+        found.sort_unstable_by(|a, b| b.cmp(a));
+        found
+    }
+
     /// Rotate now (whatever the size), as Supervisor's `doRollover`.
     pub fn rotate(&mut self) -> io::Result<()> {
         if !self.regular {
@@ -374,11 +407,9 @@ impl RotatingFile {
         let mut shifted = true;
         let mut first_err = None;
         if self.backups > 0 {
-            for i in (1..self.backups).rev() {
+            for i in self.backups_present() {
                 let src = backup_name(&self.path, i);
-                if src.exists()
-                    && let Err(e) = remove_and_rename(&src, &backup_name(&self.path, i + 1))
-                {
+                if let Err(e) = remove_and_rename(&src, &backup_name(&self.path, i + 1)) {
                     first_err.get_or_insert(e);
                 }
             }
@@ -474,6 +505,34 @@ mod tests {
         assert_eq!(read(&backup_name(&p, 2)), b"0123456789");
         assert!(!backup_name(&p, 3).exists());
         assert_eq!(rf.size(), 0);
+    }
+
+    /// Regression: `backups=4294967295` (accepted, as by Supervisor) made
+    /// each rotation stat four billion names, stalling the daemon.
+    #[test]
+    fn huge_backups_rotate_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        // Leftovers that must not be mistaken for backups.
+        std::fs::write(dir.path().join("a.log.01"), b"not a backup").unwrap();
+        std::fs::write(dir.path().join("a.log.x"), b"not a backup").unwrap();
+        let mut rf = RotatingFile::open(&p, 4, u32::MAX).unwrap();
+        let start = std::time::Instant::now();
+        for w in [b"aaaa", b"bbbb", b"cccc"] {
+            rf.write(w).unwrap();
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(read(&backup_name(&p, 1)), b"cccc");
+        assert_eq!(read(&backup_name(&p, 2)), b"bbbb");
+        assert_eq!(read(&backup_name(&p, 3)), b"aaaa");
+        assert_eq!(read(&dir.path().join("a.log.01")), b"not a backup");
+        // A gap is shifted like Supervisor does: each existing index moves up.
+        std::fs::remove_file(backup_name(&p, 2)).unwrap();
+        rf.write(b"dddd").unwrap();
+        assert_eq!(read(&backup_name(&p, 1)), b"dddd");
+        assert_eq!(read(&backup_name(&p, 2)), b"cccc");
+        assert!(!backup_name(&p, 3).exists());
+        assert_eq!(read(&backup_name(&p, 4)), b"aaaa");
     }
 
     #[test]

@@ -250,6 +250,20 @@ impl Default for Machine {
 /// startsecs`, `now > delay`) is passed when the loop wakes.
 const STRICT: Duration = Duration::from_millis(1);
 
+/// `t + d`, held at the latest instant this clock can represent near it when
+/// the sum overflows: `startsecs` and `stopwaitsecs` may be any `i64`
+/// (Supervisor accepts them), so such a deadline simply never comes.
+pub fn saturating_after(t: Instant, d: Duration) -> Instant {
+    let mut d = d;
+    loop {
+        if let Some(x) = t.checked_add(d) {
+            return x;
+        }
+        // Halving ends: `t + 0` always fits.
+        d /= 2;
+    }
+}
+
 impl Machine {
     pub fn new() -> Machine {
         Machine {
@@ -273,9 +287,9 @@ impl Machine {
         if let Phase::Backoff { .. } = to {
             // Entering BACKOFF: one more failure, wait that many seconds.
             if from != ProcessState::Backoff {
-                self.backoff += 1;
+                self.backoff = self.backoff.saturating_add(1);
                 to = Phase::Backoff {
-                    retry_at: now + Duration::from_secs(u64::from(self.backoff)),
+                    retry_at: saturating_after(now, Duration::from_secs(u64::from(self.backoff))),
                 };
             }
         }
@@ -345,7 +359,7 @@ impl Machine {
                 signal_name(sig)
             ),
         ));
-        let kill_at = now + Duration::from_secs(p.stopwaitsecs);
+        let kill_at = saturating_after(now, Duration::from_secs(p.stopwaitsecs));
         self.change(Phase::Stopping { kill_at }, true, now, fx);
         fx.push(Effect::Kill { sig, group });
     }
@@ -556,14 +570,14 @@ impl Machine {
     /// before `now` means "tick now".
     pub fn next_deadline(&self, p: &Policy, may_start: bool, now: Instant) -> Option<Instant> {
         match self.phase {
-            Phase::Starting => self
-                .laststart
-                .map(|s| s + Duration::from_secs(p.startsecs) + STRICT),
+            Phase::Starting => self.laststart.map(|s| {
+                saturating_after(s, Duration::from_secs(p.startsecs).saturating_add(STRICT))
+            }),
             Phase::Backoff { retry_at } => {
                 if self.backoff > p.startretries {
                     Some(now)
                 } else if may_start {
-                    Some(retry_at + STRICT)
+                    Some(saturating_after(retry_at, STRICT))
                 } else {
                     None
                 }
@@ -901,6 +915,56 @@ mod tests {
         let mut m = started(&p, t0);
         let fx = m.step(Input::Exited(ExitInfo::exited(0)), &p, t0 + secs(1.5));
         assert_eq!(changes(&fx), vec![(Starting, Running), (Running, Exited)]);
+    }
+
+    /// Regression: `startsecs`/`stopwaitsecs` of `i64::MAX` (accepted by
+    /// the config, as by Supervisor) panicked with "overflow when adding
+    /// duration to instant" at the first spawn, killing the daemon.
+    #[test]
+    fn huge_startsecs_and_stopwaitsecs_never_panic() {
+        let mut p = policy();
+        p.startsecs = i64::MAX as u64;
+        p.stopwaitsecs = u64::MAX;
+        p.startretries = u32::MAX;
+        let t0 = Instant::now();
+        let mut m = started(&p, t0);
+        let d = m.next_deadline(&p, true, t0).expect("a STARTING deadline");
+        assert!(d > t0 + secs(1e9), "held far in the future");
+        let later = t0 + secs(3600.0);
+        assert!(
+            m.step(Input::Tick { may_start: true }, &p, later)
+                .is_empty()
+        );
+        assert_eq!(m.state(), Starting);
+        let fx = m.step(Input::Stop, &p, later);
+        assert_eq!(changes(&fx), vec![(Starting, Stopping)]);
+        let kill_at = m.next_deadline(&p, true, later).expect("a kill deadline");
+        assert!(
+            kill_at > later + secs(1e9),
+            "SIGKILL held far in the future"
+        );
+        assert!(
+            m.step(Input::Tick { may_start: true }, &p, later)
+                .is_empty()
+        );
+        // The failure count saturates instead of overflowing.
+        m.backoff = u32::MAX;
+        m.step(Input::Exited(ExitInfo::exited(1)), &p, later); // STOPPING -> STOPPED
+        m.phase = Phase::Starting;
+        m.laststart = Some(later);
+        let fx = m.step(Input::Exited(ExitInfo::exited(1)), &p, later + secs(1.0));
+        assert_eq!(changes(&fx), vec![(Starting, Backoff)]);
+        assert_eq!(m.backoff, u32::MAX);
+        assert!(m.next_deadline(&p, true, later).is_some());
+    }
+
+    #[test]
+    fn saturating_after_holds_at_the_clock_limit() {
+        let t0 = Instant::now();
+        assert_eq!(saturating_after(t0, secs(2.0)), t0 + secs(2.0));
+        let far = saturating_after(t0, Duration::MAX);
+        assert!(far > t0 + secs(1e12));
+        assert!(saturating_after(far, Duration::MAX) >= far);
     }
 
     #[test]
