@@ -194,15 +194,65 @@ fn get_state_ok(h: &Harness) -> bool {
     )
 }
 
-/// Run `--check` for every option with `value`, then one daemon with all
-/// the accepted ones: it must answer RPC for a while and keep its child
+/// Values the reference accepts that we reject on purpose (SPEC Part C,
+/// "hostile configs"): a program with no process, signal 0.
+fn rejected_on_purpose(option: &str, value: &str) -> bool {
+    match option {
+        "numprocs" => value
+            .parse::<i64>()
+            .map_or(true, |v| !(1..=10_000).contains(&v)),
+        "stopsignal" => value == "0",
+        _ => false,
+    }
+}
+
+/// The reference's verdict on each option set to `value` alone (`ok` or
+/// `error: ...`), in the order of OPTIONS; None without the reference.
+fn reference_verdicts(h: &Harness, value: &str) -> Option<Vec<String>> {
+    let venv = reference_venv()?;
+    let paths: Vec<String> = OPTIONS
+        .iter()
+        .enumerate()
+        .map(|(i, &(sec, option))| {
+            let p = h.path(format!("ref-{i}.conf"));
+            std::fs::write(&p, config(h, &[(sec, option, value)])).unwrap();
+            format!("\"{}\"", p.display())
+        })
+        .collect();
+    let input = h.write_file("ref-list.json", &format!("[{}]", paths.join(",")));
+    let o = std::process::Command::new(venv.join("bin/python"))
+        .arg(fixtures_dir().join("ref_accepts.py"))
+        .stdin(std::fs::File::open(input).unwrap())
+        .output()
+        .expect("the reference");
+    assert!(o.status.success(), "{}", output_text(&o));
+    let v: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(v.len(), OPTIONS.len(), "{}", output_text(&o));
+    Some(v)
+}
+
+/// Run `--check` for every option with `value` (a config the reference
+/// accepts must be accepted, SPEC Part C aside), then one daemon with all
+/// the accepted ones: it must answer RPC and keep its child
 /// (also across a stop, where `stopwaitsecs` is used).
 fn extremes(value: &str) {
     let mut h = Harness::new(&format!("extreme{}", value.len()));
     let mut accepted: Vec<(Sec, &str, &str)> = Vec::new();
     let mut rejected = Vec::new();
-    for &(sec, option) in OPTIONS {
-        match check_one(&h, sec, option, value) {
+    let verdicts = reference_verdicts(&h, value);
+    let mut not_drop_in = Vec::new();
+    for (i, &(sec, option)) in OPTIONS.iter().enumerate() {
+        let check = check_one(&h, sec, option, value);
+        if let (Some(v), Err(e)) = (&verdicts, &check)
+            && v[i] == "ok"
+            && !rejected_on_purpose(option, value)
+        {
+            not_drop_in.push(format!("[{}] {option}={value}: {e}", sec.name()));
+        }
+        match check {
             Ok(warnings) => {
                 let huge = value == I64_MAX || value == TWO_POW_64;
                 if huge && WARN_WHEN_HUGE.contains(&option) {
@@ -220,6 +270,11 @@ fn extremes(value: &str) {
     eprintln!(
         "{value}: accepted {accepted:?}\nrejected:\n{}",
         rejected.join("\n")
+    );
+    assert!(
+        not_drop_in.is_empty(),
+        "the reference accepts these, we reject them:\n{}",
+        not_drop_in.join("\n")
     );
 
     // minfds/minprocs beyond what the host allows make the daemon refuse to

@@ -361,6 +361,40 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// `conv` with a converter that may have to change a value Supervisor
+    /// accepts (see `dt::Noted`): the note becomes a warning at the option.
+    fn conv_noted<T>(
+        &mut self,
+        sec: &'a Section,
+        key: &str,
+        default: &str,
+        exp: &Expansions,
+        f: impl Fn(&str) -> Result<dt::Noted<T>, String>,
+    ) -> Option<T> {
+        let (v, note) = self.conv(sec, key, default, exp, f)?;
+        if let Some(n) = note {
+            let at = self.at(sec, key);
+            self.warn(at, Some(key), n);
+        }
+        Some(v)
+    }
+
+    /// An octal mode option (`umask`, `chmod`, `socket_mode`), if set.
+    fn mode(&mut self, sec: &'a Section, key: &str, exp: &Expansions) -> Option<u32> {
+        self.get(sec, key, None, exp).ok()??;
+        // Supervisor's own messages: octal_type's for umask, its section
+        // code's for chmod and socket_mode.
+        self.conv_noted(sec, key, "", exp, |v| {
+            dt::octal_noted(v).map_err(|e| {
+                if key == "umask" {
+                    e
+                } else {
+                    format!("Invalid {key} value {v}")
+                }
+            })
+        })
+    }
+
     fn at(&self, sec: &'a Section, key: &str) -> At<'a> {
         At {
             sec: Some(sec),
@@ -478,13 +512,14 @@ impl<'a> Ctx<'a> {
         };
 
         if let Some(sec) = found {
-            let c = |me: &mut Self, k: &str, d: &str, f: &dyn Fn(&str) -> Result<u64, String>| {
-                me.conv(sec, k, d, &exp, f)
-            };
-            if let Some(v) = c(self, "minfds", "1024", &|s| dt::unsigned::<u64>(s)) {
+            if let Some(v) =
+                self.conv_noted(sec, "minfds", "1024", &exp, |s| dt::count(s, u64::MAX))
+            {
                 sd.minfds = v;
             }
-            if let Some(v) = c(self, "minprocs", "200", &|s| dt::unsigned::<u64>(s)) {
+            if let Some(v) =
+                self.conv_noted(sec, "minprocs", "200", &exp, |s| dt::count(s, u64::MAX))
+            {
                 sd.minprocs = v;
             }
             if let Ok(Some(d)) = self.get(sec, "directory", None, &exp) {
@@ -494,17 +529,19 @@ impl<'a> Ctx<'a> {
             if let Ok(Some(u)) = self.get(sec, "user", None, &exp) {
                 sd.user = Some(u);
             }
-            if let Some(v) = self.conv(sec, "umask", "022", &exp, dt::octal) {
+            if let Some(v) = self.conv_noted(sec, "umask", "022", &exp, dt::octal_noted) {
                 sd.umask = v;
             }
             if let Ok(Some(v)) = self.get(sec, "logfile", Some("supervisord.log"), &exp) {
                 let at = self.at(sec, "logfile");
                 sd.logfile = self.main_logfile(at, "logfile", &v);
             }
-            if let Some(v) = self.conv(sec, "logfile_maxbytes", "50MB", &exp, dt::byte_size) {
+            if let Some(v) =
+                self.conv_noted(sec, "logfile_maxbytes", "50MB", &exp, dt::byte_size_noted)
+            {
                 sd.logfile_maxbytes = v;
             }
-            if let Some(v) = self.conv(sec, "logfile_backups", "10", &exp, dt::unsigned::<u32>) {
+            if let Some(v) = self.conv_noted(sec, "logfile_backups", "10", &exp, count_u32) {
                 sd.logfile_backups = v;
             }
             if let Some(v) = self.conv(sec, "loglevel", "info", &exp, dt::logging_level) {
@@ -573,12 +610,39 @@ impl<'a> Ctx<'a> {
                 }
             };
         }
-        over!(logfile_maxbytes, "-y", dt::byte_size);
-        over!(logfile_backups, "-z", dt::unsigned::<u32>);
+        // Converters that may have to change what Supervisor accepts warn.
+        let noted = |me: &mut Self, flag: &str, r: Result<dt::Noted<u64>, String>| {
+            r.map(|(v, note)| {
+                if let Some(n) = note {
+                    me.warn(cli, Some(flag), n);
+                }
+                v
+            })
+        };
+        over!(logfile_maxbytes, "-y", |v| noted(
+            self,
+            "-y",
+            dt::byte_size_noted(v)
+        ));
+        over!(logfile_backups, "-z", |v| noted(
+            self,
+            "-z",
+            dt::count(v, u64::from(u32::MAX))
+        )
+        .map(|x| x as u32));
         over!(loglevel, "-e", dt::logging_level);
-        over!(umask, "-m", dt::octal);
-        over!(minfds, "-a", dt::unsigned::<u64>);
-        over!(minprocs, "--minprocs", dt::unsigned::<u64>);
+        over!(umask, "-m", |v| noted(
+            self,
+            "-m",
+            dt::octal_noted(v).map(|(m, n)| (u64::from(m), n))
+        )
+        .map(|x| x as u32));
+        over!(minfds, "-a", |v| noted(self, "-a", dt::count(v, u64::MAX)));
+        over!(minprocs, "--minprocs", |v| noted(
+            self,
+            "--minprocs",
+            dt::count(v, u64::MAX)
+        ));
         if let Some(v) = &ov.logfile {
             sd.logfile = self.main_logfile(cli, "-l", v);
         }
@@ -733,7 +797,7 @@ impl<'a> Ctx<'a> {
                 Err(()) => Vec::new(),
             };
             let priority = self
-                .conv(sec, "priority", "999", &exp, dt::integer)
+                .conv_noted(sec, "priority", "999", &exp, dt::integer_noted)
                 .unwrap_or(999);
             let mut procs = Vec::new();
             for p in programs {
@@ -797,7 +861,7 @@ impl<'a> Ctx<'a> {
                 continue;
             };
             let priority = self
-                .conv(sec, "priority", "999", &exp, dt::integer)
+                .conv_noted(sec, "priority", "999", &exp, dt::integer_noted)
                 .unwrap_or(999);
             let processes = self.processes(sec, &name, ProcKind::Program);
             groups.push(GroupConfig {
@@ -816,18 +880,18 @@ impl<'a> Ctx<'a> {
             self.unknown_options(sec, &[PROGRAM_KEYS, LISTENER_EXTRA]);
             let name = sec.name.split_once(':').map_or("", |x| x.1).to_string();
             let priority = self
-                .conv(sec, "priority", "-1", &exp, dt::integer)
+                .conv_noted(sec, "priority", "-1", &exp, dt::integer_noted)
                 .unwrap_or(-1);
             let buffer_size = self
-                .conv(sec, "buffer_size", "10", &exp, |s| {
-                    let v = dt::integer(s)?;
+                .conv_noted(sec, "buffer_size", "10", &exp, |s| {
+                    let (v, note) = dt::integer_noted(s)?;
                     if v < 1 {
                         return Err(format!(
                             "[{}] section sets invalid buffer_size ({v})",
                             sec.name
                         ));
                     }
-                    usize::try_from(v).map_err(|_| format!("buffer_size {v} is too large"))
+                    Ok((usize::try_from(v).unwrap_or(usize::MAX), note))
                 })
                 .unwrap_or(10);
             let at = self.at(sec, "buffer_size");
@@ -920,7 +984,7 @@ impl<'a> Ctx<'a> {
                 continue;
             };
             let priority = self
-                .conv(sec, "priority", "999", &exp, dt::integer)
+                .conv_noted(sec, "priority", "999", &exp, dt::integer_noted)
                 .unwrap_or(999);
             let socket = self.fcgi_socket(sec, &name, &exp);
             let backlog = self
@@ -1021,21 +1085,7 @@ impl<'a> Ctx<'a> {
             },
             _ => None,
         };
-        let mode = match self.get(sec, "socket_mode", None, exp) {
-            Ok(Some(v)) => match dt::octal(&v) {
-                Ok(m) => Some(m),
-                Err(_) => {
-                    let at = self.at(sec, "socket_mode");
-                    self.error(
-                        at,
-                        Some("socket_mode"),
-                        format!("Invalid socket_mode value {v}"),
-                    );
-                    None
-                }
-            },
-            _ => None,
-        };
+        let mode = self.mode(sec, "socket_mode", exp);
         let mut sexp = exp.clone();
         sexp.insert("program_name".into(), Val::Str(name.to_string()));
         let sock = match self.get(sec, "socket", None, &sexp) {
@@ -1138,7 +1188,7 @@ impl<'a> Ctx<'a> {
         exp.insert("group_name".into(), Val::Str(group_name.to_string()));
 
         let priority = self
-            .conv(sec, "priority", "999", &exp, dt::integer)
+            .conv_noted(sec, "priority", "999", &exp, dt::integer_noted)
             .unwrap_or(999);
         let autostart = self
             .conv(sec, "autostart", "true", &exp, dt::boolean)
@@ -1147,16 +1197,16 @@ impl<'a> Ctx<'a> {
             .conv(sec, "autorestart", "unexpected", &exp, dt::auto_restart)
             .unwrap_or(AutoRestart::Unexpected);
         let startsecs = self
-            .conv(sec, "startsecs", "1", &exp, dt::unsigned::<u64>)
+            .conv_noted(sec, "startsecs", "1", &exp, |s| dt::count(s, u64::MAX))
             .unwrap_or(1);
         let startretries = self
-            .conv(sec, "startretries", "3", &exp, dt::unsigned::<u32>)
+            .conv_noted(sec, "startretries", "3", &exp, count_u32)
             .unwrap_or(3);
         let stopsignal = self
             .conv(sec, "stopsignal", "TERM", &exp, dt::signal_number)
             .unwrap_or(libc::SIGTERM);
         let stopwaitsecs = self
-            .conv(sec, "stopwaitsecs", "10", &exp, dt::unsigned::<u64>)
+            .conv_noted(sec, "stopwaitsecs", "10", &exp, |s| dt::count(s, u64::MAX))
             .unwrap_or(10);
         let stopasgroup = self
             .conv(sec, "stopasgroup", "false", &exp, dt::boolean)
@@ -1187,26 +1237,47 @@ impl<'a> Ctx<'a> {
                     Ok(v)
                 }
             });
-        let numprocs_start = self.conv(sec, "numprocs_start", "0", &exp, |s| {
-            let v = dt::integer(s)?;
-            if v.checked_add(MAX_NUMPROCS).is_none() || v < -(1 << 52) {
-                Err(format!("numprocs_start {v} is out of range"))
+        // Any integer, as in Supervisor; the process numbers it starts must
+        // stay within 64 bits.
+        let numprocs_start = self.conv_noted(sec, "numprocs_start", "0", &exp, |s| {
+            let (v, note) = dt::integer_noted(s)?;
+            let held = v.clamp(-(1 << 52), i64::MAX - MAX_NUMPROCS);
+            Ok(if held == v {
+                (v, note)
             } else {
-                Ok(v)
-            }
+                (
+                    held,
+                    Some(format!(
+                        "numprocs_start {} is held as {held}",
+                        dt::py_strip(s)
+                    )),
+                )
+            })
         });
         let environment_str = self.get_raw(sec, "environment").unwrap_or_default();
         let stdout_cmax = if kind == ProcKind::Listener {
             0
         } else {
-            self.conv(sec, "stdout_capture_maxbytes", "0", &exp, dt::byte_size)
-                .unwrap_or(0)
+            self.conv_noted(
+                sec,
+                "stdout_capture_maxbytes",
+                "0",
+                &exp,
+                dt::byte_size_noted,
+            )
+            .unwrap_or(0)
         };
         let stdout_events = self
             .conv(sec, "stdout_events_enabled", "false", &exp, dt::boolean)
             .unwrap_or(false);
         let stderr_cmax = self
-            .conv(sec, "stderr_capture_maxbytes", "0", &exp, dt::byte_size)
+            .conv_noted(
+                sec,
+                "stderr_capture_maxbytes",
+                "0",
+                &exp,
+                dt::byte_size_noted,
+            )
             .unwrap_or(0);
         let stderr_events = self
             .conv(sec, "stderr_events_enabled", "false", &exp, dt::boolean)
@@ -1232,17 +1303,7 @@ impl<'a> Ctx<'a> {
                         );
             }
         }
-        let umask = match self.get(sec, "umask", None, &exp) {
-            Ok(Some(v)) => match dt::octal(&v) {
-                Ok(m) => Some(m),
-                Err(msg) => {
-                    let at = self.at(sec, "umask");
-                    self.error(at, Some("umask"), msg);
-                    None
-                }
-            },
-            _ => None,
-        };
+        let umask = self.mode(sec, "umask", &exp);
         let process_name_raw = self
             .get_raw(sec, "process_name")
             .unwrap_or_else(|| "%(program_name)s".into());
@@ -1540,10 +1601,10 @@ impl<'a> Ctx<'a> {
             Err(()) => LogfileName::None,
         };
         let backups = self
-            .conv(sec, &bu_key, "10", exp, dt::unsigned::<u32>)
+            .conv_noted(sec, &bu_key, "10", exp, count_u32)
             .unwrap_or(10);
         let maxbytes = self
-            .conv(sec, &mb_key, "50MB", exp, dt::byte_size)
+            .conv_noted(sec, &mb_key, "50MB", exp, dt::byte_size_noted)
             .unwrap_or(50 << 20);
         let mut syslog = self
             .conv(sec, &sy_key, "false", exp, dt::boolean)
@@ -1676,17 +1737,7 @@ impl<'a> Ctx<'a> {
                 },
                 _ => None,
             };
-            let chmod = match self.get(sec, "chmod", None, &env_only) {
-                Ok(Some(v)) => match dt::octal(&v) {
-                    Ok(m) => m,
-                    Err(_) => {
-                        let at = self.at(sec, "chmod");
-                        self.error(at, Some("chmod"), format!("Invalid chmod value {v}"));
-                        0o700
-                    }
-                },
-                _ => 0o700,
-            };
+            let chmod = self.mode(sec, "chmod", &env_only).unwrap_or(0o700);
             if let Some(file) = file {
                 unix.push(UnixHttpServer {
                     section: sec.name.clone(),
@@ -1913,4 +1964,9 @@ pub fn lookup_gid(group: &str) -> Result<u32, String> {
             _ => Err(format!("Invalid group name {group}")),
         },
     }
+}
+
+/// `dt::count` held in a `u32` (retries, backups).
+fn count_u32(s: &str) -> Result<dt::Noted<u32>, String> {
+    dt::count(s, u64::from(u32::MAX)).map(|(v, n)| (u32::try_from(v).unwrap_or(u32::MAX), n))
 }

@@ -80,13 +80,80 @@ pub fn integer_in<T: TryFrom<i64>>(s: &str, min: i64, max: i64) -> Result<T, Str
     T::try_from(v).map_err(|_| format!("integer value {} is too large", repr(s)))
 }
 
-/// A non-negative integer (seconds, counts).
-pub fn unsigned<T: TryFrom<i64>>(s: &str) -> Result<T, String> {
-    let v = integer(s)?;
-    if v < 0 {
-        return Err(format!("value {v} must not be negative"));
+/// A value Supervisor accepts, as held here, and, when it had to change
+/// to be held (a negative count, a number beyond 64 bits, a mode beyond
+/// 7777), what it became: the caller turns that into a warning.
+pub type Noted<T> = (T, Option<String>);
+
+/// Python `int()` of any size: beyond `i64`, saturated by its sign (Python
+/// has no bound; nothing here can tell such values apart).
+fn saturating_int(s: &str, radix: u32) -> Result<i64, IntError> {
+    match py_int(s, radix) {
+        Err(IntError::TooLarge) if py_strip(s).starts_with('-') => Ok(i64::MIN),
+        Err(IntError::TooLarge) => Ok(i64::MAX),
+        other => other,
     }
-    T::try_from(v).map_err(|_| format!("integer value {} is too large", repr(s)))
+}
+
+/// Supervisor's `integer` of any size, held in an `i64` (priorities,
+/// process numbers).
+pub fn integer_noted(s: &str) -> Result<Noted<i64>, String> {
+    let v = saturating_int(s, 10).map_err(|_| format!("invalid integer value {}", repr(s)))?;
+    let note = matches!(py_int(s, 10), Err(IntError::TooLarge))
+        .then(|| format!("{} is beyond 64 bits: taken as {v}", repr(s)));
+    Ok((v, note))
+}
+
+/// Supervisor's `integer` for a duration or count held unsigned, at most
+/// `max`: Supervisor takes any integer, and a negative duration, retry
+/// count, backup count or fd/process minimum acts as 0 there; so here a
+/// negative value is 0 and a larger one is `max`.
+pub fn count(s: &str, max: u64) -> Result<Noted<u64>, String> {
+    let v = saturating_int(s, 10).map_err(|_| format!("invalid integer value {}", repr(s)))?;
+    Ok(if v < 0 {
+        (0, Some(format!("{v} acts as 0 (as in Supervisor)")))
+    } else if v as u64 > max || matches!(py_int(s, 10), Err(IntError::TooLarge)) {
+        let m = (v as u64).min(max);
+        (m, Some(format!("{} is held as {m}", py_strip(s))))
+    } else {
+        (v as u64, None)
+    })
+}
+
+/// [`byte_size`] for any number Supervisor accepts: a negative size acts as
+/// 0 (no rotation, no capture), one beyond 64 bits is held at `i64::MAX`.
+pub fn byte_size_noted(s: &str) -> Result<Noted<u64>, String> {
+    match byte_size(s) {
+        Ok(v) => Ok((v, None)),
+        Err(e) => {
+            let l = s.to_lowercase();
+            let num = ["kb", "mb", "gb", "k", "m", "g"]
+                .iter()
+                .find_map(|suf| l.strip_suffix(suf))
+                .unwrap_or(l.as_str());
+            match saturating_int(num, 10) {
+                Ok(n) if n < 0 => {
+                    Ok((0, Some(format!("{} acts as 0 (as in Supervisor)", repr(s)))))
+                }
+                Ok(_) => Ok((
+                    i64::MAX as u64,
+                    Some(format!("{} is held as {} bytes", repr(s), i64::MAX)),
+                )),
+                Err(_) => Err(e),
+            }
+        }
+    }
+}
+
+/// [`octal`] for any mode Supervisor accepts: like `os.umask` and
+/// `os.chmod`, only the low twelve bits count (two's complement for a
+/// negative number, so -1 is 7777).
+pub fn octal_noted(s: &str) -> Result<Noted<u32>, String> {
+    let v = py_int(s, 8).map_err(|_| format!("{s} can not be converted to an octal type"))?;
+    let m = (v & 0o7777) as u32;
+    let note = (!(0..=0o7777).contains(&v))
+        .then(|| format!("{s} acts as {m:o} (its low 12 bits, as in Supervisor)"));
+    Ok((m, note))
 }
 
 const TRUTHY: [&str; 4] = ["yes", "true", "on", "1"];
@@ -625,15 +692,33 @@ mod tests {
                 .unwrap_err()
                 .contains("too large")
         );
+        // What Supervisor accepts and we hold otherwise says so.
         assert_eq!(
-            unsigned::<u32>("-1"),
-            Err("value -1 must not be negative".into())
+            count("-1", 10),
+            Ok((0, Some("-1 acts as 0 (as in Supervisor)".into())))
         );
-        assert!(
-            unsigned::<u32>("5000000000")
-                .unwrap_err()
-                .contains("too large")
+        assert_eq!(
+            count("5000000000", u64::from(u32::MAX)),
+            Ok((4294967295, Some("5000000000 is held as 4294967295".into())))
         );
+        assert_eq!(count(" 7 ", 10), Ok((7, None)));
+        assert_eq!(
+            count("1".repeat(40).as_str(), u64::MAX).map(|x| x.0),
+            Ok(i64::MAX as u64)
+        );
+        assert!(count("x", 10).is_err());
+        assert_eq!(integer_noted("-1"), Ok((-1, None)));
+        assert_eq!(
+            integer_noted(&format!("-{}", "9".repeat(30))).map(|x| x.0),
+            Ok(i64::MIN)
+        );
+        assert_eq!(byte_size_noted("-1KB").map(|x| x.0), Ok(0));
+        assert_eq!(byte_size_noted("10MB"), Ok((10 << 20, None)));
+        assert!(byte_size_noted("10XB").is_err());
+        assert_eq!(octal_noted("-1").map(|x| x.0), Ok(0o7777));
+        assert_eq!(octal_noted("77777").map(|x| x.0), Ok(0o7777));
+        assert_eq!(octal_noted("022"), Ok((0o22, None)));
+        assert!(octal_noted("9").is_err());
     }
 
     #[test]

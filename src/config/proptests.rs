@@ -166,8 +166,10 @@ proptest! {
         let _ = dt::py_int(&s, 8);
         let _ = dt::integer(&s);
         let _ = dt::integer_in::<u16>(&s, -5, 70000);
-        let _ = dt::unsigned::<u32>(&s);
-        let _ = dt::unsigned::<u64>(&s);
+        let _ = dt::count(&s, u64::from(u32::MAX));
+        let _ = dt::integer_noted(&s);
+        let _ = dt::byte_size_noted(&s);
+        let _ = dt::octal_noted(&s);
         let _ = dt::boolean(&s);
         let _ = dt::byte_size(&s);
         let _ = dt::octal(&s);
@@ -210,10 +212,18 @@ proptest! {
         let grouped = grouped.trim_end_matches('_');
         let sign = if n < 0 { "-" } else { "" };
         prop_assert_eq!(dt::py_int(&format!("{sign}{grouped}"), 10), Ok(n));
-        match u32::try_from(n) {
-            Ok(u) => prop_assert_eq!(dt::unsigned::<u32>(&n.to_string()), Ok(u)),
-            Err(_) => prop_assert!(dt::unsigned::<u32>(&n.to_string()).is_err()),
-        }
+        // A count: negative acts as 0, beyond the bound is held there, and
+        // only a changed value carries a note.
+        let max = u64::from(u32::MAX);
+        let (c, note) = dt::count(&n.to_string(), max).expect("an integer");
+        let want = if n < 0 { 0 } else { (n as u64).min(max) };
+        prop_assert_eq!(c, want);
+        prop_assert_eq!(note.is_some(), n < 0 || n as u64 > max);
+        prop_assert_eq!(dt::integer_noted(&n.to_string()), Ok((n, None)));
+        // A mode keeps its low 12 bits, two's complement for negatives.
+        let (m, note) = dt::octal_noted(&octal).expect("an octal integer");
+        prop_assert_eq!(i64::from(m), n & 0o7777);
+        prop_assert_eq!(note.is_some(), !(0..=0o7777).contains(&n));
     }
 
     #[test]

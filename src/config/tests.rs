@@ -203,11 +203,8 @@ fn supervisord_value_errors_all_reported() {
         &e,
         ":6: [supervisord] nodaemon: not a valid boolean value: 'maybe'"
     ));
-    assert!(has(
-        &e,
-        ":7: [supervisord] logfile_backups: value -1 must not be negative"
-    ));
-    assert_eq!(e.len(), 6);
+    // Supervisor takes any integer there; -1 backups is 0 (a warning).
+    assert_eq!(e.len(), 5, "{e:?}");
 }
 
 #[test]
@@ -433,15 +430,12 @@ fn program_value_errors_are_located() {
         &e,
         ":9: [program:web] exitcodes: not a valid list of exit codes: '0,256'"
     ));
-    assert!(has(
-        &e,
-        ":10: [program:web] startretries: integer value '99999999999999999999999' is too large"
-    ));
+    // Supervisor takes any integer: a huge one is held (a warning).
     assert!(has(
         &e,
         ":11: [program:web] umask: 99 can not be converted to an octal type"
     ));
-    assert_eq!(e.len(), 7, "{e:?}");
+    assert_eq!(e.len(), 6, "{e:?}");
 }
 
 #[test]
@@ -1278,10 +1272,7 @@ fn hostile_inputs_rejected_fast() {
         (b"[supervisord]\n[program:x]\ncommand=true\nnumprocs=100000\nprocess_name=%(process_num)s\n".to_vec(), "above the bound of 10000"),
         (b"[supervisord]\n[program:x]\ncommand=true\nstopsignal=0\n".to_vec(), "not a valid signal number"),
         (b"[supervisord]\n[program:x]\ncommand=echo \"x\n".to_vec(), "No closing quotation"),
-        (b"[supervisord]\n[program:x]\ncommand=true\nstartsecs=999999999999999999999999999999\n".to_vec(), "too large"),
-        (b"[supervisord]\n[program:x]\ncommand=true\npriority=-999999999999999999999999999999\n".to_vec(), "too large"),
         (b"command=true\n[supervisord]\n".to_vec(), ":1: File contains no section headers"),
-        (b"[supervisord]\nlogfile_maxbytes=99999999999999999999GB\n".to_vec(), "too large"),
         (b"[supervisord]\njust words\n".to_vec(), ":2: invalid line 'just words'"),
     ];
     for (bytes, want) in cases {
@@ -1643,4 +1634,47 @@ fn absurd_values_are_accepted_with_a_warning() {
         ),
         "{w:?}"
     );
+}
+
+/// Values Supervisor accepts (its `integer` and `byte_size` have no bounds
+/// and take negatives; its modes keep the low 12 bits) load here too, each
+/// with a warning saying what it became.
+#[test]
+fn values_supervisor_accepts_load_with_a_warning_saying_what_they_became() {
+    let l = ok(
+        "[supervisord]\nlogfile_maxbytes=99999999999999999999GB\nlogfile_backups=-1\n\
+                minfds=-5\numask=-1\n\n\
+                [program:x]\ncommand=true\nstartsecs=999999999999999999999999999999\n\
+                priority=-999999999999999999999999999999\nstartretries=99999999999999999999999\n\
+                stopwaitsecs=-1\nstdout_logfile_maxbytes=-1\nstdout_capture_maxbytes=-3KB\n\
+                numprocs_start=18446744073709551616\n",
+    );
+    let sd = &l.config.supervisord;
+    assert_eq!(sd.logfile_maxbytes, i64::MAX as u64);
+    assert_eq!(sd.logfile_backups, 0);
+    assert_eq!(sd.minfds, 0);
+    assert_eq!(sd.umask, 0o7777);
+    let p = proc0(&l.config, "x");
+    assert_eq!(p.startsecs, i64::MAX as u64);
+    assert_eq!(p.startretries, u32::MAX);
+    assert_eq!(p.stopwaitsecs, 0);
+    assert_eq!(p.stdout.maxbytes, 0);
+    assert_eq!(p.stdout.capture_maxbytes, 0);
+    assert_eq!(group(&l.config, "x").priority, i64::MIN);
+    let w = warnings(&l);
+    for want in [
+        ":2: [supervisord] logfile_maxbytes: '99999999999999999999GB' is held as 9223372036854775807 bytes",
+        ":3: [supervisord] logfile_backups: -1 acts as 0 (as in Supervisor)",
+        ":4: [supervisord] minfds: -5 acts as 0 (as in Supervisor)",
+        ":5: [supervisord] umask: -1 acts as 7777 (its low 12 bits, as in Supervisor)",
+        ":9: [program:x] startsecs: 999999999999999999999999999999 is held as 9223372036854775807",
+        ":10: [program:x] priority: '-999999999999999999999999999999' is beyond 64 bits: taken as -9223372036854775808",
+        ":11: [program:x] startretries: 99999999999999999999999 is held as 4294967295",
+        ":12: [program:x] stopwaitsecs: -1 acts as 0 (as in Supervisor)",
+        ":13: [program:x] stdout_logfile_maxbytes: '-1' acts as 0 (as in Supervisor)",
+        ":14: [program:x] stdout_capture_maxbytes: '-3KB' acts as 0 (as in Supervisor)",
+        ":15: [program:x] numprocs_start: numprocs_start 18446744073709551616 is held as 9223372036854765807",
+    ] {
+        assert!(has(&w, want), "{want} missing in {w:#?}");
+    }
 }
