@@ -589,6 +589,114 @@ fn partial_last_line_and_pending_output_are_drained_at_exit() {
     assert!(got == want, "{}", first_diff(&got, &want));
 }
 
+/// Lines of [`lines_program`]: `line NNNNNN xxx…x\n`, 100 bytes each.
+const LINE_LEN: usize = 100;
+
+/// A program writing `count` numbered 100-byte lines, each with one
+/// write(2) (dash's printf flushes once per command), pausing briefly every
+/// few lines so the daemon moves them in many small chunks, then exiting.
+fn lines_program(count: usize) -> String {
+    let pad = "x".repeat(LINE_LEN - "line 000000 \n".len());
+    format!(
+        "i=0\n\
+         while [ $i -lt {count} ]; do\n\
+         \x20   printf 'line %06d {pad}\\n' $i\n\
+         \x20   if [ $((i % 4)) -eq 3 ]; then sleep 0.005; fi\n\
+         \x20   i=$((i + 1))\n\
+         done\n"
+    )
+}
+
+/// The line numbers in one log file, checking that it starts at a line
+/// start, ends with a newline and holds only whole lines of
+/// [`lines_program`].
+fn whole_line_numbers(path: &Path, data: &[u8]) -> Vec<usize> {
+    let name = path.display();
+    assert!(
+        data.len() % LINE_LEN == 0 && data.last().is_none_or(|&b| b == b'\n'),
+        "{name} ({} bytes) does not hold whole lines; it ends with {:?}",
+        data.len(),
+        String::from_utf8_lossy(&data[data.len().saturating_sub(30)..])
+    );
+    data.chunks(LINE_LEN)
+        .map(|line| {
+            let text = String::from_utf8_lossy(line);
+            let number = line
+                .strip_prefix(b"line ")
+                .filter(|rest| line.ends_with(b"\n") && rest.get(6) == Some(&b' '))
+                .and_then(|rest| std::str::from_utf8(&rest[..6]).ok())
+                .and_then(|n| n.parse().ok());
+            number.unwrap_or_else(|| panic!("{name}: a line was cut: {text:?}"))
+        })
+        .collect()
+}
+
+/// Run [`lines_program`] with a 1KB log and 2 backups under `conf` (a
+/// `[supervisord]` section), wait for its exit, and check that the rotated
+/// files hold whole lines, in order, with consecutive numbers up to the
+/// last line written.
+fn check_rotation_never_cuts_a_line(name: &str, conf: &str) {
+    let mut h = Harness::new(name);
+    let count = 400;
+    h.write_script("lines.sh", &lines_program(count));
+    h.write_conf(&format!(
+        "{conf}[program:x]\n\
+         command={{dir}}/lines.sh\n\
+         startsecs=0\n\
+         autorestart=false\n\
+         stdout_logfile={{dir}}/x.log\n\
+         stdout_logfile_maxbytes=1KB\n\
+         stdout_logfile_backups=2\n"
+    ));
+    h.start(&[]);
+    h.wait_log("exited: x", T);
+    let set = rotated_set(&h.path("x.log"));
+    let names: Vec<String> = set.iter().map(|(p, _)| p.display().to_string()).collect();
+    assert_eq!(set.len(), 3, "expected x.log.2, x.log.1, x.log: {names:?}");
+    let mut numbers = Vec::new();
+    for (p, d) in &set {
+        let ns = whole_line_numbers(p, d);
+        if p != &h.path("x.log") {
+            assert!(!ns.is_empty(), "{} is empty", p.display());
+        }
+        numbers.extend(ns);
+    }
+    let first = numbers[0];
+    let want: Vec<usize> = (first..count).collect();
+    assert!(
+        numbers == want,
+        "line numbers across x.log.2, x.log.1, x.log are not consecutive up to \
+         the last one: {numbers:?}"
+    );
+}
+
+/// The splice path (info level, a plain file, nothing else needs the bytes).
+#[test]
+fn rotation_never_cuts_a_line_when_spliced() {
+    check_rotation_never_cuts_a_line(
+        "no_cut_splice",
+        &base_conf_with(&[("loglevel=debug", "loglevel=info")]),
+    );
+}
+
+/// The read path: at debug level the main log gets a copy of the output.
+#[test]
+fn rotation_never_cuts_a_line_when_read() {
+    check_rotation_never_cuts_a_line("no_cut_read_debug", BASE_CONF);
+}
+
+/// The read path with ANSI stripping (which may shorten a chunk).
+#[test]
+fn rotation_never_cuts_a_line_when_stripping_ansi() {
+    check_rotation_never_cuts_a_line(
+        "no_cut_read_strip",
+        &base_conf_with(&[
+            ("loglevel=debug", "loglevel=info"),
+            ("nodaemon=true", "nodaemon=true\nstrip_ansi=true"),
+        ]),
+    );
+}
+
 #[test]
 fn deleted_log_directory_is_reported_and_recovers_after_sigusr2() {
     let mut h = Harness::new("deleted_logdir");

@@ -5,7 +5,9 @@
 //! - the whole buffer is written first; if the file has then reached
 //!   `maxbytes`, it is rotated (`log` → `log.1` → … → `log.N`) and a new
 //!   empty `log` is opened.  A file exceeds `maxbytes` only by its last write
-//!   and no byte is ever split between two files.
+//!   and no write is ever split between two files.  The same holds for each
+//!   `splice` of child output: a program writing whole lines finds whole
+//!   lines in every file.
 //! - `backups == 0` truncates the file in place; `maxbytes == 0` never rotates.
 //!
 //! Beyond Supervisor:
@@ -41,8 +43,10 @@ pub struct RotatingFile {
     opened_once: bool,
 }
 
-/// Largest single `splice` (one pipe's worth is typical).
-const SPLICE_CHUNK: usize = 1 << 20;
+/// Largest single `splice`: one chunk of output, never split between two
+/// files.  Supervisor reads 128 KiB at a time, so a file exceeds `maxbytes`
+/// by less than that there too.
+const SPLICE_CHUNK: usize = 128 << 10;
 
 /// What `splice_from` did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -282,7 +286,9 @@ impl RotatingFile {
 
     /// Move up to `max` bytes from a pipe straight into the file with
     /// `splice(2)`, never copying them through user space (the log-capture
-    /// hot path for plain file targets).  Only for regular files.  The file
+    /// hot path for plain file targets).  Only for regular files.  Each
+    /// `splice` (at most [`SPLICE_CHUNK`] bytes) lands whole in one file and
+    /// rotation happens between them, as after a `write`.  The file
     /// is written at its current end, so an outside truncation (logrotate's
     /// copytruncate) is followed as with `O_APPEND`, which `splice` refuses.
     pub fn splice_from(&mut self, src: std::os::fd::RawFd, max: usize) -> io::Result<Spliced> {
@@ -292,10 +298,9 @@ impl RotatingFile {
             if fd < 0 {
                 fd = self.prepare_splice()?;
             }
-            let mut chunk = (max - out.moved).min(SPLICE_CHUNK);
-            if self.maxbytes > 0 {
-                chunk = chunk.min((self.maxbytes.saturating_sub(self.size)).max(1) as usize);
-            }
+            // Not cut short at `maxbytes`: that would end the file in the
+            // middle of whatever the program wrote (a line, a record).
+            let chunk = (max - out.moved).min(SPLICE_CHUNK);
             // SAFETY: splice(2) between two descriptors, no offsets.
             let n = unsafe {
                 libc::splice(
@@ -324,8 +329,8 @@ impl RotatingFile {
             }
             out.moved += n as usize;
             self.size += n as u64;
-            if self.maxbytes > 0 && self.size >= self.maxbytes {
-                self.maybe_rotate()?;
+            if self.rotation_due() {
+                self.rotate()?;
                 fd = -1; // a new file: prepare it again
             }
         }
@@ -359,11 +364,20 @@ impl RotatingFile {
         Ok(fd)
     }
 
+    /// Supervisor's rule, asked after each whole chunk (one `write` call,
+    /// one `splice`) and never in the middle of one: rotate once the file
+    /// has reached `maxbytes`.  So a chunk is never split between two files
+    /// and a file exceeds `maxbytes` by less than its last chunk.
+    fn rotation_due(&self) -> bool {
+        self.maxbytes > 0 && self.regular && self.size >= self.maxbytes
+    }
+
     fn maybe_rotate(&mut self) -> io::Result<()> {
-        if self.maxbytes == 0 || !self.regular || self.size < self.maxbytes {
-            return Ok(());
+        if self.rotation_due() {
+            self.rotate()
+        } else {
+            Ok(())
         }
-        self.rotate()
     }
 
     /// Rotate now (whatever the size), as Supervisor's `doRollover`.
@@ -688,12 +702,63 @@ mod tests {
         let joined: Vec<u8> = files.iter().flat_map(|f| read(f)).collect();
         assert_eq!(joined, data, "nothing lost or reordered across rotations");
         for f in &files[..files.len() - 1] {
-            assert_eq!(
-                std::fs::metadata(f).unwrap().len(),
-                1000,
-                "splices stop at maxbytes"
+            let len = std::fs::metadata(f).unwrap().len();
+            assert!(
+                (1000..1000 + 4096).contains(&len),
+                "{} has {len} bytes: rotated before maxbytes or more than one splice after",
+                f.display()
             );
         }
+    }
+
+    #[test]
+    fn rotation_is_due_once_the_file_reached_maxbytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rf = RotatingFile::open(&dir.path().join("d.log"), 1000, 2).unwrap();
+        for (size, due) in [(0, false), (999, false), (1000, true), (5000, true)] {
+            rf.size = size;
+            assert_eq!(rf.rotation_due(), due, "size {size}, maxbytes 1000");
+        }
+        rf.maxbytes = 0;
+        rf.size = 5000;
+        assert!(!rf.rotation_due(), "maxbytes=0 never rotates");
+        rf.maxbytes = 1000;
+        rf.regular = false;
+        assert!(!rf.rotation_due(), "a pipe or device never rotates");
+    }
+
+    #[test]
+    fn splice_rotates_between_chunks_never_inside_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.log");
+        let mut rf = RotatingFile::open(&p, 1000, 50).unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let mut wf = File::from(w);
+        let record = |i: usize| format!("{i:05} {}\n", "r".repeat(93));
+        // 7 records of 100 bytes per splice: 700 bytes, then 1400 >= 1000.
+        let mut want = Vec::new();
+        for batch in 0..10 {
+            let start = want.len();
+            for i in 0..7 {
+                want.extend_from_slice(record(batch * 7 + i).as_bytes());
+            }
+            wf.write_all(&want[start..]).unwrap();
+            let s = rf.splice_from(r.as_raw_fd(), 1 << 20).unwrap();
+            assert_eq!(s.moved, 700);
+        }
+        let mut files: Vec<PathBuf> = (1..=50)
+            .rev()
+            .map(|i| backup_name(&p, i))
+            .filter(|b| b.exists())
+            .collect();
+        assert_eq!(files.len(), 5);
+        for f in &files {
+            // Two whole chunks: not cut at 1000 bytes, mid-record.
+            assert_eq!(read(f).len(), 1400, "{}", f.display());
+        }
+        files.push(p.clone());
+        let joined: Vec<u8> = files.iter().flat_map(|f| read(f)).collect();
+        assert_eq!(joined, want);
     }
 
     #[test]
