@@ -43,10 +43,23 @@ pub struct RotatingFile {
     opened_once: bool,
 }
 
-/// Largest single `splice`: one chunk of output, never split between two
-/// files.  Supervisor reads 128 KiB at a time, so a file exceeds `maxbytes`
-/// by less than that there too.
-const SPLICE_CHUNK: usize = 128 << 10;
+/// Bounds of one `splice`, a chunk of output never split between two files
+/// (see [`splice_chunk`]).  The lower one is the daemon's read buffer, the
+/// upper one a full pipe.
+const SPLICE_CHUNK_MIN: usize = 64 << 10;
+const SPLICE_CHUNK_MAX: usize = 1 << 20;
+
+/// The largest single `splice` into a log of `maxbytes`: a sixteenth of it
+/// within [`SPLICE_CHUNK_MIN`, `SPLICE_CHUNK_MAX`].  A file exceeds
+/// `maxbytes` by less than one chunk, so a small log overshoots by no more
+/// than on the read path (Supervisor: its 128 KiB reads), while a large one
+/// keeps the fewest, largest splices.
+fn splice_chunk(maxbytes: u64) -> usize {
+    if maxbytes == 0 {
+        return SPLICE_CHUNK_MAX;
+    }
+    (maxbytes / 16).clamp(SPLICE_CHUNK_MIN as u64, SPLICE_CHUNK_MAX as u64) as usize
+}
 
 /// What `splice_from` did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -287,7 +300,7 @@ impl RotatingFile {
     /// Move up to `max` bytes from a pipe straight into the file with
     /// `splice(2)`, never copying them through user space (the log-capture
     /// hot path for plain file targets).  Only for regular files.  Each
-    /// `splice` (at most [`SPLICE_CHUNK`] bytes) lands whole in one file and
+    /// `splice` (at most [`splice_chunk`] bytes) lands whole in one file and
     /// rotation happens between them, as after a `write`.  The file
     /// is written at its current end, so an outside truncation (logrotate's
     /// copytruncate) is followed as with `O_APPEND`, which `splice` refuses.
@@ -300,7 +313,7 @@ impl RotatingFile {
             }
             // Not cut short at `maxbytes`: that would end the file in the
             // middle of whatever the program wrote (a line, a record).
-            let chunk = (max - out.moved).min(SPLICE_CHUNK);
+            let chunk = (max - out.moved).min(splice_chunk(self.maxbytes));
             // SAFETY: splice(2) between two descriptors, no offsets.
             let n = unsafe {
                 libc::splice(
@@ -725,6 +738,48 @@ mod tests {
         rf.maxbytes = 1000;
         rf.regular = false;
         assert!(!rf.rotation_due(), "a pipe or device never rotates");
+    }
+
+    #[test]
+    fn splice_chunk_is_a_sixteenth_of_maxbytes_within_bounds() {
+        for (maxbytes, chunk) in [
+            (0, SPLICE_CHUNK_MAX),
+            (1, SPLICE_CHUNK_MIN),
+            (1024, SPLICE_CHUNK_MIN),
+            (16 * SPLICE_CHUNK_MIN as u64, SPLICE_CHUNK_MIN),
+            (2 << 20, 128 << 10),
+            (50 << 20, SPLICE_CHUNK_MAX),
+            (u64::MAX, SPLICE_CHUNK_MAX),
+        ] {
+            assert_eq!(splice_chunk(maxbytes), chunk, "maxbytes {maxbytes}");
+        }
+    }
+
+    #[test]
+    fn splice_overshoots_maxbytes_by_at_most_one_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("o.log");
+        let mut rf = RotatingFile::open(&p, 2000, 50).unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        // SAFETY: fcntl on a pipe we own.
+        let size = unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+        assert!(size >= 1 << 20, "could not grow the pipe");
+        let data: Vec<u8> = (0..6 * SPLICE_CHUNK_MIN).map(|i| (i % 253) as u8).collect();
+        File::from(w).write_all(&data).unwrap();
+        let s = rf.splice_from(r.as_raw_fd(), usize::MAX).unwrap();
+        assert_eq!((s.moved, s.eof), (data.len(), true));
+        let mut files: Vec<PathBuf> = (1..=50)
+            .rev()
+            .map(|i| backup_name(&p, i))
+            .filter(|b| b.exists())
+            .collect();
+        assert_eq!(files.len(), 6, "one file per 64 KiB chunk");
+        for f in &files {
+            assert_eq!(read(f).len(), SPLICE_CHUNK_MIN, "{}", f.display());
+        }
+        files.push(p.clone());
+        let joined: Vec<u8> = files.iter().flat_map(|f| read(f)).collect();
+        assert_eq!(joined, data);
     }
 
     #[test]
