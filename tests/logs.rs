@@ -595,12 +595,15 @@ const LINE_LEN: usize = 100;
 /// A program writing `count` numbered 100-byte lines, each with one
 /// write(2) (dash's printf flushes once per command), pausing briefly every
 /// few lines so the daemon moves them in many small chunks, then exiting.
-fn lines_program(count: usize) -> String {
-    let pad = "x".repeat(LINE_LEN - "line 000000 \n".len());
+/// `inside` is written in the middle of each line (for capture mode: what
+/// the log does not get).
+fn lines_program(count: usize, inside: &str) -> String {
+    let pad = LINE_LEN - "line 000000 \n".len();
+    let (head, tail) = ("x".repeat(pad - 30), "y".repeat(30));
     format!(
         "i=0\n\
          while [ $i -lt {count} ]; do\n\
-         \x20   printf 'line %06d {pad}\\n' $i\n\
+         \x20   printf 'line %06d {head}{inside}{tail}\\n' $i\n\
          \x20   if [ $((i % 4)) -eq 3 ]; then sleep 0.005; fi\n\
          \x20   i=$((i + 1))\n\
          done\n"
@@ -632,13 +635,13 @@ fn whole_line_numbers(path: &Path, data: &[u8]) -> Vec<usize> {
 }
 
 /// Run [`lines_program`] with a 1KB log and 2 backups under `conf` (a
-/// `[supervisord]` section), wait for its exit, and check that the rotated
-/// files hold whole lines, in order, with consecutive numbers up to the
-/// last line written.
-fn check_rotation_never_cuts_a_line(name: &str, conf: &str) {
+/// `[supervisord]` section, then `program` options and `inside` each line),
+/// wait for its exit, and check that the rotated files hold whole lines, in
+/// order, with consecutive numbers up to the last line written.
+fn check_rotation_never_cuts_a_line(name: &str, conf: &str, program: &str, inside: &str) {
     let mut h = Harness::new(name);
     let count = 400;
-    h.write_script("lines.sh", &lines_program(count));
+    h.write_script("lines.sh", &lines_program(count, inside));
     h.write_conf(&format!(
         "{conf}[program:x]\n\
          command={{dir}}/lines.sh\n\
@@ -646,7 +649,8 @@ fn check_rotation_never_cuts_a_line(name: &str, conf: &str) {
          autorestart=false\n\
          stdout_logfile={{dir}}/x.log\n\
          stdout_logfile_maxbytes=1KB\n\
-         stdout_logfile_backups=2\n"
+         stdout_logfile_backups=2\n\
+         {program}"
     ));
     h.start(&[]);
     h.wait_log("exited: x", T);
@@ -676,13 +680,27 @@ fn rotation_never_cuts_a_line_when_spliced() {
     check_rotation_never_cuts_a_line(
         "no_cut_splice",
         &base_conf_with(&[("loglevel=debug", "loglevel=info")]),
+        "",
+        "",
     );
 }
 
 /// The read path: at debug level the main log gets a copy of the output.
 #[test]
 fn rotation_never_cuts_a_line_when_read() {
-    check_rotation_never_cuts_a_line("no_cut_read_debug", BASE_CONF);
+    check_rotation_never_cuts_a_line("no_cut_read_debug", BASE_CONF, "", "");
+}
+
+/// Capture mode splits each read around the captured part (written to the
+/// log in several pieces): still no rotation inside one read.
+#[test]
+fn rotation_never_cuts_a_line_in_capture_mode() {
+    check_rotation_never_cuts_a_line(
+        "no_cut_capture",
+        &base_conf_with(&[("loglevel=debug", "loglevel=info")]),
+        "stdout_capture_maxbytes=1KB\n",
+        "<!--XSUPERVISOR:BEGIN-->secret<!--XSUPERVISOR:END-->",
+    );
 }
 
 /// The read path with ANSI stripping (which may shorten a chunk).
@@ -694,6 +712,8 @@ fn rotation_never_cuts_a_line_when_stripping_ansi() {
             ("loglevel=debug", "loglevel=info"),
             ("nodaemon=true", "nodaemon=true\nstrip_ansi=true"),
         ]),
+        "",
+        "",
     );
 }
 

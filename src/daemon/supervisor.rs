@@ -989,7 +989,23 @@ impl Supervisor {
                     self.log_child_output(&name, ch, n);
                 }
             }
+            // One read is one chunk: even split by capture mode, it lands
+            // in one file, rotated after it if it reached maxbytes.
+            if let Some(log) = self.groups[gi].processes[pi].log_for(ch) {
+                log.begin_chunk();
+            }
             self.route_output(gi, pi, ch, n);
+            let p = &mut self.groups[gi].processes[pi];
+            if let Some(Err(e)) = p.log_for(ch).map(|log| log.end_chunk())
+                && !std::mem::replace(&mut p.log_failing, true)
+            {
+                let msg = format!(
+                    "could not rotate {} log of '{}': {e}; the program keeps running",
+                    ch.name(),
+                    p.config.name
+                );
+                self.log.log(LogLevel::Error, &msg);
+            }
             if !all && total >= READ_BUDGET {
                 return;
             }

@@ -41,6 +41,9 @@ pub struct RotatingFile {
     regular: bool,
     /// At least one open succeeded (so `regular` means something).
     opened_once: bool,
+    /// Between [`begin_chunk`](Self::begin_chunk) and
+    /// [`end_chunk`](Self::end_chunk): writes do not rotate.
+    in_chunk: bool,
 }
 
 /// Bounds of one `splice`, a chunk of output never split between two files
@@ -215,6 +218,7 @@ impl RotatingFile {
             size: 0,
             regular: false,
             opened_once: false,
+            in_chunk: false,
         }
     }
 
@@ -382,7 +386,24 @@ impl RotatingFile {
     /// has reached `maxbytes`.  So a chunk is never split between two files
     /// and a file exceeds `maxbytes` by less than its last chunk.
     fn rotation_due(&self) -> bool {
-        self.maxbytes > 0 && self.regular && self.size >= self.maxbytes
+        !self.in_chunk && self.maxbytes > 0 && self.regular && self.size >= self.maxbytes
+    }
+
+    /// The next writes, until [`end_chunk`](Self::end_chunk), are one chunk
+    /// (the pieces of one read of child output that capture mode split):
+    /// they all land in the same file.
+    pub fn begin_chunk(&mut self) {
+        self.in_chunk = true;
+    }
+
+    /// The chunk is complete: rotate if the file reached `maxbytes`.
+    /// After a failed write, the next write reopens the file and rotates.
+    pub fn end_chunk(&mut self) -> io::Result<()> {
+        self.in_chunk = false;
+        if self.file.is_none() {
+            return Ok(());
+        }
+        self.maybe_rotate()
     }
 
     fn maybe_rotate(&mut self) -> io::Result<()> {
@@ -738,6 +759,28 @@ mod tests {
         rf.maxbytes = 1000;
         rf.regular = false;
         assert!(!rf.rotation_due(), "a pipe or device never rotates");
+        rf.regular = true;
+        rf.begin_chunk();
+        assert!(!rf.rotation_due(), "not in the middle of a chunk");
+        rf.in_chunk = false;
+        assert!(rf.rotation_due());
+    }
+
+    #[test]
+    fn writes_of_one_chunk_land_in_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.log");
+        let mut rf = RotatingFile::open(&p, 10, 2).unwrap();
+        rf.begin_chunk();
+        rf.write(b"0123456789").unwrap();
+        rf.write(b"ab\n").unwrap();
+        assert_eq!(read(&p), b"0123456789ab\n", "no rotation inside a chunk");
+        rf.end_chunk().unwrap();
+        assert_eq!(read(&p), b"");
+        assert_eq!(read(&backup_name(&p, 1)), b"0123456789ab\n");
+        // Outside a chunk, each write is one.
+        rf.write(b"0123456789").unwrap();
+        assert_eq!(read(&backup_name(&p, 1)), b"0123456789");
     }
 
     #[test]
