@@ -616,7 +616,7 @@ fn lines_program(count: usize, inside: &str) -> String {
 fn whole_line_numbers(path: &Path, data: &[u8]) -> Vec<usize> {
     let name = path.display();
     assert!(
-        data.len() % LINE_LEN == 0 && data.last().is_none_or(|&b| b == b'\n'),
+        data.len().is_multiple_of(LINE_LEN) && data.last().is_none_or(|&b| b == b'\n'),
         "{name} ({} bytes) does not hold whole lines; it ends with {:?}",
         data.len(),
         String::from_utf8_lossy(&data[data.len().saturating_sub(30)..])

@@ -500,6 +500,28 @@ mod tests {
         std::fs::read(p).unwrap_or_default()
     }
 
+    /// `p` has `count` backups (among `.1` to `.50`) of `each` bytes, and
+    /// they and `p`, oldest first, hold exactly `all`.
+    fn assert_backups(p: &Path, count: usize, each: usize, all: &[u8]) {
+        let mut files = backups_oldest_first(p, 50);
+        assert_eq!(files.len(), count, "backups of {}", p.display());
+        for f in &files {
+            assert_eq!(read(f).len(), each, "{}", f.display());
+        }
+        files.push(p.to_path_buf());
+        let joined: Vec<u8> = files.iter().flat_map(|f| read(f)).collect();
+        assert!(joined == all, "the files do not hold the data in order");
+    }
+
+    /// The backups of `p` that exist among `.1` to `.max`, oldest first.
+    fn backups_oldest_first(p: &Path, max: u32) -> Vec<PathBuf> {
+        (1..=max)
+            .rev()
+            .map(|i| backup_name(p, i))
+            .filter(|b| b.exists())
+            .collect()
+    }
+
     #[test]
     fn rotates_after_the_write_that_reaches_maxbytes() {
         let dir = tempfile::tempdir().unwrap();
@@ -727,11 +749,7 @@ mod tests {
         }
         writer.join().unwrap();
         assert_eq!(total, data.len());
-        let mut files: Vec<PathBuf> = (1..=50)
-            .rev()
-            .map(|i| backup_name(&p, i))
-            .filter(|b| b.exists())
-            .collect();
+        let mut files = backups_oldest_first(&p, 50);
         files.push(p.clone());
         let joined: Vec<u8> = files.iter().flat_map(|f| read(f)).collect();
         assert_eq!(joined, data, "nothing lost or reordered across rotations");
@@ -811,18 +829,8 @@ mod tests {
         File::from(w).write_all(&data).unwrap();
         let s = rf.splice_from(r.as_raw_fd(), usize::MAX).unwrap();
         assert_eq!((s.moved, s.eof), (data.len(), true));
-        let mut files: Vec<PathBuf> = (1..=50)
-            .rev()
-            .map(|i| backup_name(&p, i))
-            .filter(|b| b.exists())
-            .collect();
-        assert_eq!(files.len(), 6, "one file per 64 KiB chunk");
-        for f in &files {
-            assert_eq!(read(f).len(), SPLICE_CHUNK_MIN, "{}", f.display());
-        }
-        files.push(p.clone());
-        let joined: Vec<u8> = files.iter().flat_map(|f| read(f)).collect();
-        assert_eq!(joined, data);
+        // One file per 64 KiB chunk.
+        assert_backups(&p, 6, SPLICE_CHUNK_MIN, &data);
     }
 
     #[test]
@@ -844,19 +852,8 @@ mod tests {
             let s = rf.splice_from(r.as_raw_fd(), 1 << 20).unwrap();
             assert_eq!(s.moved, 700);
         }
-        let mut files: Vec<PathBuf> = (1..=50)
-            .rev()
-            .map(|i| backup_name(&p, i))
-            .filter(|b| b.exists())
-            .collect();
-        assert_eq!(files.len(), 5);
-        for f in &files {
-            // Two whole chunks: not cut at 1000 bytes, mid-record.
-            assert_eq!(read(f).len(), 1400, "{}", f.display());
-        }
-        files.push(p.clone());
-        let joined: Vec<u8> = files.iter().flat_map(|f| read(f)).collect();
-        assert_eq!(joined, want);
+        // Two whole chunks per file: not cut at 1000 bytes, mid-record.
+        assert_backups(&p, 5, 1400, &want);
     }
 
     #[test]
