@@ -634,13 +634,19 @@ fn whole_line_numbers(path: &Path, data: &[u8]) -> Vec<usize> {
         .collect()
 }
 
-/// Run [`lines_program`] with a 1KB log and 2 backups under `conf` (a
-/// `[supervisord]` section, then `program` options and `inside` each line),
-/// wait for its exit, and check that the rotated files hold whole lines, in
-/// order, with consecutive numbers up to the last line written.
-fn check_rotation_never_cuts_a_line(name: &str, conf: &str, program: &str, inside: &str) {
+/// Run [`lines_program`] as `x` under `conf` (a `[supervisord]` section)
+/// with `stdout_logfile={dir}/x.log`, `stdout_logfile_maxbytes=1KB`,
+/// `backups` and the `program` options, after `prepare`; wait for its exit.
+fn run_lines_program(
+    name: &str,
+    conf: &str,
+    count: usize,
+    inside: &str,
+    backups: u32,
+    program: &str,
+    prepare: impl FnOnce(&Harness),
+) -> Harness {
     let mut h = Harness::new(name);
-    let count = 400;
     h.write_script("lines.sh", &lines_program(count, inside));
     h.write_conf(&format!(
         "{conf}[program:x]\n\
@@ -649,11 +655,22 @@ fn check_rotation_never_cuts_a_line(name: &str, conf: &str, program: &str, insid
          autorestart=false\n\
          stdout_logfile={{dir}}/x.log\n\
          stdout_logfile_maxbytes=1KB\n\
-         stdout_logfile_backups=2\n\
+         stdout_logfile_backups={backups}\n\
          {program}"
     ));
+    prepare(&h);
     h.start(&[]);
     h.wait_log("exited: x", T);
+    h
+}
+
+/// Run [`lines_program`] with a 1KB log and 2 backups under `conf` (a
+/// `[supervisord]` section, then `program` options and `inside` each line),
+/// wait for its exit, and check that the rotated files hold whole lines, in
+/// order, with consecutive numbers up to the last line written.
+fn check_rotation_never_cuts_a_line(name: &str, conf: &str, program: &str, inside: &str) {
+    let count = 400;
+    let h = run_lines_program(name, conf, count, inside, 2, program, |_| ());
     let set = rotated_set(&h.path("x.log"));
     let names: Vec<String> = set.iter().map(|(p, _)| p.display().to_string()).collect();
     assert_eq!(set.len(), 3, "expected x.log.2, x.log.1, x.log: {names:?}");
@@ -714,6 +731,40 @@ fn rotation_never_cuts_a_line_when_stripping_ansi() {
         ]),
         "",
         "",
+    );
+}
+
+/// Rotation cannot rename `x.log` (a directory sits at `x.log.1`): the
+/// failure is reported once and the output stays whole in `x.log`.
+fn check_failed_rotation_is_reported_once(name: &str, conf: &str) {
+    let count = 400;
+    let h = run_lines_program(name, conf, count, "", 1, "", |h| {
+        fs::create_dir(h.path("x.log.1")).unwrap()
+    });
+    let log = h.main_log();
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" ERRO ") && l.contains("stdout log of 'x'"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line expected:\n{log}");
+    let x = h.path("x.log");
+    let numbers = whole_line_numbers(&x, &fs::read(&x).unwrap());
+    assert!(
+        numbers == (0..count).collect::<Vec<_>>(),
+        "x.log does not hold every line in order: {numbers:?}"
+    );
+}
+
+#[test]
+fn failed_rotation_is_reported_once_when_read() {
+    check_failed_rotation_is_reported_once("rot_fail_read", BASE_CONF);
+}
+
+#[test]
+fn failed_rotation_is_reported_once_when_spliced() {
+    check_failed_rotation_is_reported_once(
+        "rot_fail_splice",
+        &base_conf_with(&[("loglevel=debug", "loglevel=info")]),
     );
 }
 
