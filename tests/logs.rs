@@ -589,6 +589,185 @@ fn partial_last_line_and_pending_output_are_drained_at_exit() {
     assert!(got == want, "{}", first_diff(&got, &want));
 }
 
+/// Lines of [`lines_program`]: `line NNNNNN xxx…x\n`, 100 bytes each.
+const LINE_LEN: usize = 100;
+
+/// A program writing `count` numbered 100-byte lines, each with one
+/// write(2) (dash's printf flushes once per command), pausing briefly every
+/// few lines so the daemon moves them in many small chunks, then exiting.
+/// `inside` is written in the middle of each line (for capture mode: what
+/// the log does not get).
+fn lines_program(count: usize, inside: &str) -> String {
+    let pad = LINE_LEN - "line 000000 \n".len();
+    let (head, tail) = ("x".repeat(pad - 30), "y".repeat(30));
+    format!(
+        "i=0\n\
+         while [ $i -lt {count} ]; do\n\
+         \x20   printf 'line %06d {head}{inside}{tail}\\n' $i\n\
+         \x20   if [ $((i % 4)) -eq 3 ]; then sleep 0.005; fi\n\
+         \x20   i=$((i + 1))\n\
+         done\n"
+    )
+}
+
+/// The line numbers in one log file, checking that it starts at a line
+/// start, ends with a newline and holds only whole lines of
+/// [`lines_program`].
+fn whole_line_numbers(path: &Path, data: &[u8]) -> Vec<usize> {
+    let name = path.display();
+    assert!(
+        data.len().is_multiple_of(LINE_LEN) && data.last().is_none_or(|&b| b == b'\n'),
+        "{name} ({} bytes) does not hold whole lines; it ends with {:?}",
+        data.len(),
+        String::from_utf8_lossy(&data[data.len().saturating_sub(30)..])
+    );
+    data.chunks(LINE_LEN)
+        .map(|line| {
+            let text = String::from_utf8_lossy(line);
+            let number = line
+                .strip_prefix(b"line ")
+                .filter(|rest| line.ends_with(b"\n") && rest.get(6) == Some(&b' '))
+                .and_then(|rest| std::str::from_utf8(&rest[..6]).ok())
+                .and_then(|n| n.parse().ok());
+            number.unwrap_or_else(|| panic!("{name}: a line was cut: {text:?}"))
+        })
+        .collect()
+}
+
+/// Run [`lines_program`] as `x` under `conf` (a `[supervisord]` section)
+/// with `stdout_logfile={dir}/x.log`, `stdout_logfile_maxbytes=1KB`,
+/// `backups` and the `program` options, after `prepare`; wait for its exit.
+fn run_lines_program(
+    name: &str,
+    conf: &str,
+    count: usize,
+    inside: &str,
+    backups: u32,
+    program: &str,
+    prepare: impl FnOnce(&Harness),
+) -> Harness {
+    let mut h = Harness::new(name);
+    h.write_script("lines.sh", &lines_program(count, inside));
+    h.write_conf(&format!(
+        "{conf}[program:x]\n\
+         command={{dir}}/lines.sh\n\
+         startsecs=0\n\
+         autorestart=false\n\
+         stdout_logfile={{dir}}/x.log\n\
+         stdout_logfile_maxbytes=1KB\n\
+         stdout_logfile_backups={backups}\n\
+         {program}"
+    ));
+    prepare(&h);
+    h.start(&[]);
+    h.wait_log("exited: x", T);
+    h
+}
+
+/// Run [`lines_program`] with a 1KB log and 2 backups under `conf` (a
+/// `[supervisord]` section, then `program` options and `inside` each line),
+/// wait for its exit, and check that the rotated files hold whole lines, in
+/// order, with consecutive numbers up to the last line written.
+fn check_rotation_never_cuts_a_line(name: &str, conf: &str, program: &str, inside: &str) {
+    let count = 400;
+    let h = run_lines_program(name, conf, count, inside, 2, program, |_| ());
+    let set = rotated_set(&h.path("x.log"));
+    let names: Vec<String> = set.iter().map(|(p, _)| p.display().to_string()).collect();
+    assert_eq!(set.len(), 3, "expected x.log.2, x.log.1, x.log: {names:?}");
+    let mut numbers = Vec::new();
+    for (p, d) in &set {
+        let ns = whole_line_numbers(p, d);
+        if p != &h.path("x.log") {
+            assert!(!ns.is_empty(), "{} is empty", p.display());
+        }
+        numbers.extend(ns);
+    }
+    let first = numbers[0];
+    let want: Vec<usize> = (first..count).collect();
+    assert!(
+        numbers == want,
+        "line numbers across x.log.2, x.log.1, x.log are not consecutive up to \
+         the last one: {numbers:?}"
+    );
+}
+
+/// The splice path (info level, a plain file, nothing else needs the bytes).
+#[test]
+fn rotation_never_cuts_a_line_when_spliced() {
+    check_rotation_never_cuts_a_line(
+        "no_cut_splice",
+        &base_conf_with(&[("loglevel=debug", "loglevel=info")]),
+        "",
+        "",
+    );
+}
+
+/// The read path: at debug level the main log gets a copy of the output.
+#[test]
+fn rotation_never_cuts_a_line_when_read() {
+    check_rotation_never_cuts_a_line("no_cut_read_debug", BASE_CONF, "", "");
+}
+
+/// Capture mode splits each read around the captured part (written to the
+/// log in several pieces): still no rotation inside one read.
+#[test]
+fn rotation_never_cuts_a_line_in_capture_mode() {
+    check_rotation_never_cuts_a_line(
+        "no_cut_capture",
+        &base_conf_with(&[("loglevel=debug", "loglevel=info")]),
+        "stdout_capture_maxbytes=1KB\n",
+        "<!--XSUPERVISOR:BEGIN-->secret<!--XSUPERVISOR:END-->",
+    );
+}
+
+/// The read path with ANSI stripping (which may shorten a chunk).
+#[test]
+fn rotation_never_cuts_a_line_when_stripping_ansi() {
+    check_rotation_never_cuts_a_line(
+        "no_cut_read_strip",
+        &base_conf_with(&[
+            ("loglevel=debug", "loglevel=info"),
+            ("nodaemon=true", "nodaemon=true\nstrip_ansi=true"),
+        ]),
+        "",
+        "",
+    );
+}
+
+/// Rotation cannot rename `x.log` (a directory sits at `x.log.1`): the
+/// failure is reported once and the output stays whole in `x.log`.
+fn check_failed_rotation_is_reported_once(name: &str, conf: &str) {
+    let count = 400;
+    let h = run_lines_program(name, conf, count, "", 1, "", |h| {
+        fs::create_dir(h.path("x.log.1")).unwrap()
+    });
+    let log = h.main_log();
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" ERRO ") && l.contains("stdout log of 'x'"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line expected:\n{log}");
+    let x = h.path("x.log");
+    let numbers = whole_line_numbers(&x, &fs::read(&x).unwrap());
+    assert!(
+        numbers == (0..count).collect::<Vec<_>>(),
+        "x.log does not hold every line in order: {numbers:?}"
+    );
+}
+
+#[test]
+fn failed_rotation_is_reported_once_when_read() {
+    check_failed_rotation_is_reported_once("rot_fail_read", BASE_CONF);
+}
+
+#[test]
+fn failed_rotation_is_reported_once_when_spliced() {
+    check_failed_rotation_is_reported_once(
+        "rot_fail_splice",
+        &base_conf_with(&[("loglevel=debug", "loglevel=info")]),
+    );
+}
+
 #[test]
 fn deleted_log_directory_is_reported_and_recovers_after_sigusr2() {
     let mut h = Harness::new("deleted_logdir");

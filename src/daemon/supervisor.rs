@@ -1024,7 +1024,19 @@ impl Supervisor {
                     self.log_child_output(&name, ch, n);
                 }
             }
+            // One read is one chunk: even split by capture mode, it lands
+            // in one file, rotated after it if it reached maxbytes.
+            let p = &mut self.groups[gi].processes[pi];
+            let was_failing = p.log_failing;
+            if let Some(log) = p.log_for(ch) {
+                log.begin_chunk();
+            }
             self.route_output(gi, pi, ch, n);
+            let p = &mut self.groups[gi].processes[pi];
+            if let Some(Err(e)) = p.log_for(ch).map(|log| log.end_chunk()) {
+                // The writes' success in route_output cleared the flag.
+                self.log_failed(gi, pi, ch, "rotate", &e, was_failing);
+            }
             if !all && total >= READ_BUDGET {
                 return;
             }
@@ -1074,9 +1086,36 @@ impl Supervisor {
                 }
                 true
             }
-            // The file failed: the ordinary path reads the data, reports the
-            // error once and keeps the program running.
-            Err(_) => false,
+            // The file failed: reported once; the ordinary path reads the
+            // data and keeps the program running.
+            Err(e) => {
+                let already = p.log_failing;
+                self.log_failed(gi, pi, ch, "write", &e, already);
+                false
+            }
+        }
+    }
+
+    /// A channel log failed: say so once (unless `already` failing) and
+    /// mark it failing until a write succeeds.
+    fn log_failed(
+        &mut self,
+        gi: usize,
+        pi: usize,
+        ch: Channel,
+        what: &str,
+        e: &std::io::Error,
+        already: bool,
+    ) {
+        let p = &mut self.groups[gi].processes[pi];
+        p.log_failing = true;
+        if !already {
+            let msg = format!(
+                "could not {what} {} log of '{}': {e}; the program keeps running",
+                ch.name(),
+                p.config.name
+            );
+            self.log.log(LogLevel::Error, &msg);
         }
     }
 

@@ -118,6 +118,23 @@ impl ChildLog {
         }
     }
 
+    /// The next writes, until [`end_chunk`](Self::end_chunk), are one read
+    /// of the child's output: no rotation between them
+    /// ([`RotatingFile::begin_chunk`]).
+    pub fn begin_chunk(&mut self) {
+        if let Some(f) = self.file.as_mut() {
+            f.begin_chunk();
+        }
+    }
+
+    /// The read is logged: rotate if the file reached `maxbytes`.
+    pub fn end_chunk(&mut self) -> io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.end_chunk(),
+            None => Ok(()),
+        }
+    }
+
     /// SIGUSR2: reopen the file at its path.
     pub fn reopen(&mut self) -> io::Result<()> {
         match self.file.as_mut() {

@@ -5,7 +5,9 @@
 //! - the whole buffer is written first; if the file has then reached
 //!   `maxbytes`, it is rotated (`log` → `log.1` → … → `log.N`) and a new
 //!   empty `log` is opened.  A file exceeds `maxbytes` only by its last write
-//!   and no byte is ever split between two files.
+//!   and no write is ever split between two files.  The same holds for each
+//!   `splice` of child output: a program writing whole lines finds whole
+//!   lines in every file.
 //! - `backups == 0` truncates the file in place; `maxbytes == 0` never rotates.
 //!
 //! Beyond Supervisor:
@@ -39,10 +41,28 @@ pub struct RotatingFile {
     regular: bool,
     /// At least one open succeeded (so `regular` means something).
     opened_once: bool,
+    /// Between [`begin_chunk`](Self::begin_chunk) and
+    /// [`end_chunk`](Self::end_chunk): writes do not rotate.
+    in_chunk: bool,
 }
 
-/// Largest single `splice` (one pipe's worth is typical).
-const SPLICE_CHUNK: usize = 1 << 20;
+/// Bounds of one `splice`, a chunk of output never split between two files
+/// (see [`splice_chunk`]).  The lower one is the daemon's read buffer, the
+/// upper one a full pipe.
+const SPLICE_CHUNK_MIN: usize = 64 << 10;
+const SPLICE_CHUNK_MAX: usize = 1 << 20;
+
+/// The largest single `splice` into a log of `maxbytes`: a sixteenth of it
+/// within [`SPLICE_CHUNK_MIN`, `SPLICE_CHUNK_MAX`].  A file exceeds
+/// `maxbytes` by less than one chunk, so a small log overshoots by no more
+/// than on the read path (Supervisor: its 128 KiB reads), while a large one
+/// keeps the fewest, largest splices.
+fn splice_chunk(maxbytes: u64) -> usize {
+    if maxbytes == 0 {
+        return SPLICE_CHUNK_MAX;
+    }
+    (maxbytes / 16).clamp(SPLICE_CHUNK_MIN as u64, SPLICE_CHUNK_MAX as u64) as usize
+}
 
 /// What `splice_from` did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +218,7 @@ impl RotatingFile {
             size: 0,
             regular: false,
             opened_once: false,
+            in_chunk: false,
         }
     }
 
@@ -282,7 +303,9 @@ impl RotatingFile {
 
     /// Move up to `max` bytes from a pipe straight into the file with
     /// `splice(2)`, never copying them through user space (the log-capture
-    /// hot path for plain file targets).  Only for regular files.  The file
+    /// hot path for plain file targets).  Only for regular files.  Each
+    /// `splice` (at most [`splice_chunk`] bytes) lands whole in one file and
+    /// rotation happens between them, as after a `write`.  The file
     /// is written at its current end, so an outside truncation (logrotate's
     /// copytruncate) is followed as with `O_APPEND`, which `splice` refuses.
     pub fn splice_from(&mut self, src: std::os::fd::RawFd, max: usize) -> io::Result<Spliced> {
@@ -292,10 +315,9 @@ impl RotatingFile {
             if fd < 0 {
                 fd = self.prepare_splice()?;
             }
-            let mut chunk = (max - out.moved).min(SPLICE_CHUNK);
-            if self.maxbytes > 0 {
-                chunk = chunk.min((self.maxbytes.saturating_sub(self.size)).max(1) as usize);
-            }
+            // Not cut short at `maxbytes`: that would end the file in the
+            // middle of whatever the program wrote (a line, a record).
+            let chunk = (max - out.moved).min(splice_chunk(self.maxbytes));
             // SAFETY: splice(2) between two descriptors, no offsets.
             let n = unsafe {
                 libc::splice(
@@ -324,8 +346,8 @@ impl RotatingFile {
             }
             out.moved += n as usize;
             self.size += n as u64;
-            if self.maxbytes > 0 && self.size >= self.maxbytes {
-                self.maybe_rotate()?;
+            if self.rotation_due() {
+                self.rotate()?;
                 fd = -1; // a new file: prepare it again
             }
         }
@@ -359,11 +381,37 @@ impl RotatingFile {
         Ok(fd)
     }
 
-    fn maybe_rotate(&mut self) -> io::Result<()> {
-        if self.maxbytes == 0 || !self.regular || self.size < self.maxbytes {
+    /// Supervisor's rule, asked after each whole chunk (one `write` call,
+    /// one `splice`) and never in the middle of one: rotate once the file
+    /// has reached `maxbytes`.  So a chunk is never split between two files
+    /// and a file exceeds `maxbytes` by less than its last chunk.
+    fn rotation_due(&self) -> bool {
+        !self.in_chunk && self.maxbytes > 0 && self.regular && self.size >= self.maxbytes
+    }
+
+    /// The next writes, until [`end_chunk`](Self::end_chunk), are one chunk
+    /// (the pieces of one read of child output that capture mode split):
+    /// they all land in the same file.
+    pub fn begin_chunk(&mut self) {
+        self.in_chunk = true;
+    }
+
+    /// The chunk is complete: rotate if the file reached `maxbytes`.
+    /// After a failed write, the next write reopens the file and rotates.
+    pub fn end_chunk(&mut self) -> io::Result<()> {
+        self.in_chunk = false;
+        if self.file.is_none() {
             return Ok(());
         }
-        self.rotate()
+        self.maybe_rotate()
+    }
+
+    fn maybe_rotate(&mut self) -> io::Result<()> {
+        if self.rotation_due() {
+            self.rotate()
+        } else {
+            Ok(())
+        }
     }
 
     /// The indices `i` in `1..backups` for which `<path>.<i>` exists, highest
@@ -481,6 +529,28 @@ mod tests {
 
     fn read(p: &Path) -> Vec<u8> {
         std::fs::read(p).unwrap_or_default()
+    }
+
+    /// `p` has `count` backups (among `.1` to `.50`) of `each` bytes, and
+    /// they and `p`, oldest first, hold exactly `all`.
+    fn assert_backups(p: &Path, count: usize, each: usize, all: &[u8]) {
+        let mut files = backups_oldest_first(p, 50);
+        assert_eq!(files.len(), count, "backups of {}", p.display());
+        for f in &files {
+            assert_eq!(read(f).len(), each, "{}", f.display());
+        }
+        files.push(p.to_path_buf());
+        let joined: Vec<u8> = files.iter().flat_map(|f| read(f)).collect();
+        assert!(joined == all, "the files do not hold the data in order");
+    }
+
+    /// The backups of `p` that exist among `.1` to `.max`, oldest first.
+    fn backups_oldest_first(p: &Path, max: u32) -> Vec<PathBuf> {
+        (1..=max)
+            .rev()
+            .map(|i| backup_name(p, i))
+            .filter(|b| b.exists())
+            .collect()
     }
 
     #[test]
@@ -738,21 +808,111 @@ mod tests {
         }
         writer.join().unwrap();
         assert_eq!(total, data.len());
-        let mut files: Vec<PathBuf> = (1..=50)
-            .rev()
-            .map(|i| backup_name(&p, i))
-            .filter(|b| b.exists())
-            .collect();
+        let mut files = backups_oldest_first(&p, 50);
         files.push(p.clone());
         let joined: Vec<u8> = files.iter().flat_map(|f| read(f)).collect();
         assert_eq!(joined, data, "nothing lost or reordered across rotations");
         for f in &files[..files.len() - 1] {
-            assert_eq!(
-                std::fs::metadata(f).unwrap().len(),
-                1000,
-                "splices stop at maxbytes"
+            let len = std::fs::metadata(f).unwrap().len();
+            assert!(
+                (1000..1000 + 4096).contains(&len),
+                "{} has {len} bytes: rotated before maxbytes or more than one splice after",
+                f.display()
             );
         }
+    }
+
+    #[test]
+    fn rotation_is_due_once_the_file_reached_maxbytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rf = RotatingFile::open(&dir.path().join("d.log"), 1000, 2).unwrap();
+        for (size, due) in [(0, false), (999, false), (1000, true), (5000, true)] {
+            rf.size = size;
+            assert_eq!(rf.rotation_due(), due, "size {size}, maxbytes 1000");
+        }
+        rf.maxbytes = 0;
+        rf.size = 5000;
+        assert!(!rf.rotation_due(), "maxbytes=0 never rotates");
+        rf.maxbytes = 1000;
+        rf.regular = false;
+        assert!(!rf.rotation_due(), "a pipe or device never rotates");
+        rf.regular = true;
+        rf.begin_chunk();
+        assert!(!rf.rotation_due(), "not in the middle of a chunk");
+        rf.in_chunk = false;
+        assert!(rf.rotation_due());
+    }
+
+    #[test]
+    fn writes_of_one_chunk_land_in_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.log");
+        let mut rf = RotatingFile::open(&p, 10, 2).unwrap();
+        rf.begin_chunk();
+        rf.write(b"0123456789").unwrap();
+        rf.write(b"ab\n").unwrap();
+        assert_eq!(read(&p), b"0123456789ab\n", "no rotation inside a chunk");
+        rf.end_chunk().unwrap();
+        assert_eq!(read(&p), b"");
+        assert_eq!(read(&backup_name(&p, 1)), b"0123456789ab\n");
+        // Outside a chunk, each write is one.
+        rf.write(b"0123456789").unwrap();
+        assert_eq!(read(&backup_name(&p, 1)), b"0123456789");
+    }
+
+    #[test]
+    fn splice_chunk_is_a_sixteenth_of_maxbytes_within_bounds() {
+        for (maxbytes, chunk) in [
+            (0, SPLICE_CHUNK_MAX),
+            (1, SPLICE_CHUNK_MIN),
+            (1024, SPLICE_CHUNK_MIN),
+            (16 * SPLICE_CHUNK_MIN as u64, SPLICE_CHUNK_MIN),
+            (2 << 20, 128 << 10),
+            (50 << 20, SPLICE_CHUNK_MAX),
+            (u64::MAX, SPLICE_CHUNK_MAX),
+        ] {
+            assert_eq!(splice_chunk(maxbytes), chunk, "maxbytes {maxbytes}");
+        }
+    }
+
+    #[test]
+    fn splice_overshoots_maxbytes_by_at_most_one_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("o.log");
+        let mut rf = RotatingFile::open(&p, 2000, 50).unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        // SAFETY: fcntl on a pipe we own.
+        let size = unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+        assert!(size >= 1 << 20, "could not grow the pipe");
+        let data: Vec<u8> = (0..6 * SPLICE_CHUNK_MIN).map(|i| (i % 253) as u8).collect();
+        File::from(w).write_all(&data).unwrap();
+        let s = rf.splice_from(r.as_raw_fd(), usize::MAX).unwrap();
+        assert_eq!((s.moved, s.eof), (data.len(), true));
+        // One file per 64 KiB chunk.
+        assert_backups(&p, 6, SPLICE_CHUNK_MIN, &data);
+    }
+
+    #[test]
+    fn splice_rotates_between_chunks_never_inside_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.log");
+        let mut rf = RotatingFile::open(&p, 1000, 50).unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let mut wf = File::from(w);
+        let record = |i: usize| format!("{i:05} {}\n", "r".repeat(93));
+        // 7 records of 100 bytes per splice: 700 bytes, then 1400 >= 1000.
+        let mut want = Vec::new();
+        for batch in 0..10 {
+            let start = want.len();
+            for i in 0..7 {
+                want.extend_from_slice(record(batch * 7 + i).as_bytes());
+            }
+            wf.write_all(&want[start..]).unwrap();
+            let s = rf.splice_from(r.as_raw_fd(), 1 << 20).unwrap();
+            assert_eq!(s.moved, 700);
+        }
+        // Two whole chunks per file: not cut at 1000 bytes, mid-record.
+        assert_backups(&p, 5, 1400, &want);
     }
 
     #[test]
