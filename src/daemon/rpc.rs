@@ -1236,15 +1236,18 @@ impl Supervisor {
     }
 
     fn stop_many(&mut self, list: Vec<(usize, usize)>, wait: bool, now: Instant) -> Outcome {
-        for &(gi, pi) in &list {
-            self.hold_if_exited(gi, pi, now);
-        }
-        self.for_many(
-            list,
+        let outcome = self.for_many(
+            list.clone(),
             |s, gi, pi| s.groups[gi].processes[pi].machine.state().is_running(),
             |s, gi, pi, spec| s.stop_one(gi, pi, spec, wait, now),
             now,
-        )
+        );
+        // After the stops, not before: each stop reaps, and a program that
+        // exited on its own meanwhile is EXITED only now.
+        for (gi, pi) in list {
+            self.hold_if_exited(gi, pi, now);
+        }
+        outcome
     }
 
     fn signal_one(&mut self, gi: usize, pi: usize, spec: &str, sig: &Value) -> Result<(), Fault> {
