@@ -39,6 +39,16 @@ fn all_running(status: &str, names: &[&str]) -> bool {
     })
 }
 
+/// Wait until `supervisorctl status` in `c` (as `user`) shows `names` RUNNING.
+fn wait_running(e: &Engine, c: &str, user: Option<&str>, names: &[&str]) {
+    let mut status = String::new();
+    wait_until(T, &format!("{names:?} RUNNING"), || {
+        status = ctl_status(e, c, user);
+        all_running(&status, names)
+    })
+    .unwrap_or_else(|err| panic!("{err}\n{status}\n{}", e.logs(c)));
+}
+
 /// `docker stop`; returns how long it took.
 fn timed_stop(e: &Engine, c: &str) -> Duration {
     let t0 = Instant::now();
@@ -61,12 +71,7 @@ fn docker_scratch_image_runs_the_example_as_pid1() {
         c,
         image,
     ]);
-    let mut status = String::new();
-    wait_until(T, "web and heartbeat RUNNING", || {
-        status = ctl_status(&e, c, None);
-        all_running(&status, &["web", "heartbeat"])
-    })
-    .unwrap_or_else(|err| panic!("{err}\n{status}\n{}", e.logs(c)));
+    wait_running(&e, c, None, &["web", "heartbeat"]);
     // The image's HEALTHCHECK asks /readyz on the health port.
     e.wait_state(c, "{{.State.Health.Status}}", "healthy", T);
     // PID 1 is supervisord.
@@ -108,12 +113,7 @@ fn docker_scratch_image_runs_as_a_non_root_user() {
         c,
         image,
     ]);
-    let mut status = String::new();
-    wait_until(T, "RUNNING as uid 1000", || {
-        status = ctl_status(&e, c, Some("1000:1000"));
-        all_running(&status, &["web", "heartbeat"])
-    })
-    .unwrap_or_else(|err| panic!("{err}\n{status}\n{}", e.logs(c)));
+    wait_running(&e, c, Some("1000:1000"), &["web", "heartbeat"]);
     let uid = e.ok(&["exec", c, "sh", "-c", "grep '^Uid:' /proc/1/status"]);
     assert!(uid.split_whitespace().nth(1) == Some("1000"), "{uid}");
     timed_stop(&e, c);
@@ -206,12 +206,7 @@ fn docker_container_reaps_orphans_reports_health_and_stops_every_program() {
         c,
         image,
     ]);
-    let mut status = String::new();
-    wait_until(T, "all RUNNING", || {
-        status = ctl_status(&e, c, None);
-        all_running(&status, &["web", "a", "b", "forker"])
-    })
-    .unwrap_or_else(|err| panic!("{err}\n{status}\n{}", e.logs(c)));
+    wait_running(&e, c, None, &["web", "a", "b", "forker"]);
     e.wait_state(c, "{{.State.Health.Status}}", "healthy", T);
 
     // The forker leaves an orphan every 200 ms; none stays a zombie.

@@ -395,8 +395,10 @@ fn stopasgroup_false_leaves_the_grandchild_running() {
     );
     drop(h);
     // SIGKILL is delivered asynchronously: poll for the end.
-    wait_until(T, "the harness to clean up the grandchild", || !pid_alive(kid))
-        .unwrap_or_else(|e| panic!("{e} (pid {kid})"));
+    wait_until(T, "the harness to clean up the grandchild", || {
+        !pid_alive(kid)
+    })
+    .unwrap_or_else(|e| panic!("{e} (pid {kid})"));
 }
 
 // ---------------------------------------------------------------------------
