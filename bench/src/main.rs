@@ -12,6 +12,7 @@
 //! Everything runs in a temp dir that is removed at the end; every process
 //! started is killed by PID when its measurement ends, even on failure.
 
+mod container;
 mod daemon;
 mod health;
 mod helpers;
@@ -30,7 +31,7 @@ use std::process::{Command, Stdio};
 const USAGE: &str = "usage: supervisor-bench [--smoke] [--json FILE] [--only NAME[,NAME..]] [--keep-tmp] [--no-build]
   --smoke      short run (under a minute): fewer repetitions, smaller sizes
   --json FILE  also write the JSON lines to FILE
-  --only       run only these scenarios: size start rpc crashloop ctl respawn logs idle shutdown pid1 soak health hostile
+  --only       run only these scenarios: size start rpc crashloop ctl respawn logs idle shutdown pid1 soak health hostile container
   --keep-tmp   keep the temp dir (configs, logs) for inspection
   --no-build   do not run cargo build for our daemon
 env: SUPERVISORD_BIN (our daemon), SUPERVISORD_STATIC_BIN (our static build), SUPERVISOR_REF_VENV (virtualenv with supervisor==4.3.0)";
@@ -79,7 +80,7 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
     Ok(a)
 }
 
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("repo root")

@@ -92,7 +92,7 @@ impl Plan {
     }
 }
 
-pub const NAMES: [&str; 13] = [
+pub const NAMES: [&str; 14] = [
     "size",
     "start",
     "rpc",
@@ -106,6 +106,7 @@ pub const NAMES: [&str; 13] = [
     "soak",
     "health",
     "hostile",
+    "container",
 ];
 
 pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
@@ -123,6 +124,7 @@ pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
         "soak" => crate::soak::soak(env, plan),
         "health" => crate::health::health(env, plan),
         "hostile" => crate::hostile::run(env),
+        "container" => crate::container::container(env, plan),
         _ => Vec::new(),
     }
 }
