@@ -1193,15 +1193,8 @@ impl Supervisor {
         match failure {
             None => p.log_failing = false,
             Some(e) => {
-                if !p.log_failing {
-                    p.log_failing = true;
-                    let msg = format!(
-                        "could not write {} log of '{}': {e}; the program keeps running",
-                        ch.name(),
-                        p.config.name
-                    );
-                    self.log.log(LogLevel::Error, &msg);
-                }
+                let already = p.log_failing;
+                self.log_failed(gi, pi, ch, "write", &e, already);
             }
         }
         for ev in events {
