@@ -66,7 +66,7 @@ pub fn handler(handle: LoopHandle, auth: Option<Auth>, health: bool) -> http::Ha
     })
 }
 
-fn percent_decode(s: &str) -> String {
+pub(super) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -7,7 +7,7 @@
 //! `/healthz` with 503 instead of the process merely being alive.
 
 use super::Supervisor;
-use super::rpc::{LoopHandle, LoopMsg, split_namespec};
+use super::rpc::{LoopHandle, LoopMsg};
 use crate::http::{self, Reply, Request, Response};
 use crate::process::Process;
 use crate::process::state::ProcessState;
@@ -82,33 +82,13 @@ fn text(status: u16, body: String) -> Reply {
     Reply::Full(Response::new(status, TEXT, body.into_bytes()))
 }
 
-/// The value of `program=` in the query string, percent-decoded.
+/// The value of `program=` in the query string, decoded (`+` is a space).
 fn program_param(target: &str) -> Option<String> {
     let (_, query) = target.split_once('?')?;
     query.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == "program").then(|| percent_decode(v))
+        (k == "program").then(|| super::api::percent_decode(&v.replace('+', " ")))
     })
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        let hex = s.get(i + 1..i + 3).filter(|_| c == b'%');
-        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-            Some(v) => {
-                out.push(v);
-                i += 3;
-            }
-            None => {
-                out.push(if c == b'+' { b' ' } else { c });
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Ready: RUNNING, or a one-shot that EXITED with an expected code.
@@ -153,39 +133,40 @@ impl Supervisor {
     }
 
     fn readyz(&self, programs: Option<&str>) -> Answer {
-        let mut selected: Vec<&Process> = Vec::new();
+        let mut selected: Vec<(usize, usize)> = Vec::new();
         match programs {
             None => {
-                for g in self.groups.iter().filter(|g| g.pool.is_none()) {
-                    selected.extend(g.processes.iter().filter(|p| p.config.autostart));
+                for (gi, g) in self.groups.iter().enumerate() {
+                    if g.pool.is_none() {
+                        let autostart = g.processes.iter().enumerate();
+                        selected.extend(
+                            autostart
+                                .filter(|(_, p)| p.config.autostart)
+                                .map(|(pi, _)| (gi, pi)),
+                        );
+                    }
                 }
             }
             Some(list) => {
+                // supervisorctl's namespecs, resolved as the RPC does.
                 for spec in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    let (g, p) = split_namespec(spec);
-                    let Some(group) = self.groups.iter().find(|x| x.config.name == g) else {
-                        return (404, format!("no such program: {spec}\n"));
-                    };
-                    match p {
-                        None => selected.extend(group.processes.iter()),
-                        Some(p) => match group.processes.iter().find(|x| x.config.name == p) {
-                            Some(x) => selected.push(x),
-                            None => return (404, format!("no such program: {spec}\n")),
-                        },
+                    match self.resolve(spec) {
+                        Ok((gi, Some(pi))) => selected.push((gi, pi)),
+                        Ok((gi, None)) => {
+                            let n = self.groups[gi].processes.len();
+                            selected.extend((0..n).map(|pi| (gi, pi)));
+                        }
+                        Err(_) => return (404, format!("no such program: {spec}\n")),
                     }
                 }
             }
         }
         let not_ready: Vec<String> = selected
             .iter()
-            .filter(|p| !is_ready(p))
-            .map(|p| {
-                let name = if p.group == p.config.name {
-                    p.config.name.clone()
-                } else {
-                    format!("{}:{}", p.group, p.config.name)
-                };
-                format!("{name} {}", p.machine.state().name())
+            .filter(|&&(gi, pi)| !is_ready(&self.groups[gi].processes[pi]))
+            .map(|&(gi, pi)| {
+                let state = self.groups[gi].processes[pi].machine.state();
+                format!("{} {}", self.namespec(gi, pi), state.name())
             })
             .collect();
         if not_ready.is_empty() {
@@ -293,7 +274,10 @@ mod tests {
             Some("g:*".into())
         );
         assert_eq!(program_param("/readyz?program"), Some(String::new()));
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(
+            program_param("/readyz?program=a+b%2Cc%zz"),
+            Some("a b,c%zz".into())
+        );
         assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }

@@ -332,7 +332,7 @@ impl Supervisor {
 
     /// `_getGroupAndProcess`: the group, and the process unless the spec
     /// names the whole group.
-    fn resolve(&self, spec: &str) -> Result<(usize, Option<usize>), Fault> {
+    pub(super) fn resolve(&self, spec: &str) -> Result<(usize, Option<usize>), Fault> {
         let (g, p) = split_namespec(spec);
         let gi = self
             .find_group(g)
@@ -350,7 +350,7 @@ impl Supervisor {
         }
     }
 
-    fn namespec(&self, gi: usize, pi: usize) -> String {
+    pub(super) fn namespec(&self, gi: usize, pi: usize) -> String {
         let g = &self.groups[gi].config.name;
         let p = &self.groups[gi].processes[pi].config.name;
         if g == p {
