@@ -85,22 +85,23 @@ pub fn integer_in<T: TryFrom<i64>>(s: &str, min: i64, max: i64) -> Result<T, Str
 /// 7777), what it became: the caller turns that into a warning.
 pub type Noted<T> = (T, Option<String>);
 
-/// Python `int()` of any size: beyond `i64`, saturated by its sign (Python
-/// has no bound; nothing here can tell such values apart).
-fn saturating_int(s: &str, radix: u32) -> Result<i64, IntError> {
-    match py_int(s, radix) {
-        Err(IntError::TooLarge) if py_strip(s).starts_with('-') => Ok(i64::MIN),
-        Err(IntError::TooLarge) => Ok(i64::MAX),
-        other => other,
+/// Python `int()` of any size in base 10: beyond `i64`, saturated by its
+/// sign (Python has no bound; nothing here can tell such values apart).
+/// Also says whether it saturated.
+fn saturating_int(s: &str) -> Result<(i64, bool), String> {
+    match py_int(s, 10) {
+        Ok(v) => Ok((v, false)),
+        Err(IntError::TooLarge) if py_strip(s).starts_with('-') => Ok((i64::MIN, true)),
+        Err(IntError::TooLarge) => Ok((i64::MAX, true)),
+        Err(IntError::Invalid) => Err(format!("invalid integer value {}", repr(s))),
     }
 }
 
 /// Supervisor's `integer` of any size, held in an `i64` (priorities,
 /// process numbers).
 pub fn integer_noted(s: &str) -> Result<Noted<i64>, String> {
-    let v = saturating_int(s, 10).map_err(|_| format!("invalid integer value {}", repr(s)))?;
-    let note = matches!(py_int(s, 10), Err(IntError::TooLarge))
-        .then(|| format!("{} is beyond 64 bits: taken as {v}", repr(s)));
+    let (v, saturated) = saturating_int(s)?;
+    let note = saturated.then(|| format!("{} is beyond 64 bits: taken as {v}", repr(s)));
     Ok((v, note))
 }
 
@@ -109,10 +110,10 @@ pub fn integer_noted(s: &str) -> Result<Noted<i64>, String> {
 /// count, backup count or fd/process minimum acts as 0 there; so here a
 /// negative value is 0 and a larger one is `max`.
 pub fn count(s: &str, max: u64) -> Result<Noted<u64>, String> {
-    let v = saturating_int(s, 10).map_err(|_| format!("invalid integer value {}", repr(s)))?;
+    let (v, saturated) = saturating_int(s)?;
     Ok(if v < 0 {
         (0, Some(format!("{v} acts as 0 (as in Supervisor)")))
-    } else if v as u64 > max || matches!(py_int(s, 10), Err(IntError::TooLarge)) {
+    } else if saturated || v as u64 > max {
         let m = (v as u64).min(max);
         (m, Some(format!("{} is held as {m}", py_strip(s))))
     } else {
@@ -127,12 +128,8 @@ pub fn byte_size_noted(s: &str) -> Result<Noted<u64>, String> {
         Ok(v) => Ok((v, None)),
         Err(e) => {
             let l = s.to_lowercase();
-            let num = ["kb", "mb", "gb", "k", "m", "g"]
-                .iter()
-                .find_map(|suf| l.strip_suffix(suf))
-                .unwrap_or(l.as_str());
-            match saturating_int(num, 10) {
-                Ok(n) if n < 0 => {
+            match saturating_int(size_parts(&l).0) {
+                Ok((n, _)) if n < 0 => {
                     Ok((0, Some(format!("{} acts as 0 (as in Supervisor)", repr(s)))))
                 }
                 Ok(_) => Ok((
@@ -171,9 +168,8 @@ pub fn boolean(s: &str) -> Result<bool, String> {
     }
 }
 
-/// `byte_size`: `KB`/`MB`/`GB` (and, unlike Supervisor, `K`/`M`/`G`), ×1024.
-pub fn byte_size(s: &str) -> Result<u64, String> {
-    let l = s.to_lowercase();
+/// A lower-cased byte size's number and the multiplier of its suffix.
+fn size_parts(l: &str) -> (&str, u64) {
     let suffixes: [(&str, u64); 6] = [
         ("kb", 1 << 10),
         ("mb", 1 << 20),
@@ -182,10 +178,16 @@ pub fn byte_size(s: &str) -> Result<u64, String> {
         ("m", 1 << 20),
         ("g", 1 << 30),
     ];
-    let (num, mult) = suffixes
+    suffixes
         .iter()
         .find_map(|(suf, m)| l.strip_suffix(suf).map(|n| (n, *m)))
-        .unwrap_or((l.as_str(), 1));
+        .unwrap_or((l, 1))
+}
+
+/// `byte_size`: `KB`/`MB`/`GB` (and, unlike Supervisor, `K`/`M`/`G`), ×1024.
+pub fn byte_size(s: &str) -> Result<u64, String> {
+    let l = s.to_lowercase();
+    let (num, mult) = size_parts(&l);
     let bad = || {
         format!(
             "invalid byte size value {} (a number, optionally followed by KB, MB or GB)",
