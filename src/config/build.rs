@@ -596,11 +596,24 @@ impl<'a> Ctx<'a> {
             sec: None,
             entry: None,
         };
+        // A command-line value, converted like the config key it overrides;
+        // `noted` converters may change what Supervisor accepts and say so.
         macro_rules! over {
             ($field:ident, $flag:expr, $conv:expr) => {
+                over!(@ $field, $flag, |v| $conv(v).map(|x| (x, None)))
+            };
+            (noted $field:ident, $flag:expr, $conv:expr) => {
+                over!(@ $field, $flag, $conv)
+            };
+            (@ $field:ident, $flag:expr, $conv:expr) => {
                 if let Some(v) = &ov.$field {
                     match $conv(v.as_str()) {
-                        Ok(x) => sd.$field = x,
+                        Ok((x, note)) => {
+                            sd.$field = x;
+                            if let Some(n) = note {
+                                self.warn(cli, Some($flag), n);
+                            }
+                        }
                         Err(msg) => self.error(
                             cli,
                             Some($flag),
@@ -610,39 +623,12 @@ impl<'a> Ctx<'a> {
                 }
             };
         }
-        // Converters that may have to change what Supervisor accepts warn.
-        let noted = |me: &mut Self, flag: &str, r: Result<dt::Noted<u64>, String>| {
-            r.map(|(v, note)| {
-                if let Some(n) = note {
-                    me.warn(cli, Some(flag), n);
-                }
-                v
-            })
-        };
-        over!(logfile_maxbytes, "-y", |v| noted(
-            self,
-            "-y",
-            dt::byte_size_noted(v)
-        ));
-        over!(logfile_backups, "-z", |v| noted(
-            self,
-            "-z",
-            dt::count(v, u64::from(u32::MAX))
-        )
-        .map(|x| x as u32));
+        over!(noted logfile_maxbytes, "-y", dt::byte_size_noted);
+        over!(noted logfile_backups, "-z", count_u32);
         over!(loglevel, "-e", dt::logging_level);
-        over!(umask, "-m", |v| noted(
-            self,
-            "-m",
-            dt::octal_noted(v).map(|(m, n)| (u64::from(m), n))
-        )
-        .map(|x| x as u32));
-        over!(minfds, "-a", |v| noted(self, "-a", dt::count(v, u64::MAX)));
-        over!(minprocs, "--minprocs", |v| noted(
-            self,
-            "--minprocs",
-            dt::count(v, u64::MAX)
-        ));
+        over!(noted umask, "-m", dt::octal_noted);
+        over!(noted minfds, "-a", |v| dt::count(v, u64::MAX));
+        over!(noted minprocs, "--minprocs", |v| dt::count(v, u64::MAX));
         if let Some(v) = &ov.logfile {
             sd.logfile = self.main_logfile(cli, "-l", v);
         }

@@ -1634,6 +1634,13 @@ fn absurd_values_are_accepted_with_a_warning() {
         ),
         "{w:?}"
     );
+    // And what a command-line value became, with the flag.
+    let mut o = opts(true);
+    o.overrides.logfile_backups = Some("-1".into());
+    let l = load(&p, &o).unwrap();
+    assert_eq!(l.config.supervisord.logfile_backups, 0);
+    let w = warnings(&l);
+    assert!(has(&w, "command line: -z: -1 acts as 0"), "{w:?}");
 }
 
 /// Values Supervisor accepts (its `integer` and `byte_size` have no bounds
