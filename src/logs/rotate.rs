@@ -419,8 +419,19 @@ impl RotatingFile {
     /// so that `backups` may be as large as `u32::MAX` without a stat per
     /// index (4 billion of them would stall the daemon for an hour).
     fn backups_present(&self) -> Vec<u32> {
-        /// Without a readable directory, probe at most this many indices.
+        /// Up to this many indices, one `stat` each (the usual `backups=10`
+        /// costs 9, however full the log directory is); beyond, one read
+        /// of the directory, or these probes when it cannot be read.
         const PROBE: u32 = 1024;
+        let probe = |n: u32| -> Vec<u32> {
+            (1..n)
+                .rev()
+                .filter(|&i| backup_name(&self.path, i).exists())
+                .collect()
+        };
+        if self.backups <= PROBE {
+            return probe(self.backups);
+        }
         let dir = match self.path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
@@ -439,9 +450,7 @@ impl RotatingFile {
                 })
                 .filter(|i| (1..self.backups).contains(i))
                 .collect(),
-            Err(_) => (1..self.backups.min(PROBE))
-                .filter(|&i| backup_name(&self.path, i).exists())
-                .collect(),
+            Err(_) => probe(PROBE),
         };
         found.sort_unstable_by(|a, b| b.cmp(a));
         found
