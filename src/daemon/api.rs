@@ -2,7 +2,7 @@
 //! and encoding, and log tails.  Runs on HTTP threads; reaches daemon state
 //! only through [`LoopHandle`] messages.
 
-use super::rpc::{Answer, LogWhat, LoopHandle, LoopMsg};
+use super::bridge::{Answer, LogWhat, LoopHandle, LoopMsg};
 use crate::http::{self, ChunkWriter, Reply, Request, Response};
 use crate::process::Channel;
 use crate::rpc::{DecodeError, Fault, Value, codec, faults};

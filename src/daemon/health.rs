@@ -7,7 +7,7 @@
 //! `/healthz` with 503 instead of the process merely being alive.
 
 use super::Supervisor;
-use super::rpc::{LoopHandle, LoopMsg};
+use super::bridge::{LoopHandle, LoopMsg};
 use crate::http::{self, Reply, Request, Response};
 use crate::process::Process;
 use crate::process::state::ProcessState;

@@ -6,20 +6,30 @@
 //! tick.
 
 pub mod api;
+pub mod bridge;
+mod calls;
+mod control;
+pub mod core;
+mod event_loop;
 pub mod health;
+mod listeners;
+pub mod methods;
+mod output;
 pub mod panic_guard;
 pub mod pid1;
 pub mod reaper;
-pub mod rpc;
+mod servers;
+mod shutdown;
 pub mod signals;
 pub mod sockets;
-pub mod supervisor;
+mod startup;
+pub mod waiters;
 
 use crate::cli::DaemonArgs;
 use crate::config::{self, Diagnostic, LoadOptions, Loaded, Severity};
 use std::path::{Path, PathBuf};
 
-pub use supervisor::Supervisor;
+pub use self::core::Supervisor;
 
 /// Exit status for usage and configuration errors (Supervisor's `usage()`).
 pub const EXIT_USAGE: i32 = 2;
@@ -100,5 +110,5 @@ pub fn run(args: DaemonArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    supervisor::start(path, args, loaded)
+    startup::start(path, args, loaded)
 }

@@ -1,0 +1,430 @@
+//! Process control: groups added and removed, the state machine driven,
+//! children spawned, signalled and reaped, their environment.
+
+use crate::config::{Config, GroupConfig, LogLevel};
+use crate::daemon::core::{Group, Supervisor};
+use crate::daemon::output::SPLICE_PIPE_SIZE;
+use crate::daemon::{reaper, sockets};
+use crate::events::Event;
+use crate::events::pool::PoolBuffer;
+use crate::process::spawn::{SpawnError, SpawnPlan};
+use crate::process::state::{Effect, Input, ProcessState};
+use crate::process::{Channel, Process, spawn};
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Instant, SystemTime};
+
+/// The server URL children get as SUPERVISOR_SERVER_URL: the first unix
+/// socket, else the first inet server (`''` host -> localhost).
+pub(in crate::daemon) fn server_url(config: &Config) -> Option<String> {
+    if let Some(u) = config.unix_http_servers.first() {
+        return Some(format!("unix://{}", u.file.display()));
+    }
+    config.inet_http_servers.first().map(|i| {
+        let host = if i.host.is_empty() || i.host == "*" {
+            "localhost"
+        } else {
+            i.host.as_str()
+        };
+        format!("http://{host}:{}", i.port)
+    })
+}
+
+pub(in crate::daemon) fn set_env(
+    env: &mut Vec<(OsString, OsString)>,
+    k: impl Into<OsString>,
+    v: impl Into<OsString>,
+) {
+    let (k, v) = (k.into(), v.into());
+    match env.iter_mut().find(|(ek, _)| *ek == k) {
+        Some(e) => e.1 = v,
+        None => env.push((k, v)),
+    }
+}
+
+pub(in crate::daemon) fn base_env(config: &Config) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    for (k, v) in &config.supervisord.environment {
+        set_env(&mut env, k, v);
+    }
+    env
+}
+
+impl Supervisor {
+    /// Remove a (stopped) group and announce it.
+    pub(in crate::daemon) fn remove_group(&mut self, gi: usize) {
+        let g = self.groups.remove(gi);
+        self.fcgi_sockets.remove(&g.config.name);
+        self.rebuild_pid_index();
+        self.bus
+            .publish(Event::process_group(&g.config.name, false));
+    }
+
+    pub(in crate::daemon) fn add_configured_groups(&mut self) {
+        let configs = self.config.groups.clone();
+        for g in configs {
+            self.add_group(g);
+        }
+    }
+
+    /// Add a group (creating AUTO logs) and announce it.
+    pub fn add_group(&mut self, config: GroupConfig) -> bool {
+        if self.groups.iter().any(|g| g.config.name == config.name) {
+            return false;
+        }
+        let sd = &self.config.supervisord;
+        let mut processes = Vec::with_capacity(config.processes.len());
+        for pc in &config.processes {
+            match Process::new(pc.clone(), &config.name, &sd.childlogdir, &sd.identifier) {
+                Ok(p) => processes.push(p),
+                Err(e) => {
+                    self.log.log(
+                        LogLevel::Error,
+                        &format!("could not create AUTO log for '{}': {e}", pc.name),
+                    );
+                    let mut pc = pc.clone();
+                    pc.stdout.logfile = crate::config::ChildLogTarget::None;
+                    pc.stderr.logfile = crate::config::ChildLogTarget::None;
+                    if let Ok(p) = Process::new(pc, &config.name, &sd.childlogdir, &sd.identifier) {
+                        processes.push(p);
+                    }
+                }
+            }
+        }
+        let name = config.name.clone();
+        let pos = self
+            .groups
+            .iter()
+            .position(|g| g.config.priority > config.priority)
+            .unwrap_or(self.groups.len());
+        let pool = match &config.kind {
+            crate::config::GroupKind::EventListener {
+                events,
+                buffer_size,
+                ..
+            } => {
+                for p in &mut processes {
+                    p.listener = Some(crate::events::listener::Protocol::new());
+                }
+                Some(PoolBuffer::new(&config.name, events, *buffer_size))
+            }
+            _ => None,
+        };
+        if pool.is_some() {
+            // A pool hears only of events published after it exists (in
+            // Supervisor it subscribes when it is built): hand what is on
+            // the bus to the pools already there first.
+            self.dispatch_events();
+        }
+        self.groups.insert(
+            pos,
+            Group {
+                config,
+                processes,
+                pool,
+            },
+        );
+        self.rebuild_pid_index();
+        self.bus.publish(Event::process_group(&name, true));
+        true
+    }
+
+    /// The one emitter: every process state change becomes an event here.
+    // The arguments are exactly the fields of `Effect::Changed`.
+    #[allow(clippy::too_many_arguments)]
+    pub(in crate::daemon) fn emit_process_state(
+        &mut self,
+        gi: usize,
+        pi: usize,
+        from: ProcessState,
+        to: ProcessState,
+        expected: bool,
+        tries: u32,
+        pid: i32,
+    ) {
+        self.state_generation += 1;
+        let g = &mut self.groups[gi];
+        let p = &mut g.processes[pi];
+        if to == ProcessState::Starting {
+            if p.laststart_wall.is_some() {
+                p.restarts += 1;
+            }
+            p.laststart_wall = Some(SystemTime::now());
+        }
+        let ev = Event::process_state(
+            &p.config.name,
+            &g.config.name,
+            from,
+            to,
+            expected,
+            tries,
+            pid,
+        );
+        self.bus.publish(ev);
+    }
+
+    /// Feed an input to one process and carry out the effects (and the
+    /// inputs they produce) until it settles.
+    pub fn drive(&mut self, gi: usize, pi: usize, input: Input, now: Instant) {
+        let mut inputs = VecDeque::from([input]);
+        while let Some(input) = inputs.pop_front() {
+            let p = &mut self.groups[gi].processes[pi];
+            let effects = p.machine.step(input, &p.policy, now);
+            for effect in effects {
+                match effect {
+                    Effect::Changed {
+                        from,
+                        to,
+                        expected,
+                        tries,
+                        pid,
+                    } => {
+                        self.groups[gi].processes[pi].trail.push(to);
+                        self.emit_process_state(gi, pi, from, to, expected, tries, pid)
+                    }
+                    Effect::Log(level, msg) => self.log.log(level, &msg),
+                    Effect::Spawn => inputs.push_back(self.spawn_process(gi, pi)),
+                    Effect::Kill { sig, group } => {
+                        if let Some(i) = self.kill_process(gi, pi, sig, group) {
+                            inputs.push_back(i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The child's environment: supervisord's, SUPERVISOR_*, then
+    /// `[supervisord] environment`, then the program's.
+    pub(in crate::daemon) fn child_env(&self, p: &Process) -> Vec<(OsString, OsString)> {
+        let mut env = self.base_env.clone();
+        set_env(&mut env, "SUPERVISOR_ENABLED", "1");
+        if let Some(url) = p.config.serverurl.as_ref().or(self.serverurl.as_ref()) {
+            set_env(&mut env, "SUPERVISOR_SERVER_URL", url.as_str());
+        }
+        set_env(&mut env, "SUPERVISOR_PROCESS_NAME", p.config.name.as_str());
+        set_env(&mut env, "SUPERVISOR_GROUP_NAME", p.group.as_str());
+        // Supervisor merges `[supervisord] environment` into each program's
+        // environment, so it too is applied over the SUPERVISOR_* variables.
+        for (k, v) in &self.config.supervisord.environment {
+            set_env(&mut env, k.as_str(), v.as_str());
+        }
+        for (k, v) in &p.config.environment {
+            set_env(&mut env, k.as_str(), v.as_str());
+        }
+        env
+    }
+
+    pub(in crate::daemon) fn spawn_process(&mut self, gi: usize, pi: usize) -> Input {
+        match self.try_spawn(gi, pi) {
+            Ok(pid) => Input::Spawned { pid },
+            Err(e) => Input::SpawnFailed {
+                msg: e.message().to_string(),
+            },
+        }
+    }
+
+    pub(in crate::daemon) fn try_spawn(&mut self, gi: usize, pi: usize) -> Result<i32, SpawnError> {
+        let strip_ansi = self.config.supervisord.strip_ansi;
+        let env = self.child_env(&self.groups[gi].processes[pi]);
+        let daemon_path = self
+            .base_env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone());
+        let max_fd = self.max_fd;
+        let p = &mut self.groups[gi].processes[pi];
+        let name = p.config.name.clone();
+        p.ensure_logs(strip_ansi).map_err(|e| {
+            let code = e.raw_os_error().unwrap_or(0);
+            if code == libc::EMFILE || code == libc::ENFILE {
+                SpawnError::Other(format!(
+                    "too many open files to spawn {}",
+                    spawn::py_repr(&name)
+                ))
+            } else {
+                SpawnError::Other(format!(
+                    "unknown error making dispatchers for {}: {}",
+                    spawn::py_repr(&name),
+                    spawn::errno_name(code)
+                ))
+            }
+        })?;
+        let mut warnings = Vec::new();
+        if !p.warned_unrotatable {
+            p.warned_unrotatable = true;
+            for (log, c, ch) in [
+                (p.stdout_log.as_ref(), &p.config.stdout, Channel::Stdout),
+                (p.stderr_log.as_ref(), &p.config.stderr, Channel::Stderr),
+            ] {
+                if let Some(l) = log
+                    && c.maxbytes != 0
+                    && !l.is_rotatable()
+                {
+                    warnings.push(format!(
+                            "{}_logfile of '{}' is not a regular file ({}): {}_logfile_maxbytes is ignored, it will not be rotated",
+                            ch.name(), name, l.path().map(|x| x.display().to_string()).unwrap_or_default(), ch.name()
+                        ));
+                }
+            }
+        }
+        let program_path = p
+            .config
+            .environment
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_str());
+        let filename =
+            spawn::resolve_command(&p.config.argv, program_path, daemon_path.as_deref())?;
+        let user = match &p.config.user {
+            Some(u) => Some((
+                spawn::resolve_user(u).map_err(SpawnError::Other)?,
+                u.clone(),
+            )),
+            None => None,
+        };
+        let mut plan = SpawnPlan::new(
+            &filename,
+            &p.config.argv,
+            &env,
+            p.config.directory.as_deref(),
+            p.config.umask,
+            user,
+            p.config.redirect_stderr,
+        )?;
+        for w in warnings {
+            self.log.log(LogLevel::Warn, &w);
+        }
+        if let crate::config::GroupKind::Fcgi { socket, backlog } = &self.groups[gi].config.kind {
+            let (socket, backlog) = (socket.clone(), *backlog);
+            let gname = self.groups[gi].config.name.clone();
+            plan.fd0 = Some(
+                self.fcgi_socket(&gname, &socket, backlog)
+                    .map_err(SpawnError::Other)?,
+            );
+        }
+        let p = &mut self.groups[gi].processes[pi];
+        let child = spawn::spawn(&plan, &name, max_fd)?;
+        p.stdin = child.stdin;
+        p.stdout = Some(child.stdout);
+        p.stderr = child.stderr;
+        // A channel spliced into a plain file gets a larger pipe: fewer
+        // wake-ups and larger splices for chatty programs.  Best effort (the
+        // kernel caps it at fs.pipe-max-size).
+        for ch in [Channel::Stdout, Channel::Stderr] {
+            let fd = match ch {
+                Channel::Stdout => p.stdout.as_ref().map(AsRawFd::as_raw_fd),
+                Channel::Stderr => p.stderr.as_ref().map(AsRawFd::as_raw_fd),
+            };
+            if let (Some(fd), Some(log)) = (fd, p.log_for(ch))
+                && log.can_splice()
+                && p.capture[ch as usize].is_none()
+            {
+                // SAFETY: fcntl on a pipe we own.
+                unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, SPLICE_PIPE_SIZE) };
+            }
+        }
+        if let Some(proto) = p.listener.as_mut() {
+            proto.reset();
+        }
+        self.pids.insert(child.pid, (gi, pi));
+        Ok(child.pid)
+    }
+
+    /// The listening socket of an `[fcgi-program:x]` group, created on the
+    /// first spawn and shared by all its processes (it becomes their fd 0).
+    pub(in crate::daemon) fn fcgi_socket(
+        &mut self,
+        group: &str,
+        socket: &crate::config::FcgiSocket,
+        backlog: u32,
+    ) -> Result<RawFd, String> {
+        if let Some(fd) = self.fcgi_sockets.get(group) {
+            return Ok(fd.as_raw_fd());
+        }
+        let fd = sockets::bind_fcgi(socket, backlog)?;
+        let raw = fd.as_raw_fd();
+        self.fcgi_sockets.insert(group.to_string(), fd);
+        Ok(raw)
+    }
+
+    /// Send a signal for the state machine; an unexpected failure becomes
+    /// `KillFailed` (-> UNKNOWN).
+    pub(in crate::daemon) fn kill_process(
+        &mut self,
+        gi: usize,
+        pi: usize,
+        sig: i32,
+        group: bool,
+    ) -> Option<Input> {
+        let p = &self.groups[gi].processes[pi];
+        let pid = p.machine.pid;
+        if pid <= 0 {
+            return None;
+        }
+        let target = if group { -pid } else { pid };
+        // SAFETY: kill(2).
+        if unsafe { libc::kill(target, sig) } == 0 {
+            return None;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ESRCH) {
+            let msg = format!(
+                "unable to signal {} (pid {pid}), it probably just exited on its own: {err}",
+                p.config.name
+            );
+            self.log.log(LogLevel::Debug, &msg);
+            None
+        } else {
+            Some(Input::KillFailed {
+                msg: err.to_string(),
+            })
+        }
+    }
+
+    /// Reap children: managed ones go through the state machine, orphans are logged.
+    pub(in crate::daemon) fn reap(&mut self, now: Instant) {
+        for (pid, info) in reaper::reap_all() {
+            match self.pids.remove(&pid) {
+                Some((gi, pi)) => {
+                    self.read_output(gi, pi, Channel::Stdout, true);
+                    self.read_output(gi, pi, Channel::Stderr, true);
+                    self.flush_capture(gi, pi);
+                    if let Some(q) = self.groups[gi].processes[pi].listener_event.take() {
+                        self.requeue_event(gi, q);
+                    }
+                    let p = &mut self.groups[gi].processes[pi];
+                    p.stdin_buf.clear();
+                    p.stdin = None;
+                    p.stdout = None;
+                    p.stderr = None;
+                    p.laststop_wall = Some(SystemTime::now());
+                    self.drive(gi, pi, Input::Exited(info), now);
+                }
+                None => {
+                    self.log.log(
+                        LogLevel::Info,
+                        &format!("reaped unknown pid {pid} ({})", info.msg),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Supervisor's `stop_all` for one group: descending priority; RUNNING
+    /// and STARTING are stopped, BACKOFF gives up.
+    pub fn stop_group(&mut self, gi: usize, now: Instant) {
+        let mut order: Vec<usize> = (0..self.groups[gi].processes.len()).collect();
+        order.sort_by_key(|&pi| std::cmp::Reverse(self.groups[gi].processes[pi].config.priority));
+        for pi in order {
+            match self.groups[gi].processes[pi].machine.state() {
+                ProcessState::Running | ProcessState::Starting => {
+                    self.drive(gi, pi, Input::Stop, now)
+                }
+                ProcessState::Backoff => self.drive(gi, pi, Input::GiveUp, now),
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The daemon's state, owned by the loop thread: `Supervisor`, its groups and
+//! mood, and the look-ups every job uses (names, namespecs, pids).
+
+use crate::cli::DaemonArgs;
+use crate::config::{Config, GroupConfig, Loaded};
+use crate::daemon::calls::{bad, split_namespec};
+use crate::daemon::signals::Signals;
+use crate::daemon::sockets::{Listener, PidFile};
+use crate::events::Bus;
+use crate::events::pool::{PoolBuffer, Serials};
+use crate::logs::MainLog;
+use crate::process::{Channel, Process};
+use crate::rpc::{Fault, faults};
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::os::fd::{OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Supervisor's "mood" (SupervisorStates): RUNNING 1, RESTARTING 0, SHUTDOWN -1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mood {
+    Running,
+    Restarting,
+    Shutdown,
+}
+
+impl Mood {
+    pub fn code(self) -> i32 {
+        match self {
+            Mood::Running => 1,
+            Mood::Restarting => 0,
+            Mood::Shutdown => -1,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Mood::Running => "RUNNING",
+            Mood::Restarting => "RESTARTING",
+            Mood::Shutdown => "SHUTDOWN",
+        }
+    }
+}
+
+/// A process group (`[program:x]`, `[group:x]`, ...) and its processes.
+pub struct Group {
+    pub config: GroupConfig,
+    pub processes: Vec<Process>,
+    /// For `[eventlistener:x]`: the pool's event buffer.
+    pub pool: Option<PoolBuffer>,
+}
+
+pub struct Supervisor {
+    pub config_path: PathBuf,
+    pub args: DaemonArgs,
+    pub config: Config,
+    pub log: MainLog,
+    pub groups: Vec<Group>,
+    pub bus: Bus,
+    pub mood: Mood,
+    /// A validated config waiting for the restart to finish stopping.
+    pub(in crate::daemon) pending_reload: Option<Loaded>,
+    pub(in crate::daemon) pids: HashMap<i32, (usize, usize)>,
+    /// Listening sockets of fcgi-program groups, by group name.
+    pub(in crate::daemon) fcgi_sockets: HashMap<String, OwnedFd>,
+    /// supervisord's environment plus `[supervisord] environment`.
+    pub(in crate::daemon) base_env: Vec<(OsString, OsString)>,
+    pub(in crate::daemon) serverurl: Option<String>,
+    pub(in crate::daemon) listeners: Vec<Listener>,
+    pub(in crate::daemon) pidfile: Option<PidFile>,
+    pub(in crate::daemon) signals: Signals,
+    pub(in crate::daemon) max_fd: i32,
+    pub(in crate::daemon) last_wait_report: Option<Instant>,
+    pub(in crate::daemon) buf: Vec<u8>,
+    pub(in crate::daemon) exit_code: i32,
+    /// HTTP threads reach the loop through this.
+    pub(in crate::daemon) bridge: Option<crate::daemon::bridge::Bridge>,
+    /// Deferred `wait=true` answers.
+    pub(in crate::daemon) waiters: Vec<(
+        crate::daemon::waiters::Pending,
+        std::sync::mpsc::Sender<crate::daemon::bridge::Answer>,
+    )>,
+    /// Global event serials.
+    pub(in crate::daemon) serials: Serials,
+    /// Some group is an eventlistener pool.
+    pub(in crate::daemon) any_pool: bool,
+    /// Bumped on every process state change and group add/remove: cached
+    /// RPC answers built at an older generation are stale.
+    pub(in crate::daemon) state_generation: u64,
+    /// The last getAllProcessInfo body: (generation, epoch second, body).
+    pub(in crate::daemon) info_cache: Option<(u64, i64, std::sync::Arc<Vec<u8>>)>,
+    /// Last TICK timeslice per period (5, 60, 3600), once ticking.
+    pub(in crate::daemon) ticks: [Option<u64>; 3],
+    /// Stop flags of the running HTTP accept threads.
+    pub(in crate::daemon) server_stops: Vec<(std::sync::Arc<std::sync::atomic::AtomicBool>, RawFd)>,
+    /// While stopping: the priority level whose pools are being drained,
+    /// and since when.
+    pub(in crate::daemon) drain: Option<(i64, Instant)>,
+    /// When the daemon started (`supervisord_uptime_seconds`).
+    pub(in crate::daemon) started_at: Instant,
+}
+
+impl Supervisor {
+    /// supervisord's PATH (for finding programs).
+    pub(in crate::daemon) fn daemon_path(&self) -> Option<OsString> {
+        self.base_env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone())
+    }
+
+    pub(in crate::daemon) fn rebuild_pid_index(&mut self) {
+        self.state_generation += 1;
+        self.any_pool = self.groups.iter().any(|g| g.pool.is_some());
+        self.pids.clear();
+        for (gi, g) in self.groups.iter().enumerate() {
+            for (pi, p) in g.processes.iter().enumerate() {
+                if p.machine.pid != 0 {
+                    self.pids.insert(p.machine.pid, (gi, pi));
+                }
+            }
+        }
+    }
+
+    pub(in crate::daemon) fn may_start(&self) -> bool {
+        self.mood == Mood::Running
+    }
+
+    /// Whether any eventlistener pool exists (asked on every read of child
+    /// output, so kept up to date when groups change instead of scanned).
+    pub(in crate::daemon) fn has_pools(&self) -> bool {
+        self.any_pool
+    }
+
+    pub(in crate::daemon) fn find_group(&self, name: &str) -> Option<usize> {
+        self.groups.iter().position(|g| g.config.name == name)
+    }
+
+    pub(in crate::daemon) fn find_process(
+        &self,
+        group: &str,
+        name: &str,
+    ) -> Option<(usize, usize)> {
+        let gi = self.find_group(group)?;
+        let pi = self.groups[gi]
+            .processes
+            .iter()
+            .position(|p| p.config.name == name)?;
+        Some((gi, pi))
+    }
+
+    /// `_getGroupAndProcess`: the group, and the process unless the spec
+    /// names the whole group.
+    pub(in crate::daemon) fn resolve(&self, spec: &str) -> Result<(usize, Option<usize>), Fault> {
+        let (g, p) = split_namespec(spec);
+        let gi = self
+            .find_group(g)
+            .ok_or_else(|| bad(faults::BAD_NAME, spec))?;
+        match p {
+            None => Ok((gi, None)),
+            Some(p) => match self.groups[gi]
+                .processes
+                .iter()
+                .position(|x| x.config.name == p)
+            {
+                Some(pi) => Ok((gi, Some(pi))),
+                None => Err(bad(faults::BAD_NAME, spec)),
+            },
+        }
+    }
+
+    pub(in crate::daemon) fn namespec(&self, gi: usize, pi: usize) -> String {
+        let g = &self.groups[gi].config.name;
+        let p = &self.groups[gi].processes[pi].config.name;
+        if g == p {
+            p.clone()
+        } else {
+            format!("{g}:{p}")
+        }
+    }
+
+    /// Processes sorted like Supervisor's `_getAllProcesses`.
+    pub(in crate::daemon) fn all_processes(&self, lexical: bool) -> Vec<(usize, usize)> {
+        let mut gis: Vec<usize> = (0..self.groups.len()).collect();
+        if lexical {
+            gis.sort_by(|&a, &b| self.groups[a].config.name.cmp(&self.groups[b].config.name));
+        }
+        let mut out = Vec::new();
+        for gi in gis {
+            let mut pis: Vec<usize> = (0..self.groups[gi].processes.len()).collect();
+            if lexical {
+                pis.sort_by(|&a, &b| {
+                    self.groups[gi].processes[a]
+                        .config
+                        .name
+                        .cmp(&self.groups[gi].processes[b].config.name)
+                });
+            }
+            out.extend(pis.into_iter().map(|pi| (gi, pi)));
+        }
+        out
+    }
+
+    pub(in crate::daemon) fn log_path(&self, gi: usize, pi: usize, ch: Channel) -> Option<PathBuf> {
+        let p = &self.groups[gi].processes[pi];
+        match ch {
+            Channel::Stdout => p.stdout_logfile.clone(),
+            Channel::Stderr => p.stderr_logfile.clone(),
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! The event loop: one `poll(2)` per turn over signals, the bridge and child
+//! pipes, each turn guarded against panics.
+
+use crate::config::LogLevel;
+use crate::daemon::bridge::{Answer, LoopMsg};
+use crate::daemon::core::{Mood, Supervisor};
+use crate::daemon::panic_guard;
+use crate::daemon::shutdown::{LISTENER_DRAIN, WAIT_REPORT};
+use crate::daemon::waiters::Outcome;
+use crate::process::Channel;
+use crate::process::state::Input;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// A panic within this long of the previous one waits this long before the
+/// next turn.
+pub(in crate::daemon) const PANIC_REPEAT: Duration = Duration::from_millis(100);
+
+/// What the loop does after a turn.
+pub(in crate::daemon) enum Turn {
+    Continue,
+    Exit,
+}
+
+impl Supervisor {
+    /// Run Tick for every process whose deadline has come.
+    pub(in crate::daemon) fn tick_due(&mut self, now: Instant) {
+        let may_start = self.may_start();
+        for gi in 0..self.groups.len() {
+            for pi in 0..self.groups[gi].processes.len() {
+                let p = &self.groups[gi].processes[pi];
+                if let Some(d) = p.machine.next_deadline(&p.policy, may_start, now)
+                    && d <= now
+                {
+                    self.drive(gi, pi, Input::Tick { may_start }, now);
+                }
+            }
+        }
+    }
+
+    pub(in crate::daemon) fn next_deadline(&self, now: Instant) -> Option<Instant> {
+        let may_start = self.may_start();
+        let mut best: Option<Instant> = None;
+        for g in &self.groups {
+            for p in &g.processes {
+                if let Some(d) = p.machine.next_deadline(&p.policy, may_start, now) {
+                    best = Some(best.map_or(d, |b| b.min(d)));
+                }
+            }
+        }
+        if self.mood != Mood::Running {
+            if let Some(last) = self.last_wait_report {
+                let d = last + WAIT_REPORT;
+                best = Some(best.map_or(d, |b| b.min(d)));
+            }
+            if let Some((_, since)) = self.drain {
+                let d = since + LISTENER_DRAIN;
+                best = Some(best.map_or(d, |b| b.min(d)));
+            }
+        }
+        best
+    }
+
+    pub(in crate::daemon) fn handle_signals(&mut self, now: Instant) {
+        for sig in self.signals.drain() {
+            let name = crate::process::state::signal_name(sig);
+            if panic_guard::injected_signal() == Some(sig) {
+                panic!("injected panic on {name} ({})", panic_guard::INJECT_ENV);
+            }
+            if panic_guard::stall_signal() == Some(sig) {
+                std::thread::sleep(panic_guard::STALL);
+            }
+            match sig {
+                libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
+                    self.log.log(
+                        LogLevel::Warn,
+                        &format!("received {name} indicating exit request"),
+                    );
+                    self.begin_stop(Mood::Shutdown);
+                }
+                libc::SIGHUP => {
+                    if self.mood == Mood::Shutdown {
+                        self.log.log(
+                            LogLevel::Warn,
+                            &format!(
+                                "ignored {name} indicating restart request (shutdown in progress)"
+                            ),
+                        );
+                    } else {
+                        self.log.log(
+                            LogLevel::Warn,
+                            &format!("received {name} indicating restart request"),
+                        );
+                        let _ = self.request_reload();
+                    }
+                }
+                libc::SIGCHLD => {
+                    self.log.log(
+                        LogLevel::Debug,
+                        &format!("received {name} indicating a child quit"),
+                    );
+                    self.reap(now);
+                }
+                libc::SIGUSR2 => {
+                    self.log.log(
+                        LogLevel::Info,
+                        &format!("received {name} indicating log reopen request"),
+                    );
+                    self.reopen_logs();
+                }
+                _ => self.log.log(
+                    LogLevel::Blather,
+                    &format!("received {name} indicating nothing"),
+                ),
+            }
+        }
+    }
+
+    /// Collect the pollable fds: the signal pipe, then every child pipe.
+    pub(in crate::daemon) fn poll_set(
+        &self,
+        fds: &mut Vec<libc::pollfd>,
+        owners: &mut Vec<(usize, usize, Option<Channel>)>,
+    ) {
+        fds.clear();
+        owners.clear();
+        fds.push(libc::pollfd {
+            fd: self.signals.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        // poll ignores a negative fd: no bridge, no wake-ups from it.
+        fds.push(libc::pollfd {
+            fd: self.bridge.as_ref().map_or(-1, |b| b.fd()),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        for (gi, g) in self.groups.iter().enumerate() {
+            for (pi, p) in g.processes.iter().enumerate() {
+                let chans: [(Option<RawFd>, Channel); 2] = [
+                    (p.stdout.as_ref().map(|f| f.as_raw_fd()), Channel::Stdout),
+                    (p.stderr.as_ref().map(|f| f.as_raw_fd()), Channel::Stderr),
+                ];
+                for (fd, ch) in chans {
+                    if let Some(fd) = fd {
+                        fds.push(libc::pollfd {
+                            fd,
+                            events: libc::POLLIN,
+                            revents: 0,
+                        });
+                        owners.push((gi, pi, Some(ch)));
+                    }
+                }
+                if let (Some(fd), false) = (p.stdin.as_ref(), p.stdin_buf.is_empty()) {
+                    fds.push(libc::pollfd {
+                        fd: fd.as_raw_fd(),
+                        events: libc::POLLOUT,
+                        revents: 0,
+                    });
+                    owners.push((gi, pi, None));
+                }
+            }
+        }
+    }
+
+    /// The event loop: sleep until a signal, child output or the next
+    /// deadline; act; repeat until shutdown completes.
+    ///
+    /// Each turn runs under `catch_unwind`: a bug that panics while one
+    /// event is handled is logged at CRIT with its location and the loop
+    /// goes on with the next event, because PID 1 exiting takes the whole
+    /// container down.  A panic that repeats at once is slowed down so it
+    /// cannot spin a core.
+    pub fn run_loop(&mut self) {
+        let mut fds: Vec<libc::pollfd> = Vec::new();
+        let mut owners: Vec<(usize, usize, Option<Channel>)> = Vec::new();
+        panic_guard::install();
+        let mut last_panic: Option<Instant> = None;
+        loop {
+            let turn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.turn(&mut fds, &mut owners)
+            }));
+            match turn {
+                Ok(Turn::Continue) => {}
+                Ok(Turn::Exit) => return,
+                Err(payload) => {
+                    let what = panic_guard::describe(payload.as_ref());
+                    self.log.log(
+                        LogLevel::Critical,
+                        &format!("internal error, recovered, the loop goes on: {what}"),
+                    );
+                    let now = Instant::now();
+                    if last_panic.is_some_and(|t| now.duration_since(t) < PANIC_REPEAT) {
+                        std::thread::sleep(PANIC_REPEAT);
+                    }
+                    last_panic = Some(now);
+                }
+            }
+        }
+    }
+
+    /// One turn of the loop.
+    pub(in crate::daemon) fn turn(
+        &mut self,
+        fds: &mut Vec<libc::pollfd>,
+        owners: &mut Vec<(usize, usize, Option<Channel>)>,
+    ) -> Turn {
+        let now = Instant::now();
+        self.tick_due(now);
+        if self.mood != Mood::Running && self.stop_phase(now) {
+            match self.mood {
+                Mood::Shutdown => return Turn::Exit,
+                _ => {
+                    self.apply_reload();
+                    return Turn::Continue;
+                }
+            }
+        }
+        self.poll_waiters(now);
+        let next_tick = self.tick_events();
+        self.dispatch_events();
+
+        let now = Instant::now();
+        let deadline = match (self.next_deadline(now), next_tick) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = match deadline {
+            None => -1,
+            Some(d) if d <= now => 0,
+            Some(d) => {
+                let ms = d.duration_since(now).as_micros().div_ceil(1000);
+                ms.min(i32::MAX as u128) as i32
+            }
+        };
+        self.poll_set(fds, owners);
+        // SAFETY: poll(2) over a valid array.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        let now = Instant::now();
+        if n > 0 {
+            if fds[0].revents != 0 {
+                self.handle_signals(now);
+            }
+            for (i, &(gi, pi, ch)) in owners.iter().enumerate() {
+                if fds[i + 2].revents != 0
+                    && gi < self.groups.len()
+                    && pi < self.groups[gi].processes.len()
+                {
+                    match ch {
+                        Some(ch) => self.read_output(gi, pi, ch, false),
+                        None => {
+                            if let Err(e) = self.flush_stdin(gi, pi) {
+                                let name = self.groups[gi].processes[pi].config.name.clone();
+                                self.log.log(
+                                    LogLevel::Warn,
+                                    &format!("could not write to the stdin of '{name}': {e}"),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            if fds[1].revents != 0 {
+                self.handle_rpc(now);
+            }
+        }
+        // Reap at the end of every turn, not only on SIGCHLD: a child that
+        // exited is collected even if its signal's wake-up was consumed
+        // elsewhere (or a panic cut the turn that had it).  When nothing
+        // exited this is one waitpid call that returns 0.
+        self.reap(Instant::now());
+        Turn::Continue
+    }
+
+    /// Serve every queued message from HTTP threads.
+    pub fn handle_rpc(&mut self, now: Instant) {
+        let msgs = match &self.bridge {
+            Some(b) => b.drain(),
+            None => return,
+        };
+        for msg in msgs {
+            match msg {
+                LoopMsg::Call {
+                    method,
+                    params,
+                    reply,
+                } if method == "supervisor.getAllProcessInfo"
+                    && params.is_empty()
+                    && self.mood == Mood::Running =>
+                {
+                    let _ = reply.send(Answer::Body(self.all_process_info_body()));
+                }
+                LoopMsg::Call {
+                    method,
+                    params,
+                    reply,
+                } => match self.dispatch(&method, &params, now) {
+                    Outcome::Done(r) => {
+                        let _ = reply.send(Answer::Result(r));
+                    }
+                    Outcome::Wait(p) => self.waiters.push((p, reply)),
+                },
+                LoopMsg::LogPath { what, reply } => {
+                    let _ = reply.send(self.logtail_path(&what));
+                }
+                LoopMsg::Health { query, reply } => {
+                    let _ = reply.send(self.health_answer(&query));
+                }
+            }
+        }
+    }
+}

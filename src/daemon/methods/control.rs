@@ -1,0 +1,355 @@
+//! Methods that act on processes: start, stop, signal, stdin.
+
+use crate::daemon::bridge::RpcResult;
+use crate::daemon::calls::{arg_str, bad, incorrect, result_struct};
+use crate::daemon::core::Supervisor;
+use crate::daemon::waiters::{Outcome, Pending};
+use crate::process::spawn;
+use crate::process::spawn::SpawnError;
+use crate::process::state::{Input, ProcessState};
+use crate::rpc::{Fault, Value, faults};
+use std::time::Instant;
+
+impl Supervisor {
+    pub(in crate::daemon) fn send_stdin(&mut self, p: &[Value]) -> RpcResult {
+        let name = arg_str(p, 0)?.to_string();
+        let chars = match p.get(1) {
+            Some(Value::String(s)) => s.clone().into_bytes(),
+            Some(Value::Base64(b)) => b.clone(),
+            Some(other) => return Err(bad(faults::INCORRECT_PARAMETERS, other.py_str())),
+            None => return Err(incorrect()),
+        };
+        let (gi, pi) = match self.resolve(&name)? {
+            (gi, Some(pi)) => (gi, pi),
+            _ => return Err(bad(faults::BAD_NAME, &name)),
+        };
+        let proc_ = &mut self.groups[gi].processes[pi];
+        if proc_.machine.pid == 0 || proc_.machine.state() == ProcessState::Stopping {
+            return Err(bad(faults::NOT_RUNNING, &name));
+        }
+        if proc_.stdin.is_none() {
+            return Err(bad(faults::NO_FILE, &name));
+        }
+        proc_.stdin_buf.extend(chars);
+        self.flush_stdin(gi, pi)
+            .map_err(|_| bad(faults::NO_FILE, &name))?;
+        Ok(Value::Bool(true))
+    }
+
+    pub(in crate::daemon) fn start_process(
+        &mut self,
+        spec: &str,
+        wait: bool,
+        now: Instant,
+    ) -> Outcome {
+        let (gi, pi) = match self.resolve(spec) {
+            Ok((gi, Some(pi))) => (gi, pi),
+            Ok((gi, None)) => {
+                let name = self.groups[gi].config.name.clone();
+                return self.start_group(&name, wait, now);
+            }
+            Err(f) => return Outcome::Done(Err(f)),
+        };
+        Outcome::from_start(self.start_one(gi, pi, spec, wait, now))
+    }
+
+    /// startProcess on one process: Ok(None) = done, Ok(Some) = wait.
+    pub(in crate::daemon) fn start_one(
+        &mut self,
+        gi: usize,
+        pi: usize,
+        spec: &str,
+        wait: bool,
+        now: Instant,
+    ) -> Result<Option<Pending>, Fault> {
+        let daemon_path = self.daemon_path();
+        let p = &self.groups[gi].processes[pi];
+        let program_path = p
+            .config
+            .environment
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_str());
+        match spawn::resolve_command(&p.config.argv, program_path, daemon_path.as_deref()) {
+            Err(SpawnError::NotFound(m)) => return Err(bad(faults::NO_FILE, m)),
+            Err(SpawnError::NotExecutable(m)) | Err(SpawnError::Other(m)) => {
+                return Err(bad(faults::NOT_EXECUTABLE, m));
+            }
+            Ok(_) => {}
+        }
+        match p.machine.state() {
+            s if s.is_running() => return Err(bad(faults::ALREADY_STARTED, spec)),
+            ProcessState::Unknown => {
+                return Err(bad(
+                    faults::FAILED,
+                    format!("{spec} is in an unknown process state"),
+                ));
+            }
+            _ => {}
+        }
+        self.drive(gi, pi, Input::Start, now);
+        self.reap(now);
+        if self.groups[gi].processes[pi].machine.spawnerr.is_some() {
+            return Err(bad(faults::SPAWN_ERROR, spec));
+        }
+        self.drive(gi, pi, Input::Tick { may_start: true }, Instant::now());
+        let state = self.groups[gi].processes[pi].machine.state();
+        if wait && state != ProcessState::Running {
+            let (group, name, since) = self.waiter_key(gi, pi);
+            return Ok(Some(Pending::Start {
+                group,
+                name,
+                namespec: spec.to_string(),
+                since,
+            }));
+        }
+        Ok(None)
+    }
+
+    pub(in crate::daemon) fn start_group(
+        &mut self,
+        name: &str,
+        wait: bool,
+        now: Instant,
+    ) -> Outcome {
+        let Some(gi) = self.find_group(name) else {
+            return Outcome::Done(Err(bad(faults::BAD_NAME, name)));
+        };
+        let list = (0..self.groups[gi].processes.len())
+            .map(|pi| (gi, pi))
+            .collect();
+        self.start_many(list, wait, now)
+    }
+
+    pub(in crate::daemon) fn start_many(
+        &mut self,
+        list: Vec<(usize, usize)>,
+        wait: bool,
+        now: Instant,
+    ) -> Outcome {
+        self.for_many(
+            list,
+            |s, gi, pi| !s.groups[gi].processes[pi].machine.state().is_running(),
+            |s, gi, pi, spec| s.start_one(gi, pi, spec, wait, now),
+            now,
+        )
+    }
+
+    /// Supervisor's `make_allfunc`: apply `op` to every process that
+    /// `wanted` selects; immediate results first, deferred ones as they
+    /// complete.
+    pub(in crate::daemon) fn for_many(
+        &mut self,
+        list: Vec<(usize, usize)>,
+        wanted: impl Fn(&Self, usize, usize) -> bool,
+        mut op: impl FnMut(&mut Self, usize, usize, &str) -> Result<Option<Pending>, Fault>,
+        now: Instant,
+    ) -> Outcome {
+        let mut results = Vec::new();
+        let mut waiting = Vec::new();
+        for (gi, pi) in list {
+            if !wanted(self, gi, pi) {
+                continue;
+            }
+            let spec = self.namespec(gi, pi);
+            let (g, n) = (
+                self.groups[gi].config.name.clone(),
+                self.groups[gi].processes[pi].config.name.clone(),
+            );
+            match op(self, gi, pi, &spec) {
+                Ok(None) => results.push(result_struct(&n, &g, faults::SUCCESS, "OK")),
+                Ok(Some(p)) => waiting.push((g, n, p)),
+                Err(f) => results.push(result_struct(&n, &g, f.code, &f.string)),
+            }
+        }
+        let mut pending = Pending::All { waiting, results };
+        match self.poll_pending(&mut pending, now) {
+            Some(r) => Outcome::Done(r),
+            None => Outcome::Wait(pending),
+        }
+    }
+
+    pub(in crate::daemon) fn stop_process(
+        &mut self,
+        spec: &str,
+        wait: bool,
+        now: Instant,
+    ) -> Outcome {
+        let (gi, pi) = match self.resolve(spec) {
+            Ok((gi, Some(pi))) => (gi, pi),
+            Ok((gi, None)) => {
+                let name = self.groups[gi].config.name.clone();
+                return self.stop_group_rpc(&name, wait, now);
+            }
+            Err(f) => return Outcome::Done(Err(f)),
+        };
+        Outcome::from_start(self.stop_one(gi, pi, spec, wait, now))
+    }
+
+    pub(in crate::daemon) fn stop_one(
+        &mut self,
+        gi: usize,
+        pi: usize,
+        spec: &str,
+        wait: bool,
+        now: Instant,
+    ) -> Result<Option<Pending>, Fault> {
+        if !self.groups[gi].processes[pi].machine.state().is_running() {
+            self.hold_if_exited(gi, pi, now);
+            return Err(bad(faults::NOT_RUNNING, spec));
+        }
+        self.drive(gi, pi, Input::Stop, now);
+        if self.groups[gi].processes[pi].machine.state() == ProcessState::Unknown {
+            return Err(bad(
+                faults::FAILED,
+                format!("unknown problem killing {spec}"),
+            ));
+        }
+        self.reap(now);
+        if wait && !self.groups[gi].processes[pi].machine.state().is_stopped() {
+            let (group, name, since) = self.waiter_key(gi, pi);
+            return Ok(Some(Pending::Stop { group, name, since }));
+        }
+        Ok(None)
+    }
+
+    /// What a deferred answer keeps to find its process again (by name:
+    /// indices move when groups are added or removed) and the mark in its
+    /// state trail at the time of the call.
+    pub(in crate::daemon) fn waiter_key(&self, gi: usize, pi: usize) -> (String, String, u64) {
+        let g = &self.groups[gi];
+        let p = &g.processes[pi];
+        (g.config.name.clone(), p.config.name.clone(), p.trail.mark())
+    }
+
+    pub(in crate::daemon) fn stop_group_rpc(
+        &mut self,
+        name: &str,
+        wait: bool,
+        now: Instant,
+    ) -> Outcome {
+        let Some(gi) = self.find_group(name) else {
+            return Outcome::Done(Err(bad(faults::BAD_NAME, name)));
+        };
+        let list = (0..self.groups[gi].processes.len())
+            .map(|pi| (gi, pi))
+            .collect();
+        self.stop_many(list, wait, now)
+    }
+
+    /// A program caught between two runs of a crash loop (EXITED, its
+    /// autorestart due) is not in Supervisor's RUNNING_STATES, so a stop
+    /// skips it, and the restart would undo the stop: cancel that restart.
+    pub(in crate::daemon) fn hold_if_exited(&mut self, gi: usize, pi: usize, now: Instant) {
+        if self.groups[gi].processes[pi].machine.state() == ProcessState::Exited {
+            self.drive(gi, pi, Input::Stop, now);
+        }
+    }
+
+    pub(in crate::daemon) fn stop_many(
+        &mut self,
+        list: Vec<(usize, usize)>,
+        wait: bool,
+        now: Instant,
+    ) -> Outcome {
+        let outcome = self.for_many(
+            list.clone(),
+            |s, gi, pi| s.groups[gi].processes[pi].machine.state().is_running(),
+            |s, gi, pi, spec| s.stop_one(gi, pi, spec, wait, now),
+            now,
+        );
+        // After the stops, not before: each stop reaps, and a program that
+        // exited on its own meanwhile is EXITED only now.
+        for (gi, pi) in list {
+            self.hold_if_exited(gi, pi, now);
+        }
+        outcome
+    }
+
+    pub(in crate::daemon) fn signal_one(
+        &mut self,
+        gi: usize,
+        pi: usize,
+        spec: &str,
+        sig: &Value,
+    ) -> Result<(), Fault> {
+        let signum = match sig {
+            Value::String(s) => crate::config::datatypes::signal_number(s)
+                .map_err(|_| bad(faults::BAD_SIGNAL, s))?,
+            Value::Int(n) => crate::config::datatypes::signal_number(&n.to_string())
+                .map_err(|_| bad(faults::BAD_SIGNAL, n))?,
+            _ => return Err(incorrect()),
+        };
+        let p = &self.groups[gi].processes[pi];
+        if !p.machine.state().is_signallable() {
+            return Err(bad(faults::NOT_RUNNING, spec));
+        }
+        let pid = p.machine.pid;
+        self.log.log(
+            crate::config::LogLevel::Debug,
+            &format!(
+                "sending {} (pid {pid}) sig {}",
+                p.config.name,
+                crate::process::state::signal_name(signum)
+            ),
+        );
+        // SAFETY: kill(2).
+        if unsafe { libc::kill(pid, signum) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(bad(
+                    faults::FAILED,
+                    format!("unknown problem sending sig {spec} ({pid}): {e}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(in crate::daemon) fn signal_process_rpc(&mut self, p: &[Value]) -> RpcResult {
+        let spec = arg_str(p, 0)?.to_string();
+        let sig = p.get(1).cloned().ok_or_else(incorrect)?;
+        match self.resolve(&spec)? {
+            (gi, Some(pi)) => self
+                .signal_one(gi, pi, &spec, &sig)
+                .map(|()| Value::Bool(true)),
+            (gi, None) => {
+                let name = self.groups[gi].config.name.clone();
+                self.signal_group_rpc(&name, &sig)
+            }
+        }
+    }
+
+    pub(in crate::daemon) fn signal_group_rpc(&mut self, name: &str, sig: &Value) -> RpcResult {
+        let gi = self
+            .find_group(name)
+            .ok_or_else(|| bad(faults::BAD_NAME, name))?;
+        let list: Vec<(usize, usize)> = (0..self.groups[gi].processes.len())
+            .map(|pi| (gi, pi))
+            .collect();
+        Ok(self.signal_many(&list, sig))
+    }
+
+    pub(in crate::daemon) fn signal_many(&mut self, list: &[(usize, usize)], sig: &Value) -> Value {
+        let mut results = Vec::new();
+        for &(gi, pi) in list {
+            if !self.groups[gi].processes[pi]
+                .machine
+                .state()
+                .is_signallable()
+            {
+                continue;
+            }
+            let spec = self.namespec(gi, pi);
+            let (g, n) = (
+                self.groups[gi].config.name.clone(),
+                self.groups[gi].processes[pi].config.name.clone(),
+            );
+            results.push(match self.signal_one(gi, pi, &spec, sig) {
+                Ok(()) => result_struct(&n, &g, faults::SUCCESS, "OK"),
+                Err(f) => result_struct(&n, &g, f.code, &f.string),
+            });
+        }
+        Value::Array(results)
+    }
+}
