@@ -18,6 +18,7 @@ mod extreme_values;
 mod harness_selftest;
 mod health;
 mod k8s;
+mod layout;
 mod lifecycle;
 mod logs;
 mod loop_robust;

@@ -53,7 +53,7 @@ pub fn handler(handle: LoopHandle, auth: Option<Auth>, health: bool) -> http::Ha
                 Some((n, "stdout")) => (n, Channel::Stdout),
                 _ => (rest, Channel::Stdout),
             };
-            let name = percent_decode(name);
+            let name = http::url::percent_decode(name);
             return tail(&handle, LogWhat::Process(name, ch));
         }
         if path == "/mainlogtail" {
@@ -64,27 +64,6 @@ pub fn handler(handle: LoopHandle, auth: Option<Auth>, health: bool) -> http::Ha
         }
         Reply::Full(Response::error(404))
     })
-}
-
-pub(super) fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Some(v) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn xml_reply(body: Vec<u8>) -> Reply {
@@ -224,18 +203,5 @@ fn follow(path: &PathBuf, w: &mut ChunkWriter<'_>) {
             }
         }
         std::thread::sleep(TAIL_POLL);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("g%3Aname"), "g:name");
-        assert_eq!(percent_decode("plain"), "plain");
-        assert_eq!(percent_decode("bad%zz"), "bad%zz");
-        assert_eq!(percent_decode("end%"), "end%");
     }
 }

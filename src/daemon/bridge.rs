@@ -10,6 +10,18 @@ use std::sync::mpsc::{Receiver, Sender};
 
 pub type RpcResult = Result<Value, Fault>;
 
+/// What a health probe asks (`/healthz`, `/readyz`, `/metrics`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthQuery {
+    Healthz,
+    /// `?program=` as given (comma-separated namespecs), if any.
+    Readyz(Option<String>),
+    Metrics,
+}
+
+/// The loop's answer to a health probe: HTTP status and text body.
+pub type HealthAnswer = (u16, String);
+
 /// Which log a log-tail request wants.
 #[derive(Debug, Clone)]
 pub enum LogWhat {
@@ -32,8 +44,8 @@ pub enum LoopMsg {
     },
     /// `/healthz`, `/readyz`, `/metrics`.
     Health {
-        query: crate::daemon::health::Query,
-        reply: Sender<crate::daemon::health::Answer>,
+        query: HealthQuery,
+        reply: Sender<HealthAnswer>,
     },
 }
 

@@ -76,10 +76,7 @@ pub struct Supervisor {
     /// HTTP threads reach the loop through this.
     pub(in crate::daemon) bridge: Option<crate::daemon::bridge::Bridge>,
     /// Deferred `wait=true` answers.
-    pub(in crate::daemon) waiters: Vec<(
-        crate::daemon::waiters::Pending,
-        std::sync::mpsc::Sender<crate::daemon::bridge::Answer>,
-    )>,
+    pub(in crate::daemon) waiters: crate::daemon::waiters::Waiting,
     /// Global event serials.
     pub(in crate::daemon) serials: Serials,
     /// Some group is an eventlistener pool.

@@ -6,7 +6,7 @@ use crate::daemon::bridge::{Answer, LoopMsg};
 use crate::daemon::core::{Mood, Supervisor};
 use crate::daemon::panic_guard;
 use crate::daemon::shutdown::{LISTENER_DRAIN, WAIT_REPORT};
-use crate::daemon::waiters::Outcome;
+use crate::daemon::waiters::{self, Outcome};
 use crate::process::Channel;
 use crate::process::state::Input;
 use std::os::fd::{AsRawFd, RawFd};
@@ -308,5 +308,17 @@ impl Supervisor {
                 }
             }
         }
+    }
+
+    /// Re-check every deferred call; answer those that are done.
+    fn poll_waiters(&mut self, now: Instant) {
+        if self.waiters.is_empty() {
+            return;
+        }
+        let mut waiting = std::mem::take(&mut self.waiters);
+        waiters::poll_all(&mut waiting, self, now);
+        // Calls deferred while those were polled (a multicall's next step).
+        waiting.append(&mut self.waiters);
+        self.waiters = waiting;
     }
 }

@@ -6,8 +6,8 @@
 //! HTTP thread waits for it at most [`LOOP_DEADLINE`]: a wedged loop fails
 //! `/healthz` with 503 instead of the process merely being alive.
 
-use super::Supervisor;
-use super::bridge::{LoopHandle, LoopMsg};
+use super::bridge::{HealthAnswer as Answer, HealthQuery as Query, LoopHandle, LoopMsg};
+use super::core::Supervisor;
 use crate::http::{self, Reply, Request, Response};
 use crate::process::Process;
 use crate::process::state::ProcessState;
@@ -19,18 +19,6 @@ use std::time::{Duration, SystemTime};
 /// How long an HTTP thread waits for the loop's answer (Kubernetes probes
 /// time out after 1 s by default).
 pub const LOOP_DEADLINE: Duration = Duration::from_millis(900);
-
-/// What is asked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Query {
-    Healthz,
-    /// `?program=` as given (comma-separated namespecs), if any.
-    Readyz(Option<String>),
-    Metrics,
-}
-
-/// The loop's answer: HTTP status and text body.
-pub type Answer = (u16, String);
 
 const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
@@ -87,7 +75,7 @@ fn program_param(target: &str) -> Option<String> {
     let (_, query) = target.split_once('?')?;
     query.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == "program").then(|| super::api::percent_decode(&v.replace('+', " ")))
+        (k == "program").then(|| crate::http::url::percent_decode(&v.replace('+', " ")))
     })
 }
 

@@ -31,8 +31,7 @@ use std::path::{Path, PathBuf};
 
 pub use self::core::Supervisor;
 
-/// Exit status for usage and configuration errors (Supervisor's `usage()`).
-pub const EXIT_USAGE: i32 = 2;
+pub use startup::EXIT_USAGE;
 
 /// Locate the config file: `-c`, else Supervisor's search order.
 pub fn config_path(args: &DaemonArgs) -> Result<PathBuf, String> {

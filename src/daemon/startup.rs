@@ -7,7 +7,7 @@ use crate::daemon::control::{base_env, server_url};
 use crate::daemon::core::{Mood, Supervisor};
 use crate::daemon::signals::Signals;
 use crate::daemon::sockets::PidFile;
-use crate::daemon::{EXIT_USAGE, pid1, signals};
+use crate::daemon::{pid1, signals};
 use crate::events::pool::Serials;
 use crate::events::{Bus, Event};
 use crate::logs::MainLog;
@@ -16,6 +16,9 @@ use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::time::Instant;
+
+/// Exit status for usage and configuration errors (Supervisor's `usage()`).
+pub const EXIT_USAGE: i32 = 2;
 
 /// Ensure fds 0-2 are open, so pipes we create never land on them.
 pub(in crate::daemon) fn ensure_std_fds() {

@@ -7,6 +7,8 @@
 //! number, with a deadline on every request and a 16 MiB body limit.  The
 //! threads never touch daemon state: handlers pass messages to the loop.
 
+pub mod url;
+
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;

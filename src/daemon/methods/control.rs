@@ -3,7 +3,7 @@
 use crate::daemon::bridge::RpcResult;
 use crate::daemon::calls::{arg_str, bad, incorrect, result_struct};
 use crate::daemon::core::Supervisor;
-use crate::daemon::waiters::{Outcome, Pending};
+use crate::daemon::waiters::{self, Outcome, Pending};
 use crate::process::spawn;
 use crate::process::spawn::SpawnError;
 use crate::process::state::{Input, ProcessState};
@@ -163,7 +163,7 @@ impl Supervisor {
             }
         }
         let mut pending = Pending::All { waiting, results };
-        match self.poll_pending(&mut pending, now) {
+        match waiters::poll(self, &mut pending, now) {
             Some(r) => Outcome::Done(r),
             None => Outcome::Wait(pending),
         }

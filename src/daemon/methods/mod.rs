@@ -2,7 +2,7 @@
 
 use crate::daemon::calls::{arg_str, arg_wait, bad, incorrect, result_struct};
 use crate::daemon::core::{Mood, Supervisor};
-use crate::daemon::waiters::{Outcome, Pending};
+use crate::daemon::waiters::{self, Outcome, Pending};
 use crate::events::Event;
 use crate::process::Channel;
 use crate::rpc::{Fault, Value, faults, methods};
@@ -63,7 +63,7 @@ impl Supervisor {
                         current: None,
                         results: Vec::new(),
                     };
-                    match self.poll_pending(&mut pending, now) {
+                    match waiters::poll(self, &mut pending, now) {
                         Some(r) => Outcome::Done(r),
                         None => Outcome::Wait(pending),
                     }
@@ -221,5 +221,21 @@ impl Supervisor {
             },
             _ => Outcome::Done(Err(Fault::new(faults::UNKNOWN_METHOD))),
         }
+    }
+}
+
+impl waiters::Daemon for Supervisor {
+    fn process(&self, group: &str, name: &str) -> Option<waiters::ProcessView<'_>> {
+        let (gi, pi) = self.find_process(group, name)?;
+        let p = &self.groups[gi].processes[pi];
+        Some(waiters::ProcessView {
+            state: p.machine.state(),
+            spawn_failed: p.machine.spawnerr.is_some(),
+            trail: &p.trail,
+        })
+    }
+
+    fn call(&mut self, method: &str, params: &[Value], now: Instant) -> Outcome {
+        self.dispatch(method, params, now)
     }
 }
