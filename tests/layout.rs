@@ -321,16 +321,47 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
     st.out
 }
 
+/// The direct child modules of `m`.
+fn children<'a>(m: &str, modules: &'a BTreeSet<String>) -> Vec<&'a String> {
+    modules
+        .iter()
+        .filter(|c| {
+            let parent = c.rsplit_once("::").map_or("", |(p, _)| p);
+            parent == m && c.as_str() != m && !c.is_empty()
+        })
+        .collect()
+}
+
+/// Whether `code` has `name::` not preceded by `::` or an identifier
+/// character (`mod name;` declarations do not count).
+fn mentions_bare(code: &str, name: &str) -> bool {
+    let pat = format!("{name}::");
+    code.match_indices(&pat).any(|(i, _)| {
+        let before = &code[..i];
+        let prev = before.chars().next_back();
+        !before.ends_with("::") && !prev.is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
 fn graph(srcs: &[Source]) -> BTreeMap<String, BTreeSet<String>> {
     let modules: BTreeSet<String> = srcs.iter().map(|s| s.module.clone()).collect();
     let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for s in srcs {
         let deps = g.entry(s.module.clone()).or_default();
-        for p in paths_in(&code_of(&s.text)) {
+        let code = code_of(&s.text);
+        for p in paths_in(&code) {
             if let Some(m) = resolve(&s.module, &p, &modules)
                 && m != s.module
             {
                 deps.insert(m);
+            }
+        }
+        // A child module is also reached by a bare path (`table::lookup`,
+        // `use call::Method`).
+        for child in children(&s.module, &modules) {
+            let name = child.rsplit("::").next().unwrap_or(&child);
+            if mentions_bare(&code, name) {
+                deps.insert(child.clone());
             }
         }
     }
@@ -384,7 +415,12 @@ fn the_layout_checker_sees_cycles_and_use_trees() {
         Source {
             module: "b".into(),
             rel: "b.rs".into(),
-            text: "//! b\nfn f() { super::a::g(); }\n// crate::c in a comment\n".into(),
+            text: "//! b\nmod x;\nfn f() { super::a::g(); x::h(); }\n// crate::c in a comment\n".into(),
+        },
+        Source {
+            module: "b::x".into(),
+            rel: "b/x.rs".into(),
+            text: "//! b::x\n".into(),
         },
         Source {
             module: "c".into(),
@@ -394,7 +430,11 @@ fn the_layout_checker_sees_cycles_and_use_trees() {
     ];
     let g = graph(&srcs);
     assert_eq!(g["a"], BTreeSet::from(["b".to_string(), "c".to_string()]));
-    assert_eq!(g["b"], BTreeSet::from(["a".to_string()]));
+    assert_eq!(
+        g["b"],
+        BTreeSet::from(["a".to_string(), "b::x".to_string()]),
+        "a bare path to a child module counts"
+    );
     assert!(g["c"].is_empty(), "strings and test modules do not count");
     assert_eq!(cycles(&g), vec![vec!["a".to_string(), "b".to_string()]]);
 }

@@ -2,11 +2,11 @@
 //! pipes, each turn guarded against panics.
 
 use crate::config::LogLevel;
-use crate::daemon::bridge::{Answer, LoopMsg};
+use crate::daemon::bridge::LoopMsg;
 use crate::daemon::core::{Mood, Supervisor};
-use crate::daemon::panic_guard;
+use crate::daemon::methods::Reply;
 use crate::daemon::shutdown::{LISTENER_DRAIN, WAIT_REPORT};
-use crate::daemon::waiters::{self, Outcome};
+use crate::daemon::{panic_guard, waiters};
 use crate::process::Channel;
 use crate::process::state::Input;
 use std::os::fd::{AsRawFd, RawFd};
@@ -284,21 +284,11 @@ impl Supervisor {
                     method,
                     params,
                     reply,
-                } if method == "supervisor.getAllProcessInfo"
-                    && params.is_empty()
-                    && self.mood == Mood::Running =>
-                {
-                    let _ = reply.send(Answer::Body(self.all_process_info_body()));
-                }
-                LoopMsg::Call {
-                    method,
-                    params,
-                    reply,
-                } => match self.dispatch(&method, &params, now) {
-                    Outcome::Done(r) => {
-                        let _ = reply.send(Answer::Result(r));
+                } => match self.call_from_client(&method, &params, now) {
+                    Reply::Now(answer) => {
+                        let _ = reply.send(answer);
                     }
-                    Outcome::Wait(p) => self.waiters.push((p, reply)),
+                    Reply::Later(p) => self.waiters.push((p, reply)),
                 },
                 LoopMsg::LogPath { what, reply } => {
                     let _ = reply.send(self.logtail_path(&what));

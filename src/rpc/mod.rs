@@ -20,4 +20,3 @@ pub use codec::{
 };
 pub use faults::Fault;
 pub use value::{IntOutOfRange, Value};
-pub mod methods;

@@ -1,9 +1,11 @@
 //! Methods on the configuration: reloadConfig, addProcessGroup,
 //! removeProcessGroup.
-
+use super::call::Call;
+use crate::config::LogLevel;
 use crate::daemon::bridge::RpcResult;
-use crate::daemon::calls::bad;
+use crate::daemon::calls::{arg_str, bad};
 use crate::daemon::core::Supervisor;
+use crate::daemon::waiters::Outcome;
 use crate::rpc::{Value, faults};
 
 impl Supervisor {
@@ -67,5 +69,38 @@ impl Supervisor {
         }
         self.remove_group(gi);
         Ok(Value::Bool(true))
+    }
+}
+
+pub(super) fn reload_config(s: &mut Supervisor, _: &Call<'_>) -> Outcome {
+    s.reload_config().into()
+}
+
+pub(super) fn add_process_group(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    arg_str(c.params, 0)
+        .and_then(|n| s.add_process_group(n))
+        .into()
+}
+
+pub(super) fn remove_process_group(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    arg_str(c.params, 0)
+        .and_then(|n| s.remove_process_group(n))
+        .into()
+}
+
+pub(super) fn shutdown(s: &mut Supervisor, _: &Call<'_>) -> Outcome {
+    s.log.log(LogLevel::Info, "shutdown requested over XML-RPC");
+    s.request_shutdown();
+    Ok(Value::Bool(true)).into()
+}
+
+pub(super) fn restart(s: &mut Supervisor, _: &Call<'_>) -> Outcome {
+    match s.request_reload() {
+        Ok(()) => Ok(Value::Bool(true)).into(),
+        Err(diags) => Err(bad(
+            faults::CANT_REREAD,
+            diags.first().map(|d| d.to_string()).unwrap_or_default(),
+        ))
+        .into(),
     }
 }

@@ -1,9 +1,10 @@
 //! Methods that act on processes: start, stop, signal, stdin.
-
+use super::call::Call;
 use crate::daemon::bridge::RpcResult;
-use crate::daemon::calls::{arg_str, bad, incorrect, result_struct};
+use crate::daemon::calls::{arg_str, arg_wait, bad, incorrect, result_struct};
 use crate::daemon::core::Supervisor;
 use crate::daemon::waiters::{self, Outcome, Pending};
+use crate::events::Event;
 use crate::process::spawn;
 use crate::process::spawn::SpawnError;
 use crate::process::state::{Input, ProcessState};
@@ -351,5 +352,80 @@ impl Supervisor {
             });
         }
         Value::Array(results)
+    }
+}
+
+/// A process or group name argument, then what to do with it.
+fn with_name(c: &Call<'_>, then: impl FnOnce(String) -> Outcome) -> Outcome {
+    match arg_str(c.params, 0) {
+        Ok(n) => then(n.to_string()),
+        Err(f) => Outcome::Done(Err(f)),
+    }
+}
+
+pub(super) fn start_process(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    with_name(c, |n| s.start_process(&n, arg_wait(c.params, 1), c.now))
+}
+
+pub(super) fn start_group(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    with_name(c, |n| s.start_group(&n, arg_wait(c.params, 1), c.now))
+}
+
+pub(super) fn start_all(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    let all = s.all_processes(false);
+    s.start_many(all, arg_wait(c.params, 0), c.now)
+}
+
+pub(super) fn stop_process(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    with_name(c, |n| s.stop_process(&n, arg_wait(c.params, 1), c.now))
+}
+
+pub(super) fn stop_group(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    with_name(c, |n| s.stop_group_rpc(&n, arg_wait(c.params, 1), c.now))
+}
+
+pub(super) fn stop_all(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    let all = s.all_processes(false);
+    s.stop_many(all, arg_wait(c.params, 0), c.now)
+}
+
+pub(super) fn signal_process(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    s.signal_process_rpc(c.params).into()
+}
+
+pub(super) fn signal_group(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    match (arg_str(c.params, 0), c.params.get(1)) {
+        (Ok(n), Some(sig)) => {
+            let n = n.to_string();
+            s.signal_group_rpc(&n, sig).into()
+        }
+        _ => Outcome::Done(Err(incorrect())),
+    }
+}
+
+pub(super) fn signal_all(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    match c.params.first() {
+        Some(sig) => {
+            let all = s.all_processes(false);
+            Ok(s.signal_many(&all, sig)).into()
+        }
+        None => Outcome::Done(Err(incorrect())),
+    }
+}
+
+pub(super) fn send_stdin(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    s.send_stdin(c.params).into()
+}
+
+pub(super) fn send_remote_comm_event(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    match (
+        c.params.first().and_then(Value::as_str),
+        c.params.get(1).and_then(Value::as_str),
+    ) {
+        (Some(t), Some(d)) => {
+            s.bus.publish(Event::remote_communication(t, d));
+            Ok(Value::Bool(true)).into()
+        }
+        _ => Outcome::Done(Err(incorrect())),
     }
 }

@@ -1,12 +1,13 @@
 //! Methods that report: process info (and the pre-encoded getAllProcessInfo),
 //! config info.
-
+use super::call::Call;
 use crate::config::ChildLogTarget;
-use crate::daemon::calls::{capped, epoch};
+use crate::daemon::calls::{arg_str, bad, capped, epoch};
 use crate::daemon::core::Supervisor;
+use crate::daemon::waiters::Outcome;
 use crate::process::state::ProcessState;
 use crate::process::{Channel, spawn};
-use crate::rpc::Value;
+use crate::rpc::{Value, faults};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -303,4 +304,55 @@ impl Supervisor {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Value::Array(out.into_iter().map(|(_, v)| v).collect())
     }
+}
+
+pub(super) fn api_version(_: &mut Supervisor, _: &Call<'_>) -> Outcome {
+    Ok(Value::from(crate::API_VERSION)).into()
+}
+
+pub(super) fn supervisor_version(_: &mut Supervisor, _: &Call<'_>) -> Outcome {
+    Ok(Value::from(crate::SUPERVISOR_VERSION)).into()
+}
+
+pub(super) fn identification(s: &mut Supervisor, _: &Call<'_>) -> Outcome {
+    Ok(Value::String(s.config.supervisord.identifier.clone())).into()
+}
+
+pub(super) fn state(s: &mut Supervisor, _: &Call<'_>) -> Outcome {
+    Ok(Value::Struct(vec![
+        ("statecode".into(), Value::Int(s.mood.code())),
+        ("statename".into(), Value::String(s.mood.name().into())),
+    ]))
+    .into()
+}
+
+pub(super) fn pid(_: &mut Supervisor, _: &Call<'_>) -> Outcome {
+    Ok(Value::Int(std::process::id() as i32)).into()
+}
+
+pub(super) fn process_info(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    arg_str(c.params, 0)
+        .and_then(|n| match s.resolve(n)? {
+            (gi, Some(pi)) => Ok(s.process_info(gi, pi)),
+            _ => Err(bad(faults::BAD_NAME, n)),
+        })
+        .into()
+}
+
+pub(super) fn all_process_info(s: &mut Supervisor, _: &Call<'_>) -> Outcome {
+    let all = s.all_processes(true);
+    Ok(Value::Array(
+        all.into_iter()
+            .map(|(gi, pi)| s.process_info(gi, pi))
+            .collect(),
+    ))
+    .into()
+}
+
+pub(super) fn all_process_info_encoded(s: &mut Supervisor) -> std::sync::Arc<Vec<u8>> {
+    s.all_process_info_body()
+}
+
+pub(super) fn all_config_info(s: &mut Supervisor, _: &Call<'_>) -> Outcome {
+    Ok(s.all_config_info()).into()
 }

@@ -1,9 +1,10 @@
 //! Methods on logs: read, tail and clear the main and process logs
 //! (Supervisor's offset rules).
-
+use super::call::Call;
 use crate::daemon::bridge::{LogWhat, RpcResult};
-use crate::daemon::calls::{arg_int, arg_str, bad};
+use crate::daemon::calls::{arg_int, arg_str, bad, result_struct};
 use crate::daemon::core::Supervisor;
+use crate::daemon::waiters::Outcome;
 use crate::process::Channel;
 use crate::rpc::{Fault, Value, faults};
 use std::io::{Read, Seek, SeekFrom};
@@ -176,4 +177,53 @@ impl Supervisor {
         }?;
         path.exists().then_some(path)
     }
+}
+
+pub(super) fn read_main_log(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    s.read_main_log(c.params).into()
+}
+
+pub(super) fn clear_log(s: &mut Supervisor, _: &Call<'_>) -> Outcome {
+    s.clear_main_log().into()
+}
+
+pub(super) fn read_stdout(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    s.read_process_log(c.params, Channel::Stdout).into()
+}
+
+pub(super) fn read_stderr(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    s.read_process_log(c.params, Channel::Stderr).into()
+}
+
+pub(super) fn tail_stdout(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    s.tail_process_log(c.params, Channel::Stdout).into()
+}
+
+pub(super) fn tail_stderr(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    s.tail_process_log(c.params, Channel::Stderr).into()
+}
+
+pub(super) fn clear_process_logs(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
+    arg_str(c.params, 0)
+        .and_then(|n| match s.resolve(n)? {
+            (gi, Some(pi)) => s.clear_process_logs(gi, pi).map(|()| Value::Bool(true)),
+            _ => Err(bad(faults::BAD_NAME, n)),
+        })
+        .into()
+}
+
+pub(super) fn clear_all_process_logs(s: &mut Supervisor, _: &Call<'_>) -> Outcome {
+    let mut results = Vec::new();
+    for (gi, pi) in s.all_processes(false) {
+        let (name, group) = (
+            s.groups[gi].processes[pi].config.name.clone(),
+            s.groups[gi].config.name.clone(),
+        );
+        let r = s.clear_process_logs(gi, pi);
+        results.push(match r {
+            Ok(()) => result_struct(&name, &group, faults::SUCCESS, "OK"),
+            Err(f) => result_struct(&name, &group, f.code, &f.string),
+        });
+    }
+    Ok(Value::Array(results)).into()
 }
