@@ -46,7 +46,7 @@ fn code_of(text: &str) -> String {
         if t == "#[cfg(test)]"
             && lines
                 .get(i + 1)
-                .is_some_and(|n| n.trim_start().starts_with("mod ") && n.contains('{'))
+                .is_some_and(|n| n.contains("mod ") && n.contains('{'))
         {
             break;
         }
@@ -102,8 +102,11 @@ fn strip_comments_and_strings(s: &str) -> String {
 }
 
 /// Every path written in `code`, as segments starting with `crate`,
-/// `super` or `self`; `use` trees are expanded (`a::{b, c::d}`).
-fn paths_in(code: &str) -> Vec<Vec<String>> {
+/// `super` or `self`; `use` trees are expanded (`a::{b, c::d}`).  Each
+/// comes with the inline modules (`mod x { ... }`) it is written in, so
+/// that `super` there means the file's own module.
+fn paths_in(code: &str) -> Vec<(Vec<String>, Vec<String>)> {
+    let inline = inline_modules(code);
     let mut out = Vec::new();
     let b = code.as_bytes();
     let mut i = 0;
@@ -113,17 +116,61 @@ fn paths_in(code: &str) -> Vec<Vec<String>> {
         let at_word =
             (i == 0 || !is_ident(b[i - 1]) && b[i - 1] != b':') && !code[..i].ends_with("pub(in ");
         let rest = &code[i..];
-        let start = ["crate::", "super::", "self::"]
+        let starts = ["crate::", "super::", "self::"]
             .iter()
-            .find(|p| rest.starts_with(**p));
-        if at_word && let Some(p) = start {
+            .any(|p| rest.starts_with(*p));
+        if at_word && starts {
             let (tree, len) = read_tree(&code[i..]);
-            let _ = p;
-            expand(&tree, &mut Vec::new(), &mut out);
+            let within: Vec<String> = inline
+                .iter()
+                .filter(|(s, e, _)| *s <= i && i < *e)
+                .map(|(_, _, n)| n.clone())
+                .collect();
+            let mut found = Vec::new();
+            expand(&tree, &mut Vec::new(), &mut found);
+            out.extend(found.into_iter().map(|p| (within.clone(), p)));
             i += len.max(1);
         } else {
             i += 1;
         }
+    }
+    out
+}
+
+/// `(start, end, name)` of every inline `mod name { ... }`, outermost first.
+fn inline_modules(code: &str) -> Vec<(usize, usize, String)> {
+    let b = code.as_bytes();
+    let mut out = Vec::new();
+    for (at, _) in code.match_indices("mod ") {
+        if at > 0 && (b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'_') {
+            continue;
+        }
+        let rest = &code[at + 4..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let after = rest[name.len()..].trim_start();
+        if name.is_empty() || !after.starts_with('{') {
+            continue;
+        }
+        let open = at + 4 + rest.len() - after.len();
+        let mut depth = 0usize;
+        let mut end = code.len();
+        for (j, c) in code[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = open + j;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push((open, end, name));
     }
     out
 }
@@ -349,8 +396,16 @@ fn graph(srcs: &[Source]) -> BTreeMap<String, BTreeSet<String>> {
     for s in srcs {
         let deps = g.entry(s.module.clone()).or_default();
         let code = code_of(&s.text);
-        for p in paths_in(&code) {
-            if let Some(m) = resolve(&s.module, &p, &modules)
+        for (within, p) in paths_in(&code) {
+            let mut from = s.module.clone();
+            for m in within {
+                from = if from.is_empty() {
+                    m
+                } else {
+                    format!("{from}::{m}")
+                };
+            }
+            if let Some(m) = resolve(&from, &p, &modules)
                 && m != s.module
             {
                 deps.insert(m);
@@ -425,7 +480,7 @@ fn the_layout_checker_sees_cycles_and_use_trees() {
         Source {
             module: "c".into(),
             rel: "c.rs".into(),
-            text: "//! c\npub(in crate::a) fn f() {}\nconst S: &str = \"crate::a\";\n#[cfg(test)]\nmod tests {\n use crate::a;\n}\n".into(),
+            text: "//! c\npub(in crate::a) fn f() {}\npub mod inner {\n use super::f;\n}\nconst S: &str = \"crate::a\";\n#[cfg(test)]\nmod tests {\n use crate::a;\n}\n".into(),
         },
     ];
     let g = graph(&srcs);
