@@ -414,7 +414,7 @@ fn graph(srcs: &[Source]) -> BTreeMap<String, BTreeSet<String>> {
         // A child module is also reached by a bare path (`table::lookup`,
         // `use call::Method`).
         for child in children(&s.module, &modules) {
-            let name = child.rsplit("::").next().unwrap_or(&child);
+            let name = child.rsplit("::").next().unwrap_or(child);
             if mentions_bare(&code, name) {
                 deps.insert(child.clone());
             }

@@ -2,9 +2,10 @@
 //! children spawned, signalled and reaped, their environment.
 
 use crate::config::{Config, GroupConfig, LogLevel};
-use crate::daemon::core::{Group, Supervisor};
+use crate::daemon::core::Supervisor;
+use crate::daemon::groups::{Group, GroupId, ProcId};
 use crate::daemon::output::SPLICE_PIPE_SIZE;
-use crate::daemon::{reaper, sockets};
+use crate::daemon::sockets;
 use crate::events::Event;
 use crate::events::pool::PoolBuffer;
 use crate::process::spawn::{SpawnError, SpawnPlan};
@@ -53,8 +54,10 @@ pub(in crate::daemon) fn base_env(config: &Config) -> Vec<(OsString, OsString)> 
 
 impl Supervisor {
     /// Remove a (stopped) group and announce it.
-    pub(in crate::daemon) fn remove_group(&mut self, gi: usize) {
-        let g = self.groups.remove(gi);
+    pub(in crate::daemon) fn remove_group(&mut self, gid: GroupId) {
+        let Some(g) = self.groups.remove(gid) else {
+            return;
+        };
         self.fcgi_sockets.remove(&g.config.name);
         self.rebuild_pid_index();
         self.bus
@@ -70,7 +73,7 @@ impl Supervisor {
 
     /// Add a group (creating AUTO logs) and announce it.
     pub fn add_group(&mut self, config: GroupConfig) -> bool {
-        if self.groups.iter().any(|g| g.config.name == config.name) {
+        if self.groups.find(&config.name).is_some() {
             return false;
         }
         let sd = &self.config.supervisord;
@@ -93,11 +96,6 @@ impl Supervisor {
             }
         }
         let name = config.name.clone();
-        let pos = self
-            .groups
-            .iter()
-            .position(|g| g.config.priority > config.priority)
-            .unwrap_or(self.groups.len());
         let pool = match &config.kind {
             crate::config::GroupKind::EventListener {
                 events,
@@ -117,14 +115,11 @@ impl Supervisor {
             // the bus to the pools already there first.
             self.dispatch_events();
         }
-        self.groups.insert(
-            pos,
-            Group {
-                config,
-                processes,
-                pool,
-            },
-        );
+        self.groups.insert(Group {
+            config,
+            processes,
+            pool,
+        });
         self.rebuild_pid_index();
         self.bus.publish(Event::process_group(&name, true));
         true
@@ -135,8 +130,7 @@ impl Supervisor {
     #[allow(clippy::too_many_arguments)]
     pub(in crate::daemon) fn emit_process_state(
         &mut self,
-        gi: usize,
-        pi: usize,
+        id: ProcId,
         from: ProcessState,
         to: ProcessState,
         expected: bool,
@@ -144,8 +138,12 @@ impl Supervisor {
         pid: i32,
     ) {
         self.state_generation += 1;
-        let g = &mut self.groups[gi];
-        let p = &mut g.processes[pi];
+        let Some(g) = self.groups.get_mut(id.group) else {
+            return;
+        };
+        let Some(p) = g.processes.get_mut(id.index()) else {
+            return;
+        };
         if to == ProcessState::Starting {
             if p.laststart_wall.is_some() {
                 p.restarts += 1;
@@ -166,10 +164,12 @@ impl Supervisor {
 
     /// Feed an input to one process and carry out the effects (and the
     /// inputs they produce) until it settles.
-    pub fn drive(&mut self, gi: usize, pi: usize, input: Input, now: Instant) {
+    pub fn drive(&mut self, id: ProcId, input: Input, now: Instant) {
         let mut inputs = VecDeque::from([input]);
         while let Some(input) = inputs.pop_front() {
-            let p = &mut self.groups[gi].processes[pi];
+            let Some(p) = self.groups.proc_mut(id) else {
+                return;
+            };
             let effects = p.machine.step(input, &p.policy, now);
             for effect in effects {
                 match effect {
@@ -180,13 +180,15 @@ impl Supervisor {
                         tries,
                         pid,
                     } => {
-                        self.groups[gi].processes[pi].trail.push(to);
-                        self.emit_process_state(gi, pi, from, to, expected, tries, pid)
+                        if let Some(p) = self.groups.proc_mut(id) {
+                            p.trail.push(to);
+                        }
+                        self.emit_process_state(id, from, to, expected, tries, pid)
                     }
                     Effect::Log(level, msg) => self.log.log(level, &msg),
-                    Effect::Spawn => inputs.push_back(self.spawn_process(gi, pi)),
+                    Effect::Spawn => inputs.push_back(self.spawn_process(id)),
                     Effect::Kill { sig, group } => {
-                        if let Some(i) = self.kill_process(gi, pi, sig, group) {
+                        if let Some(i) = self.kill_process(id, sig, group) {
                             inputs.push_back(i);
                         }
                     }
@@ -216,8 +218,8 @@ impl Supervisor {
         env
     }
 
-    pub(in crate::daemon) fn spawn_process(&mut self, gi: usize, pi: usize) -> Input {
-        match self.try_spawn(gi, pi) {
+    pub(in crate::daemon) fn spawn_process(&mut self, id: ProcId) -> Input {
+        match self.try_spawn(id) {
             Ok(pid) => Input::Spawned { pid },
             Err(e) => Input::SpawnFailed {
                 msg: e.message().to_string(),
@@ -225,16 +227,17 @@ impl Supervisor {
         }
     }
 
-    pub(in crate::daemon) fn try_spawn(&mut self, gi: usize, pi: usize) -> Result<i32, SpawnError> {
+    pub(in crate::daemon) fn try_spawn(&mut self, id: ProcId) -> Result<i32, SpawnError> {
+        let gone = || SpawnError::Other("the process was removed".into());
         let strip_ansi = self.config.supervisord.strip_ansi;
-        let env = self.child_env(&self.groups[gi].processes[pi]);
+        let env = self.child_env(self.groups.proc(id).ok_or_else(gone)?);
         let daemon_path = self
             .base_env
             .iter()
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.clone());
         let max_fd = self.max_fd;
-        let p = &mut self.groups[gi].processes[pi];
+        let p = self.groups.proc_mut(id).ok_or_else(gone)?;
         let name = p.config.name.clone();
         p.ensure_logs(strip_ansi).map_err(|e| {
             let code = e.raw_os_error().unwrap_or(0);
@@ -296,16 +299,17 @@ impl Supervisor {
         for w in warnings {
             self.log.log(LogLevel::Warn, &w);
         }
-        if let crate::config::GroupKind::Fcgi { socket, backlog } = &self.groups[gi].config.kind {
+        let group = &self.groups.get(id.group).ok_or_else(gone)?.config;
+        if let crate::config::GroupKind::Fcgi { socket, backlog } = &group.kind {
             let (socket, backlog) = (socket.clone(), *backlog);
-            let gname = self.groups[gi].config.name.clone();
+            let gname = group.name.clone();
             plan.fd0 = Some(
                 self.fcgi_socket(&gname, &socket, backlog)
                     .map_err(SpawnError::Other)?,
             );
         }
-        let p = &mut self.groups[gi].processes[pi];
-        let child = spawn::spawn(&plan, &name, max_fd)?;
+        let child = self.os.spawn(&plan, &name, max_fd)?;
+        let p = self.groups.proc_mut(id).ok_or_else(gone)?;
         p.stdin = child.stdin;
         p.stdout = Some(child.stdout);
         p.stderr = child.stderr;
@@ -317,9 +321,10 @@ impl Supervisor {
                 Channel::Stdout => p.stdout.as_ref().map(AsRawFd::as_raw_fd),
                 Channel::Stderr => p.stderr.as_ref().map(AsRawFd::as_raw_fd),
             };
+            let captured = p.capture.get(ch as usize).is_some_and(Option::is_some);
             if let (Some(fd), Some(log)) = (fd, p.log_for(ch))
                 && log.can_splice()
-                && p.capture[ch as usize].is_none()
+                && !captured
             {
                 // SAFETY: fcntl on a pipe we own.
                 unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, SPLICE_PIPE_SIZE) };
@@ -328,7 +333,7 @@ impl Supervisor {
         if let Some(proto) = p.listener.as_mut() {
             proto.reset();
         }
-        self.pids.insert(child.pid, (gi, pi));
+        self.pids.insert(child.pid, id);
         Ok(child.pid)
     }
 
@@ -353,26 +358,21 @@ impl Supervisor {
     /// `KillFailed` (-> UNKNOWN).
     pub(in crate::daemon) fn kill_process(
         &mut self,
-        gi: usize,
-        pi: usize,
+        id: ProcId,
         sig: i32,
         group: bool,
     ) -> Option<Input> {
-        let p = &self.groups[gi].processes[pi];
+        let p = self.groups.proc(id)?;
         let pid = p.machine.pid;
         if pid <= 0 {
             return None;
         }
+        let name = p.config.name.clone();
         let target = if group { -pid } else { pid };
-        // SAFETY: kill(2).
-        if unsafe { libc::kill(target, sig) } == 0 {
-            return None;
-        }
-        let err = std::io::Error::last_os_error();
+        let err = self.os.kill(target, sig).err()?;
         if err.raw_os_error() == Some(libc::ESRCH) {
             let msg = format!(
-                "unable to signal {} (pid {pid}), it probably just exited on its own: {err}",
-                p.config.name
+                "unable to signal {name} (pid {pid}), it probably just exited on its own: {err}"
             );
             self.log.log(LogLevel::Debug, &msg);
             None
@@ -385,22 +385,27 @@ impl Supervisor {
 
     /// Reap children: managed ones go through the state machine, orphans are logged.
     pub(in crate::daemon) fn reap(&mut self, now: Instant) {
-        for (pid, info) in reaper::reap_all() {
+        for (pid, info) in self.os.reap() {
             match self.pids.remove(&pid) {
-                Some((gi, pi)) => {
-                    self.read_output(gi, pi, Channel::Stdout, true);
-                    self.read_output(gi, pi, Channel::Stderr, true);
-                    self.flush_capture(gi, pi);
-                    if let Some(q) = self.groups[gi].processes[pi].listener_event.take() {
-                        self.requeue_event(gi, q);
+                Some(id) => {
+                    self.read_output(id, Channel::Stdout, true);
+                    self.read_output(id, Channel::Stderr, true);
+                    self.flush_capture(id);
+                    if let Some(q) = self
+                        .groups
+                        .proc_mut(id)
+                        .and_then(|p| p.listener_event.take())
+                    {
+                        self.requeue_event(id.group, q);
                     }
-                    let p = &mut self.groups[gi].processes[pi];
-                    p.stdin_buf.clear();
-                    p.stdin = None;
-                    p.stdout = None;
-                    p.stderr = None;
-                    p.laststop_wall = Some(SystemTime::now());
-                    self.drive(gi, pi, Input::Exited(info), now);
+                    if let Some(p) = self.groups.proc_mut(id) {
+                        p.stdin_buf.clear();
+                        p.stdin = None;
+                        p.stdout = None;
+                        p.stderr = None;
+                        p.laststop_wall = Some(SystemTime::now());
+                    }
+                    self.drive(id, Input::Exited(info), now);
                 }
                 None => {
                     self.log.log(
@@ -414,15 +419,17 @@ impl Supervisor {
 
     /// Supervisor's `stop_all` for one group: descending priority; RUNNING
     /// and STARTING are stopped, BACKOFF gives up.
-    pub fn stop_group(&mut self, gi: usize, now: Instant) {
-        let mut order: Vec<usize> = (0..self.groups[gi].processes.len()).collect();
-        order.sort_by_key(|&pi| std::cmp::Reverse(self.groups[gi].processes[pi].config.priority));
-        for pi in order {
-            match self.groups[gi].processes[pi].machine.state() {
-                ProcessState::Running | ProcessState::Starting => {
-                    self.drive(gi, pi, Input::Stop, now)
+    pub fn stop_group(&mut self, gid: GroupId, now: Instant) {
+        let mut order = self.group_processes(gid);
+        order.sort_by_key(|&id| {
+            std::cmp::Reverse(self.groups.proc(id).map_or(0, |p| p.config.priority))
+        });
+        for id in order {
+            match self.groups.proc(id).map(|p| p.machine.state()) {
+                Some(ProcessState::Running | ProcessState::Starting) => {
+                    self.drive(id, Input::Stop, now)
                 }
-                ProcessState::Backoff => self.drive(gi, pi, Input::GiveUp, now),
+                Some(ProcessState::Backoff) => self.drive(id, Input::GiveUp, now),
                 _ => {}
             }
         }

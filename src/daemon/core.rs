@@ -2,14 +2,17 @@
 //! mood, and the look-ups every job uses (names, namespecs, pids).
 
 use crate::cli::DaemonArgs;
-use crate::config::{Config, GroupConfig, Loaded};
+use crate::config::{Config, Loaded};
 use crate::daemon::calls::{bad, split_namespec};
+use crate::daemon::groups::{GroupId, Groups, ProcId};
+use crate::daemon::os::Os;
 use crate::daemon::signals::Signals;
 use crate::daemon::sockets::{Listener, PidFile};
 use crate::events::Bus;
-use crate::events::pool::{PoolBuffer, Serials};
+use crate::events::pool::Serials;
 use crate::logs::MainLog;
-use crate::process::{Channel, Process};
+use crate::process::Channel;
+use crate::process::state::ProcessState;
 use crate::rpc::{Fault, faults};
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -42,25 +45,17 @@ impl Mood {
     }
 }
 
-/// A process group (`[program:x]`, `[group:x]`, ...) and its processes.
-pub struct Group {
-    pub config: GroupConfig,
-    pub processes: Vec<Process>,
-    /// For `[eventlistener:x]`: the pool's event buffer.
-    pub pool: Option<PoolBuffer>,
-}
-
 pub struct Supervisor {
     pub config_path: PathBuf,
     pub args: DaemonArgs,
     pub config: Config,
     pub log: MainLog,
-    pub groups: Vec<Group>,
+    pub groups: Groups,
     pub bus: Bus,
     pub mood: Mood,
     /// A validated config waiting for the restart to finish stopping.
     pub(in crate::daemon) pending_reload: Option<Loaded>,
-    pub(in crate::daemon) pids: HashMap<i32, (usize, usize)>,
+    pub(in crate::daemon) pids: HashMap<i32, ProcId>,
     /// Listening sockets of fcgi-program groups, by group name.
     pub(in crate::daemon) fcgi_sockets: HashMap<String, OwnedFd>,
     /// supervisord's environment plus `[supervisord] environment`.
@@ -68,7 +63,10 @@ pub struct Supervisor {
     pub(in crate::daemon) serverurl: Option<String>,
     pub(in crate::daemon) listeners: Vec<Listener>,
     pub(in crate::daemon) pidfile: Option<PidFile>,
-    pub(in crate::daemon) signals: Signals,
+    /// None in unit tests, which deliver no signals.
+    pub(in crate::daemon) signals: Option<Signals>,
+    /// Spawning, signalling, reaping and the clock.
+    pub(in crate::daemon) os: Box<dyn Os>,
     pub(in crate::daemon) max_fd: i32,
     pub(in crate::daemon) last_wait_report: Option<Instant>,
     pub(in crate::daemon) buf: Vec<u8>,
@@ -108,13 +106,11 @@ impl Supervisor {
 
     pub(in crate::daemon) fn rebuild_pid_index(&mut self) {
         self.state_generation += 1;
-        self.any_pool = self.groups.iter().any(|g| g.pool.is_some());
+        self.any_pool = self.groups.iter().any(|(_, g)| g.pool.is_some());
         self.pids.clear();
-        for (gi, g) in self.groups.iter().enumerate() {
-            for (pi, p) in g.processes.iter().enumerate() {
-                if p.machine.pid != 0 {
-                    self.pids.insert(p.machine.pid, (gi, pi));
-                }
+        for (id, p) in self.groups.processes() {
+            if p.machine.pid != 0 {
+                self.pids.insert(p.machine.pid, id);
             }
         }
     }
@@ -129,77 +125,82 @@ impl Supervisor {
         self.any_pool
     }
 
-    pub(in crate::daemon) fn find_group(&self, name: &str) -> Option<usize> {
-        self.groups.iter().position(|g| g.config.name == name)
+    pub(in crate::daemon) fn find_group(&self, name: &str) -> Option<GroupId> {
+        self.groups.find(name)
     }
 
-    pub(in crate::daemon) fn find_process(
-        &self,
-        group: &str,
-        name: &str,
-    ) -> Option<(usize, usize)> {
-        let gi = self.find_group(group)?;
-        let pi = self.groups[gi]
-            .processes
-            .iter()
-            .position(|p| p.config.name == name)?;
-        Some((gi, pi))
+    pub(in crate::daemon) fn find_process(&self, group: &str, name: &str) -> Option<ProcId> {
+        self.groups.find_in(self.find_group(group)?, name)
     }
 
     /// `_getGroupAndProcess`: the group, and the process unless the spec
     /// names the whole group.
-    pub(in crate::daemon) fn resolve(&self, spec: &str) -> Result<(usize, Option<usize>), Fault> {
+    pub(in crate::daemon) fn resolve(
+        &self,
+        spec: &str,
+    ) -> Result<(GroupId, Option<ProcId>), Fault> {
         let (g, p) = split_namespec(spec);
-        let gi = self
+        let gid = self
             .find_group(g)
             .ok_or_else(|| bad(faults::BAD_NAME, spec))?;
         match p {
-            None => Ok((gi, None)),
-            Some(p) => match self.groups[gi]
-                .processes
-                .iter()
-                .position(|x| x.config.name == p)
-            {
-                Some(pi) => Ok((gi, Some(pi))),
+            None => Ok((gid, None)),
+            Some(p) => match self.groups.find_in(gid, p) {
+                Some(id) => Ok((gid, Some(id))),
                 None => Err(bad(faults::BAD_NAME, spec)),
             },
         }
     }
 
-    pub(in crate::daemon) fn namespec(&self, gi: usize, pi: usize) -> String {
-        let g = &self.groups[gi].config.name;
-        let p = &self.groups[gi].processes[pi].config.name;
-        if g == p {
-            p.clone()
+    /// `group:name`, or `name` when they are the same.
+    pub(in crate::daemon) fn namespec(&self, id: ProcId) -> String {
+        let Some((g, p)) = self.groups.with_group(id) else {
+            return String::new();
+        };
+        if g.config.name == p.config.name {
+            p.config.name.clone()
         } else {
-            format!("{g}:{p}")
+            format!("{}:{}", g.config.name, p.config.name)
         }
     }
 
-    /// Processes sorted like Supervisor's `_getAllProcesses`.
-    pub(in crate::daemon) fn all_processes(&self, lexical: bool) -> Vec<(usize, usize)> {
-        let mut gis: Vec<usize> = (0..self.groups.len()).collect();
+    /// `(group, name)` of a process, owned.
+    pub(in crate::daemon) fn names(&self, id: ProcId) -> (String, String) {
+        self.groups
+            .with_group(id)
+            .map(|(g, p)| (g.config.name.clone(), p.config.name.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Processes sorted like Supervisor's `_getAllProcesses`: by group and
+    /// name with `lexical`, else in priority order.
+    pub(in crate::daemon) fn all_processes(&self, lexical: bool) -> Vec<ProcId> {
+        let mut all: Vec<ProcId> = self.groups.processes().map(|(id, _)| id).collect();
         if lexical {
-            gis.sort_by(|&a, &b| self.groups[a].config.name.cmp(&self.groups[b].config.name));
+            all.sort_by(|&a, &b| {
+                let key = |id| {
+                    self.groups
+                        .with_group(id)
+                        .map(|(g, p)| (&g.config.name, &p.config.name))
+                };
+                key(a).cmp(&key(b))
+            });
         }
-        let mut out = Vec::new();
-        for gi in gis {
-            let mut pis: Vec<usize> = (0..self.groups[gi].processes.len()).collect();
-            if lexical {
-                pis.sort_by(|&a, &b| {
-                    self.groups[gi].processes[a]
-                        .config
-                        .name
-                        .cmp(&self.groups[gi].processes[b].config.name)
-                });
-            }
-            out.extend(pis.into_iter().map(|pi| (gi, pi)));
-        }
-        out
+        all
     }
 
-    pub(in crate::daemon) fn log_path(&self, gi: usize, pi: usize, ch: Channel) -> Option<PathBuf> {
-        let p = &self.groups[gi].processes[pi];
+    /// A process's state; None once it is gone.
+    pub(in crate::daemon) fn state_of(&self, id: ProcId) -> Option<ProcessState> {
+        self.groups.proc(id).map(|p| p.machine.state())
+    }
+
+    /// The processes of one group.
+    pub(in crate::daemon) fn group_processes(&self, gid: GroupId) -> Vec<ProcId> {
+        self.groups.proc_ids(gid)
+    }
+
+    pub(in crate::daemon) fn log_path(&self, id: ProcId, ch: Channel) -> Option<PathBuf> {
+        let p = self.groups.proc(id)?;
         match ch {
             Channel::Stdout => p.stdout_logfile.clone(),
             Channel::Stderr => p.stderr_logfile.clone(),

@@ -4,8 +4,10 @@
 use crate::config::LogLevel;
 use crate::daemon::bridge::LoopMsg;
 use crate::daemon::core::{Mood, Supervisor};
+use crate::daemon::groups::ProcId;
 use crate::daemon::methods::Reply;
 use crate::daemon::shutdown::{LISTENER_DRAIN, WAIT_REPORT};
+use crate::daemon::signals::Signals;
 use crate::daemon::{panic_guard, waiters};
 use crate::process::Channel;
 use crate::process::state::Input;
@@ -26,26 +28,27 @@ impl Supervisor {
     /// Run Tick for every process whose deadline has come.
     pub(in crate::daemon) fn tick_due(&mut self, now: Instant) {
         let may_start = self.may_start();
-        for gi in 0..self.groups.len() {
-            for pi in 0..self.groups[gi].processes.len() {
-                let p = &self.groups[gi].processes[pi];
-                if let Some(d) = p.machine.next_deadline(&p.policy, may_start, now)
-                    && d <= now
-                {
-                    self.drive(gi, pi, Input::Tick { may_start }, now);
-                }
-            }
+        let due: Vec<ProcId> = self
+            .groups
+            .processes()
+            .filter(|(_, p)| {
+                p.machine
+                    .next_deadline(&p.policy, may_start, now)
+                    .is_some_and(|d| d <= now)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        for id in due {
+            self.drive(id, Input::Tick { may_start }, now);
         }
     }
 
     pub(in crate::daemon) fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let may_start = self.may_start();
         let mut best: Option<Instant> = None;
-        for g in &self.groups {
-            for p in &g.processes {
-                if let Some(d) = p.machine.next_deadline(&p.policy, may_start, now) {
-                    best = Some(best.map_or(d, |b| b.min(d)));
-                }
+        for (_, p) in self.groups.processes() {
+            if let Some(d) = p.machine.next_deadline(&p.policy, may_start, now) {
+                best = Some(best.map_or(d, |b| b.min(d)));
             }
         }
         if self.mood != Mood::Running {
@@ -62,7 +65,12 @@ impl Supervisor {
     }
 
     pub(in crate::daemon) fn handle_signals(&mut self, now: Instant) {
-        for sig in self.signals.drain() {
+        let drained = self
+            .signals
+            .as_ref()
+            .map(Signals::drain)
+            .unwrap_or_default();
+        for sig in drained {
             let name = crate::process::state::signal_name(sig);
             if panic_guard::injected_signal() == Some(sig) {
                 panic!("injected panic on {name} ({})", panic_guard::INJECT_ENV);
@@ -120,12 +128,12 @@ impl Supervisor {
     pub(in crate::daemon) fn poll_set(
         &self,
         fds: &mut Vec<libc::pollfd>,
-        owners: &mut Vec<(usize, usize, Option<Channel>)>,
+        owners: &mut Vec<(ProcId, Option<Channel>)>,
     ) {
         fds.clear();
         owners.clear();
         fds.push(libc::pollfd {
-            fd: self.signals.fd(),
+            fd: self.signals.as_ref().map_or(-1, Signals::fd),
             events: libc::POLLIN,
             revents: 0,
         });
@@ -135,8 +143,8 @@ impl Supervisor {
             events: libc::POLLIN,
             revents: 0,
         });
-        for (gi, g) in self.groups.iter().enumerate() {
-            for (pi, p) in g.processes.iter().enumerate() {
+        {
+            for (id, p) in self.groups.processes() {
                 let chans: [(Option<RawFd>, Channel); 2] = [
                     (p.stdout.as_ref().map(|f| f.as_raw_fd()), Channel::Stdout),
                     (p.stderr.as_ref().map(|f| f.as_raw_fd()), Channel::Stderr),
@@ -148,7 +156,7 @@ impl Supervisor {
                             events: libc::POLLIN,
                             revents: 0,
                         });
-                        owners.push((gi, pi, Some(ch)));
+                        owners.push((id, Some(ch)));
                     }
                 }
                 if let (Some(fd), false) = (p.stdin.as_ref(), p.stdin_buf.is_empty()) {
@@ -157,7 +165,7 @@ impl Supervisor {
                         events: libc::POLLOUT,
                         revents: 0,
                     });
-                    owners.push((gi, pi, None));
+                    owners.push((id, None));
                 }
             }
         }
@@ -173,7 +181,7 @@ impl Supervisor {
     /// cannot spin a core.
     pub fn run_loop(&mut self) {
         let mut fds: Vec<libc::pollfd> = Vec::new();
-        let mut owners: Vec<(usize, usize, Option<Channel>)> = Vec::new();
+        let mut owners: Vec<(ProcId, Option<Channel>)> = Vec::new();
         panic_guard::install();
         let mut last_panic: Option<Instant> = None;
         loop {
@@ -203,7 +211,7 @@ impl Supervisor {
     pub(in crate::daemon) fn turn(
         &mut self,
         fds: &mut Vec<libc::pollfd>,
-        owners: &mut Vec<(usize, usize, Option<Channel>)>,
+        owners: &mut Vec<(ProcId, Option<Channel>)>,
     ) -> Turn {
         let now = Instant::now();
         self.tick_due(now);
@@ -238,19 +246,23 @@ impl Supervisor {
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
         let now = Instant::now();
         if n > 0 {
-            if fds[0].revents != 0 {
+            let ready = |i: usize| fds.get(i).is_some_and(|f| f.revents != 0);
+            if ready(0) {
                 self.handle_signals(now);
             }
-            for (i, &(gi, pi, ch)) in owners.iter().enumerate() {
-                if fds[i + 2].revents != 0
-                    && gi < self.groups.len()
-                    && pi < self.groups[gi].processes.len()
-                {
+            for (i, &(id, ch)) in owners.iter().enumerate() {
+                // Owners follow the two fixed fds; an id gone meanwhile
+                // (its group removed by a signal above) finds nothing.
+                if ready(i + 2) {
                     match ch {
-                        Some(ch) => self.read_output(gi, pi, ch, false),
+                        Some(ch) => self.read_output(id, ch, false),
                         None => {
-                            if let Err(e) = self.flush_stdin(gi, pi) {
-                                let name = self.groups[gi].processes[pi].config.name.clone();
+                            if let Err(e) = self.flush_stdin(id) {
+                                let name = self
+                                    .groups
+                                    .proc(id)
+                                    .map(|p| p.config.name.clone())
+                                    .unwrap_or_default();
                                 self.log.log(
                                     LogLevel::Warn,
                                     &format!("could not write to the stdin of '{name}': {e}"),
@@ -260,7 +272,7 @@ impl Supervisor {
                     }
                 }
             }
-            if fds[1].revents != 0 {
+            if ready(1) {
                 self.handle_rpc(now);
             }
         }

@@ -8,6 +8,7 @@
 
 use super::bridge::{HealthAnswer as Answer, HealthQuery as Query, LoopHandle, LoopMsg};
 use super::core::Supervisor;
+use crate::daemon::groups::ProcId;
 use crate::http::{self, Reply, Request, Response};
 use crate::process::Process;
 use crate::process::state::ProcessState;
@@ -121,17 +122,13 @@ impl Supervisor {
     }
 
     fn readyz(&self, programs: Option<&str>) -> Answer {
-        let mut selected: Vec<(usize, usize)> = Vec::new();
+        let mut selected: Vec<ProcId> = Vec::new();
         match programs {
             None => {
-                for (gi, g) in self.groups.iter().enumerate() {
-                    if g.pool.is_none() {
-                        let autostart = g.processes.iter().enumerate();
-                        selected.extend(
-                            autostart
-                                .filter(|(_, p)| p.config.autostart)
-                                .map(|(pi, _)| (gi, pi)),
-                        );
+                for (id, p) in self.groups.processes() {
+                    let pool = self.groups.get(id.group).is_some_and(|g| g.pool.is_some());
+                    if !pool && p.config.autostart {
+                        selected.push(id);
                     }
                 }
             }
@@ -139,11 +136,8 @@ impl Supervisor {
                 // supervisorctl's namespecs, resolved as the RPC does.
                 for spec in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     match self.resolve(spec) {
-                        Ok((gi, Some(pi))) => selected.push((gi, pi)),
-                        Ok((gi, None)) => {
-                            let n = self.groups[gi].processes.len();
-                            selected.extend((0..n).map(|pi| (gi, pi)));
-                        }
+                        Ok((_, Some(id))) => selected.push(id),
+                        Ok((gid, None)) => selected.extend(self.group_processes(gid)),
                         Err(_) => return (404, format!("no such program: {spec}\n")),
                     }
                 }
@@ -151,10 +145,10 @@ impl Supervisor {
         }
         let not_ready: Vec<String> = selected
             .iter()
-            .filter(|&&(gi, pi)| !is_ready(&self.groups[gi].processes[pi]))
-            .map(|&(gi, pi)| {
-                let state = self.groups[gi].processes[pi].machine.state();
-                format!("{} {}", self.namespec(gi, pi), state.name())
+            .filter_map(|&id| {
+                let p = self.groups.proc(id)?;
+                (!is_ready(p))
+                    .then(|| format!("{} {}", self.namespec(id), p.machine.state().name()))
             })
             .collect();
         if not_ready.is_empty() {
@@ -226,7 +220,7 @@ impl Supervisor {
         ];
         for (name, kind, help, value) in families {
             head(&mut out, name, kind, help);
-            for g in &self.groups {
+            for (_, g) in self.groups.iter() {
                 for p in &g.processes {
                     let _ = write!(
                         out,
@@ -245,7 +239,7 @@ impl Supervisor {
     }
 
     fn process_count(&self) -> usize {
-        self.groups.iter().map(|g| g.processes.len()).sum()
+        self.groups.iter().map(|(_, g)| g.processes.len()).sum()
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::config::LogLevel;
 use crate::daemon::core::Supervisor;
+use crate::daemon::groups::{GroupId, ProcId};
 use crate::events::pool::Queued;
 use crate::events::{Event, EventType};
 use crate::process::state::ProcessState;
@@ -12,12 +13,13 @@ impl Supervisor {
     /// React to what a listener said on its stdout.
     pub(in crate::daemon) fn listener_signals(
         &mut self,
-        gi: usize,
-        pi: usize,
+        id: ProcId,
         signals: Vec<crate::events::listener::Signal>,
     ) {
         use crate::events::listener::{ListenerState, Signal};
-        let name = self.groups[gi].processes[pi].config.name.clone();
+        let Some(name) = self.groups.proc(id).map(|p| p.config.name.clone()) else {
+            return;
+        };
         for s in signals {
             match s {
                 Signal::Changed { from, to } => {
@@ -32,13 +34,19 @@ impl Supervisor {
                 Signal::Accepted => {
                     self.log
                         .log(LogLevel::Debug, &format!("{name}: event was processed"));
-                    self.groups[gi].processes[pi].listener_event = None;
+                    if let Some(p) = self.groups.proc_mut(id) {
+                        p.listener_event = None;
+                    }
                 }
                 Signal::Rejected { .. } => {
                     self.log
                         .log(LogLevel::Warn, &format!("{name}: event was rejected"));
-                    if let Some(q) = self.groups[gi].processes[pi].listener_event.take() {
-                        self.requeue_event(gi, q);
+                    if let Some(q) = self
+                        .groups
+                        .proc_mut(id)
+                        .and_then(|p| p.listener_event.take())
+                    {
+                        self.requeue_event(id.group, q);
                     }
                 }
                 Signal::BadResultLine { line } => {
@@ -46,8 +54,12 @@ impl Supervisor {
                         LogLevel::Warn,
                         &format!("{name}: bad result line: '{line}'"),
                     );
-                    if let Some(q) = self.groups[gi].processes[pi].listener_event.take() {
-                        self.requeue_event(gi, q);
+                    if let Some(q) = self
+                        .groups
+                        .proc_mut(id)
+                        .and_then(|p| p.listener_event.take())
+                    {
+                        self.requeue_event(id.group, q);
                     }
                 }
             }
@@ -55,10 +67,11 @@ impl Supervisor {
     }
 
     /// Put an event a listener did not take back at the head of its pool.
-    pub(in crate::daemon) fn requeue_event(&mut self, gi: usize, q: Queued) {
+    pub(in crate::daemon) fn requeue_event(&mut self, gid: GroupId, q: Queued) {
         let serial = q.serial;
-        let g = &mut self.groups[gi];
-        let Some(pool) = g.pool.as_mut() else { return };
+        let Some(pool) = self.groups.get_mut(gid).and_then(|g| g.pool.as_mut()) else {
+            return;
+        };
         let pool_name = pool.name.clone();
         let dropped = pool.requeue(q);
         let len = pool.queue.len();
@@ -86,8 +99,8 @@ impl Supervisor {
         for ev in events {
             let ev = std::sync::Arc::new(ev);
             let mut serial = None;
-            for gi in 0..self.groups.len() {
-                let Some(pool) = self.groups[gi].pool.as_mut() else {
+            for gid in self.groups.ids() {
+                let Some(pool) = self.groups.get_mut(gid).and_then(|g| g.pool.as_mut()) else {
                     continue;
                 };
                 if !pool.wants(ev.kind) {
@@ -104,40 +117,49 @@ impl Supervisor {
             }
         }
         let identifier = self.config.supervisord.identifier.clone();
-        for gi in 0..self.groups.len() {
-            loop {
-                let g = &mut self.groups[gi];
-                let Some(pool) = g.pool.as_mut() else { break };
+        for gid in self.groups.ids() {
+            while let Some(pool) = self.groups.get(gid).and_then(|g| g.pool.as_ref()) {
                 if pool.queue.is_empty() {
                     break;
                 }
-                let ready = g.processes.iter().position(|p| {
-                    p.machine.state() == ProcessState::Running
-                        && p.stdin.is_some()
-                        && p.listener.as_ref().is_some_and(|l| {
-                            l.state == crate::events::listener::ListenerState::Ready
-                        })
+                let ready = self.group_processes(gid).into_iter().find(|&id| {
+                    self.groups.proc(id).is_some_and(|p| {
+                        p.machine.state() == ProcessState::Running
+                            && p.stdin.is_some()
+                            && p.listener.as_ref().is_some_and(|l| {
+                                l.state == crate::events::listener::ListenerState::Ready
+                            })
+                    })
                 });
-                let Some(pi) = ready else { break };
+                let Some(id) = ready else { break };
+                let Some(pool) = self.groups.get_mut(gid).and_then(|g| g.pool.as_mut()) else {
+                    break;
+                };
                 let Some(q) = pool.pop() else { break };
                 let envelope = crate::events::pool::envelope(&identifier, &pool.name, &q);
                 let serial = q.serial;
-                let p = &mut g.processes[pi];
+                let Some(p) = self.groups.proc_mut(id) else {
+                    break;
+                };
                 p.stdin_buf.extend(envelope);
                 if let Some(proto) = p.listener.as_mut() {
                     proto.sent_event();
                 }
                 p.listener_event = Some(q);
                 let name = p.config.name.clone();
-                if let Err(e) = self.flush_stdin(gi, pi) {
+                if let Err(e) = self.flush_stdin(id) {
                     self.log.log(
                         LogLevel::Debug,
                         &format!(
                             "epipe occurred while sending event {serial} to listener {name}: {e}"
                         ),
                     );
-                    if let Some(q) = self.groups[gi].processes[pi].listener_event.take() {
-                        self.requeue_event(gi, q);
+                    if let Some(q) = self
+                        .groups
+                        .proc_mut(id)
+                        .and_then(|p| p.listener_event.take())
+                    {
+                        self.requeue_event(id.group, q);
                     }
                     continue;
                 }
@@ -167,7 +189,7 @@ impl Supervisor {
             let wanted = self
                 .groups
                 .iter()
-                .filter_map(|g| g.pool.as_ref())
+                .filter_map(|(_, g)| g.pool.as_ref())
                 .any(|p| p.wants(kind));
             if !wanted {
                 self.ticks[i] = None;

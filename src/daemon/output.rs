@@ -3,6 +3,7 @@
 
 use crate::config::LogLevel;
 use crate::daemon::core::Supervisor;
+use crate::daemon::groups::ProcId;
 use crate::events::{Event, EventType};
 use crate::process::{Channel, spawn};
 use std::os::fd::AsRawFd;
@@ -16,13 +17,15 @@ impl Supervisor {
     /// Read what a child wrote on one channel into its log.  With `all`,
     /// read until the pipe is empty (the child is gone); otherwise up to the
     /// per-turn budget.  Closes the pipe at EOF.
-    pub(in crate::daemon) fn read_output(&mut self, gi: usize, pi: usize, ch: Channel, all: bool) {
-        if self.splice_output(gi, pi, ch, all) {
+    pub(in crate::daemon) fn read_output(&mut self, id: ProcId, ch: Channel, all: bool) {
+        if self.splice_output(id, ch, all) {
             return;
         }
         let mut total = 0usize;
         loop {
-            let p = &mut self.groups[gi].processes[pi];
+            let Some(p) = self.groups.proc_mut(id) else {
+                return;
+            };
             let fd = match ch {
                 Channel::Stdout => p.stdout.as_ref(),
                 Channel::Stderr => p.stderr.as_ref(),
@@ -55,16 +58,20 @@ impl Supervisor {
             }
             // One read is one chunk: even split by capture mode, it lands
             // in one file, rotated after it if it reached maxbytes.
-            let p = &mut self.groups[gi].processes[pi];
+            let Some(p) = self.groups.proc_mut(id) else {
+                return;
+            };
             let was_failing = p.log_failing;
             if let Some(log) = p.log_for(ch) {
                 log.begin_chunk();
             }
-            self.route_output(gi, pi, ch, n);
-            let p = &mut self.groups[gi].processes[pi];
+            self.route_output(id, ch, n);
+            let Some(p) = self.groups.proc_mut(id) else {
+                return;
+            };
             if let Some(Err(e)) = p.log_for(ch).map(|log| log.end_chunk()) {
                 // The writes' success in route_output cleared the flag.
-                self.log_failed(gi, pi, ch, "rotate", &e, was_failing);
+                self.log_failed(id, ch, "rotate", &e, was_failing);
             }
             if !all && total >= READ_BUDGET {
                 return;
@@ -77,18 +84,14 @@ impl Supervisor {
     /// bytes: no capture, no log events, not a listener's protocol channel,
     /// no debug copy to the main log, no syslog or ANSI stripping.  Returns
     /// false when the ordinary read path must be used.
-    pub(in crate::daemon) fn splice_output(
-        &mut self,
-        gi: usize,
-        pi: usize,
-        ch: Channel,
-        all: bool,
-    ) -> bool {
+    pub(in crate::daemon) fn splice_output(&mut self, id: ProcId, ch: Channel, all: bool) -> bool {
         if self.log.enabled(LogLevel::Debug) {
             return false;
         }
         let listening = self.has_pools();
-        let p = &mut self.groups[gi].processes[pi];
+        let Some(p) = self.groups.proc_mut(id) else {
+            return false;
+        };
         let cfg = match ch {
             Channel::Stdout => &p.config.stdout,
             Channel::Stderr => &p.config.stderr,
@@ -125,7 +128,7 @@ impl Supervisor {
             // data and keeps the program running.
             Err(e) => {
                 let already = p.log_failing;
-                self.log_failed(gi, pi, ch, "write", &e, already);
+                self.log_failed(id, ch, "write", &e, already);
                 false
             }
         }
@@ -135,14 +138,15 @@ impl Supervisor {
     /// mark it failing until a write succeeds.
     pub(in crate::daemon) fn log_failed(
         &mut self,
-        gi: usize,
-        pi: usize,
+        id: ProcId,
         ch: Channel,
         what: &str,
         e: &std::io::Error,
         already: bool,
     ) {
-        let p = &mut self.groups[gi].processes[pi];
+        let Some(p) = self.groups.proc_mut(id) else {
+            return;
+        };
         p.log_failing = true;
         if !already {
             let msg = format!(
@@ -157,12 +161,16 @@ impl Supervisor {
     /// Send `self.buf[..n]`, just read from a child, where it belongs: the
     /// channel log (zero-copy in the common case), capture mode, PROCESS_LOG
     /// events, and for a listener's stdout, the protocol.
-    pub(in crate::daemon) fn route_output(&mut self, gi: usize, pi: usize, ch: Channel, n: usize) {
+    pub(in crate::daemon) fn route_output(&mut self, id: ProcId, ch: Channel, n: usize) {
         let listening = self.has_pools();
-        let g = &mut self.groups[gi];
+        let Some(g) = self.groups.get_mut(id.group) else {
+            return;
+        };
         let group_name = &g.config.name;
-        let p = &mut g.processes[pi];
-        let data = &self.buf[..n];
+        let Some(p) = g.processes.get_mut(id.index()) else {
+            return;
+        };
+        let data = self.buf.get(..n).unwrap_or_default();
         let cfg = match ch {
             Channel::Stdout => &p.config.stdout,
             Channel::Stderr => &p.config.stderr,
@@ -229,14 +237,18 @@ impl Supervisor {
             None => p.log_failing = false,
             Some(e) => {
                 let already = p.log_failing;
-                self.log_failed(gi, pi, ch, "write", &e, already);
+                self.log_failed(id, ch, "write", &e, already);
             }
         }
         for ev in events {
             if ev.kind == EventType::ProcessCommunicationStdout
                 || ev.kind == EventType::ProcessCommunicationStderr
             {
-                let name = self.groups[gi].processes[pi].config.name.clone();
+                let name = self
+                    .groups
+                    .proc(id)
+                    .map(|p| p.config.name.clone())
+                    .unwrap_or_default();
                 self.log.log(
                     LogLevel::Debug,
                     &format!(
@@ -249,14 +261,16 @@ impl Supervisor {
             self.bus.publish(ev);
         }
         if !signals.is_empty() {
-            self.listener_signals(gi, pi, signals);
+            self.listener_signals(id, signals);
         }
     }
 
     /// The child is gone: what capture mode held back is ordinary output.
-    pub(in crate::daemon) fn flush_capture(&mut self, gi: usize, pi: usize) {
+    pub(in crate::daemon) fn flush_capture(&mut self, id: ProcId) {
         for ch in [Channel::Stdout, Channel::Stderr] {
-            let p = &mut self.groups[gi].processes[pi];
+            let Some(p) = self.groups.proc_mut(id) else {
+                return;
+            };
             let Some(c) = p.capture[ch as usize].as_mut() else {
                 continue;
             };
@@ -297,7 +311,7 @@ impl Supervisor {
         self.log.log(LogLevel::Info, "supervisord logreopen");
         self.log.reopen();
         let mut failures = Vec::new();
-        for g in &mut self.groups {
+        for g in self.groups.iter_mut() {
             for p in &mut g.processes {
                 for ch in [Channel::Stdout, Channel::Stderr] {
                     if let Some(l) = p.log_for(ch)
@@ -318,8 +332,10 @@ impl Supervisor {
     }
 
     /// Write buffered stdin data without blocking; the rest waits for POLLOUT.
-    pub(in crate::daemon) fn flush_stdin(&mut self, gi: usize, pi: usize) -> std::io::Result<()> {
-        let p = &mut self.groups[gi].processes[pi];
+    pub(in crate::daemon) fn flush_stdin(&mut self, id: ProcId) -> std::io::Result<()> {
+        let Some(p) = self.groups.proc_mut(id) else {
+            return Ok(());
+        };
         let Some(fd) = p.stdin.as_ref() else {
             p.stdin_buf.clear();
             return Ok(());

@@ -2,6 +2,7 @@
 //! leftovers at exit only when we really are PID 1 (outside a PID namespace,
 //! `kill(-1)` would hit every process of the user).
 
+use crate::daemon::os;
 use std::time::{Duration, Instant};
 
 pub fn is_pid1() -> bool {
@@ -26,35 +27,27 @@ pub fn final_sweep(grace: Duration) -> usize {
         return 0;
     }
     let mut reaped = 0;
-    // SAFETY: kill(2); as PID 1 in a namespace, -1 means every other process in it.
-    unsafe { libc::kill(-1, libc::SIGTERM) };
+    // As PID 1 in a namespace, -1 means every other process in it.
+    let _ = os::kill(-1, libc::SIGTERM);
     let deadline = Instant::now() + grace;
     loop {
-        let mut status = 0;
-        // SAFETY: waitpid with a valid pointer.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid > 0 {
-            reaped += 1;
-            continue;
-        }
-        if pid < 0 {
-            return reaped; // ECHILD: nothing left
+        match os::wait(-1, false) {
+            Ok(Some(_)) => {
+                reaped += 1;
+                continue;
+            }
+            Err(_) => return reaped, // ECHILD: nothing left
+            Ok(None) => {}
         }
         if Instant::now() >= deadline {
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    // SAFETY: as above.
-    unsafe { libc::kill(-1, libc::SIGKILL) };
-    loop {
-        let mut status = 0;
-        // SAFETY: blocking waitpid until ECHILD; everything left got SIGKILL.
-        let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
-        if pid > 0 {
-            reaped += 1;
-        } else if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return reaped;
-        }
+    let _ = os::kill(-1, libc::SIGKILL);
+    // Blocking waits until ECHILD: everything left got SIGKILL.
+    while let Ok(Some(_)) = os::wait(-1, true) {
+        reaped += 1;
     }
+    reaped
 }

@@ -4,6 +4,7 @@
 use crate::config::{Loaded, LogLevel};
 use crate::daemon::control::{base_env, server_url};
 use crate::daemon::core::{Mood, Supervisor};
+use crate::daemon::groups::GroupId;
 use crate::daemon::pid1;
 use crate::daemon::sockets::PidFile;
 use crate::daemon::startup::warn_if_main_log_unrotatable;
@@ -29,38 +30,32 @@ impl Supervisor {
     /// highest remaining priority at once (SPEC Part C), lower priorities
     /// only after those are down.  Returns true when nothing is left running.
     pub(in crate::daemon) fn stop_phase(&mut self, now: Instant) -> bool {
-        let unstopped: Vec<usize> = (0..self.groups.len())
-            .filter(|&gi| {
-                self.groups[gi]
-                    .processes
-                    .iter()
-                    .any(|p| !p.machine.state().is_stopped())
-            })
-            .collect();
-        let Some(top) = unstopped
+        let unstopped: Vec<(GroupId, i64)> = self
+            .groups
             .iter()
-            .map(|&gi| self.groups[gi].config.priority)
-            .max()
-        else {
+            .filter(|(_, g)| g.processes.iter().any(|p| !p.machine.state().is_stopped()))
+            .map(|(gid, g)| (gid, g.config.priority))
+            .collect();
+        let Some(top) = unstopped.iter().map(|&(_, prio)| prio).max() else {
             return true;
         };
-        let top_groups: Vec<usize> = unstopped
+        let top_groups: Vec<GroupId> = unstopped
             .into_iter()
-            .filter(|&gi| self.groups[gi].config.priority == top)
+            .filter(|&(_, prio)| prio == top)
+            .map(|(gid, _)| gid)
             .collect();
         if self.draining(top, &top_groups, now) {
             return false;
         }
-        for gi in top_groups {
-            self.stop_group(gi, now);
+        for gid in top_groups {
+            self.stop_group(gid, now);
         }
         if self.last_wait_report.is_none_or(|t| now >= t + WAIT_REPORT) {
             let names: Vec<&str> = self
                 .groups
-                .iter()
-                .flat_map(|g| g.processes.iter())
-                .filter(|p| !p.machine.state().is_stopped())
-                .map(|p| p.config.name.as_str())
+                .processes()
+                .filter(|(_, p)| !p.machine.state().is_stopped())
+                .map(|(_, p)| p.config.name.as_str())
                 .collect();
             if !names.is_empty() {
                 let msg = format!("waiting for {} to die", names.join(", "));
@@ -76,13 +71,21 @@ impl Supervisor {
     /// default) are stopped last so that they hear the others stop, as in
     /// Supervisor, where each group is stopped in a later pass of its loop
     /// and pools dispatch in between.  Bounded by [`LISTENER_DRAIN`].
-    pub(in crate::daemon) fn draining(&mut self, top: i64, groups: &[usize], now: Instant) -> bool {
-        if !groups.iter().any(|&gi| self.groups[gi].pool.is_some()) {
+    pub(in crate::daemon) fn draining(
+        &mut self,
+        top: i64,
+        groups: &[GroupId],
+        now: Instant,
+    ) -> bool {
+        let has_pool = |s: &Self, gid: GroupId| s.groups.get(gid).is_some_and(|g| g.pool.is_some());
+        if !groups.iter().any(|&gid| has_pool(self, gid)) {
             return false;
         }
         self.dispatch_events();
-        let pending = groups.iter().any(|&gi| {
-            let g = &self.groups[gi];
+        let pending = groups.iter().any(|&gid| {
+            let Some(g) = self.groups.get(gid) else {
+                return false;
+            };
             let live = g.processes.iter().any(|p| {
                 p.machine.state() == ProcessState::Running
                     && p.listener

@@ -26,13 +26,17 @@ impl Supervisor {
         let mut changed = Vec::new();
         let mut removed = Vec::new();
         for g in &new {
-            match self.groups.iter().find(|a| a.config.name == g.name) {
+            match self
+                .groups
+                .find(&g.name)
+                .and_then(|gid| self.groups.get(gid))
+            {
                 None => added.push(Value::String(g.name.clone())),
                 Some(a) if a.config != *g => changed.push(Value::String(g.name.clone())),
                 _ => {}
             }
         }
-        for a in &self.groups {
+        for (_, a) in self.groups.iter() {
             if !new.iter().any(|g| g.name == a.config.name) {
                 removed.push(Value::String(a.config.name.clone()));
             }
@@ -57,17 +61,17 @@ impl Supervisor {
     }
 
     pub(in crate::daemon) fn remove_process_group(&mut self, name: &str) -> RpcResult {
-        let gi = self
+        let gid = self
             .find_group(name)
             .ok_or_else(|| bad(faults::BAD_NAME, name))?;
-        if self.groups[gi]
-            .processes
-            .iter()
-            .any(|p| !p.machine.state().is_stopped())
+        if self
+            .groups
+            .get(gid)
+            .is_some_and(|g| g.processes.iter().any(|p| !p.machine.state().is_stopped()))
         {
             return Err(bad(faults::STILL_RUNNING, name));
         }
-        self.remove_group(gi);
+        self.remove_group(gid);
         Ok(Value::Bool(true))
     }
 }

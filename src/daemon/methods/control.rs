@@ -3,6 +3,7 @@ use super::call::Call;
 use crate::daemon::bridge::RpcResult;
 use crate::daemon::calls::{arg_str, arg_wait, bad, incorrect, result_struct};
 use crate::daemon::core::Supervisor;
+use crate::daemon::groups::ProcId;
 use crate::daemon::waiters::{self, Outcome, Pending};
 use crate::events::Event;
 use crate::process::spawn;
@@ -20,11 +21,13 @@ impl Supervisor {
             Some(other) => return Err(bad(faults::INCORRECT_PARAMETERS, other.py_str())),
             None => return Err(incorrect()),
         };
-        let (gi, pi) = match self.resolve(&name)? {
-            (gi, Some(pi)) => (gi, pi),
-            _ => return Err(bad(faults::BAD_NAME, &name)),
+        let Ok((_, Some(id))) = self.resolve(&name) else {
+            return Err(bad(faults::BAD_NAME, &name));
         };
-        let proc_ = &mut self.groups[gi].processes[pi];
+        let proc_ = self
+            .groups
+            .proc_mut(id)
+            .ok_or_else(|| bad(faults::BAD_NAME, &name))?;
         if proc_.machine.pid == 0 || proc_.machine.state() == ProcessState::Stopping {
             return Err(bad(faults::NOT_RUNNING, &name));
         }
@@ -32,7 +35,7 @@ impl Supervisor {
             return Err(bad(faults::NO_FILE, &name));
         }
         proc_.stdin_buf.extend(chars);
-        self.flush_stdin(gi, pi)
+        self.flush_stdin(id)
             .map_err(|_| bad(faults::NO_FILE, &name))?;
         Ok(Value::Bool(true))
     }
@@ -43,28 +46,26 @@ impl Supervisor {
         wait: bool,
         now: Instant,
     ) -> Outcome {
-        let (gi, pi) = match self.resolve(spec) {
-            Ok((gi, Some(pi))) => (gi, pi),
-            Ok((gi, None)) => {
-                let name = self.groups[gi].config.name.clone();
-                return self.start_group(&name, wait, now);
-            }
-            Err(f) => return Outcome::Done(Err(f)),
-        };
-        Outcome::from_start(self.start_one(gi, pi, spec, wait, now))
+        match self.resolve(spec) {
+            Ok((_, Some(id))) => Outcome::from_start(self.start_one(id, spec, wait, now)),
+            Ok((gid, None)) => self.start_many(self.group_processes(gid), wait, now),
+            Err(f) => Outcome::Done(Err(f)),
+        }
     }
 
     /// startProcess on one process: Ok(None) = done, Ok(Some) = wait.
     pub(in crate::daemon) fn start_one(
         &mut self,
-        gi: usize,
-        pi: usize,
+        id: ProcId,
         spec: &str,
         wait: bool,
         now: Instant,
     ) -> Result<Option<Pending>, Fault> {
         let daemon_path = self.daemon_path();
-        let p = &self.groups[gi].processes[pi];
+        let p = self
+            .groups
+            .proc(id)
+            .ok_or_else(|| bad(faults::BAD_NAME, spec))?;
         let program_path = p
             .config
             .environment
@@ -88,15 +89,19 @@ impl Supervisor {
             }
             _ => {}
         }
-        self.drive(gi, pi, Input::Start, now);
+        self.drive(id, Input::Start, now);
         self.reap(now);
-        if self.groups[gi].processes[pi].machine.spawnerr.is_some() {
+        if self
+            .groups
+            .proc(id)
+            .is_some_and(|p| p.machine.spawnerr.is_some())
+        {
             return Err(bad(faults::SPAWN_ERROR, spec));
         }
-        self.drive(gi, pi, Input::Tick { may_start: true }, Instant::now());
-        let state = self.groups[gi].processes[pi].machine.state();
-        if wait && state != ProcessState::Running {
-            let (group, name, since) = self.waiter_key(gi, pi);
+        let later = self.os.now();
+        self.drive(id, Input::Tick { may_start: true }, later);
+        if wait && self.state_of(id) != Some(ProcessState::Running) {
+            let (group, name, since) = self.waiter_key(id);
             return Ok(Some(Pending::Start {
                 group,
                 name,
@@ -113,25 +118,22 @@ impl Supervisor {
         wait: bool,
         now: Instant,
     ) -> Outcome {
-        let Some(gi) = self.find_group(name) else {
+        let Some(gid) = self.find_group(name) else {
             return Outcome::Done(Err(bad(faults::BAD_NAME, name)));
         };
-        let list = (0..self.groups[gi].processes.len())
-            .map(|pi| (gi, pi))
-            .collect();
-        self.start_many(list, wait, now)
+        self.start_many(self.group_processes(gid), wait, now)
     }
 
     pub(in crate::daemon) fn start_many(
         &mut self,
-        list: Vec<(usize, usize)>,
+        list: Vec<ProcId>,
         wait: bool,
         now: Instant,
     ) -> Outcome {
         self.for_many(
             list,
-            |s, gi, pi| !s.groups[gi].processes[pi].machine.state().is_running(),
-            |s, gi, pi, spec| s.start_one(gi, pi, spec, wait, now),
+            |s, id| s.state_of(id).is_some_and(|st| !st.is_running()),
+            |s, id, spec| s.start_one(id, spec, wait, now),
             now,
         )
     }
@@ -141,23 +143,20 @@ impl Supervisor {
     /// complete.
     pub(in crate::daemon) fn for_many(
         &mut self,
-        list: Vec<(usize, usize)>,
-        wanted: impl Fn(&Self, usize, usize) -> bool,
-        mut op: impl FnMut(&mut Self, usize, usize, &str) -> Result<Option<Pending>, Fault>,
+        list: Vec<ProcId>,
+        wanted: impl Fn(&Self, ProcId) -> bool,
+        mut op: impl FnMut(&mut Self, ProcId, &str) -> Result<Option<Pending>, Fault>,
         now: Instant,
     ) -> Outcome {
         let mut results = Vec::new();
         let mut waiting = Vec::new();
-        for (gi, pi) in list {
-            if !wanted(self, gi, pi) {
+        for id in list {
+            if !wanted(self, id) {
                 continue;
             }
-            let spec = self.namespec(gi, pi);
-            let (g, n) = (
-                self.groups[gi].config.name.clone(),
-                self.groups[gi].processes[pi].config.name.clone(),
-            );
-            match op(self, gi, pi, &spec) {
+            let spec = self.namespec(id);
+            let (g, n) = self.names(id);
+            match op(self, id, &spec) {
                 Ok(None) => results.push(result_struct(&n, &g, faults::SUCCESS, "OK")),
                 Ok(Some(p)) => waiting.push((g, n, p)),
                 Err(f) => results.push(result_struct(&n, &g, f.code, &f.string)),
@@ -176,51 +175,45 @@ impl Supervisor {
         wait: bool,
         now: Instant,
     ) -> Outcome {
-        let (gi, pi) = match self.resolve(spec) {
-            Ok((gi, Some(pi))) => (gi, pi),
-            Ok((gi, None)) => {
-                let name = self.groups[gi].config.name.clone();
-                return self.stop_group_rpc(&name, wait, now);
-            }
-            Err(f) => return Outcome::Done(Err(f)),
-        };
-        Outcome::from_start(self.stop_one(gi, pi, spec, wait, now))
+        match self.resolve(spec) {
+            Ok((_, Some(id))) => Outcome::from_start(self.stop_one(id, spec, wait, now)),
+            Ok((gid, None)) => self.stop_many(self.group_processes(gid), wait, now),
+            Err(f) => Outcome::Done(Err(f)),
+        }
     }
 
     pub(in crate::daemon) fn stop_one(
         &mut self,
-        gi: usize,
-        pi: usize,
+        id: ProcId,
         spec: &str,
         wait: bool,
         now: Instant,
     ) -> Result<Option<Pending>, Fault> {
-        if !self.groups[gi].processes[pi].machine.state().is_running() {
-            self.hold_if_exited(gi, pi, now);
+        if !self.state_of(id).is_some_and(ProcessState::is_running) {
+            self.hold_if_exited(id, now);
             return Err(bad(faults::NOT_RUNNING, spec));
         }
-        self.drive(gi, pi, Input::Stop, now);
-        if self.groups[gi].processes[pi].machine.state() == ProcessState::Unknown {
+        self.drive(id, Input::Stop, now);
+        if self.state_of(id) == Some(ProcessState::Unknown) {
             return Err(bad(
                 faults::FAILED,
                 format!("unknown problem killing {spec}"),
             ));
         }
         self.reap(now);
-        if wait && !self.groups[gi].processes[pi].machine.state().is_stopped() {
-            let (group, name, since) = self.waiter_key(gi, pi);
+        if wait && !self.state_of(id).is_none_or(ProcessState::is_stopped) {
+            let (group, name, since) = self.waiter_key(id);
             return Ok(Some(Pending::Stop { group, name, since }));
         }
         Ok(None)
     }
 
-    /// What a deferred answer keeps to find its process again (by name:
-    /// indices move when groups are added or removed) and the mark in its
-    /// state trail at the time of the call.
-    pub(in crate::daemon) fn waiter_key(&self, gi: usize, pi: usize) -> (String, String, u64) {
-        let g = &self.groups[gi];
-        let p = &g.processes[pi];
-        (g.config.name.clone(), p.config.name.clone(), p.trail.mark())
+    /// What a deferred answer keeps to find its process again (its names)
+    /// and the mark in its state trail at the time of the call.
+    pub(in crate::daemon) fn waiter_key(&self, id: ProcId) -> (String, String, u64) {
+        let (g, n) = self.names(id);
+        let mark = self.groups.proc(id).map_or(0, |p| p.trail.mark());
+        (g, n, mark)
     }
 
     pub(in crate::daemon) fn stop_group_rpc(
@@ -229,48 +222,44 @@ impl Supervisor {
         wait: bool,
         now: Instant,
     ) -> Outcome {
-        let Some(gi) = self.find_group(name) else {
+        let Some(gid) = self.find_group(name) else {
             return Outcome::Done(Err(bad(faults::BAD_NAME, name)));
         };
-        let list = (0..self.groups[gi].processes.len())
-            .map(|pi| (gi, pi))
-            .collect();
-        self.stop_many(list, wait, now)
+        self.stop_many(self.group_processes(gid), wait, now)
     }
 
     /// A program caught between two runs of a crash loop (EXITED, its
     /// autorestart due) is not in Supervisor's RUNNING_STATES, so a stop
     /// skips it, and the restart would undo the stop: cancel that restart.
-    pub(in crate::daemon) fn hold_if_exited(&mut self, gi: usize, pi: usize, now: Instant) {
-        if self.groups[gi].processes[pi].machine.state() == ProcessState::Exited {
-            self.drive(gi, pi, Input::Stop, now);
+    pub(in crate::daemon) fn hold_if_exited(&mut self, id: ProcId, now: Instant) {
+        if self.state_of(id) == Some(ProcessState::Exited) {
+            self.drive(id, Input::Stop, now);
         }
     }
 
     pub(in crate::daemon) fn stop_many(
         &mut self,
-        list: Vec<(usize, usize)>,
+        list: Vec<ProcId>,
         wait: bool,
         now: Instant,
     ) -> Outcome {
         let outcome = self.for_many(
             list.clone(),
-            |s, gi, pi| s.groups[gi].processes[pi].machine.state().is_running(),
-            |s, gi, pi, spec| s.stop_one(gi, pi, spec, wait, now),
+            |s, id| s.state_of(id).is_some_and(ProcessState::is_running),
+            |s, id, spec| s.stop_one(id, spec, wait, now),
             now,
         );
         // After the stops, not before: each stop reaps, and a program that
         // exited on its own meanwhile is EXITED only now.
-        for (gi, pi) in list {
-            self.hold_if_exited(gi, pi, now);
+        for id in list {
+            self.hold_if_exited(id, now);
         }
         outcome
     }
 
     pub(in crate::daemon) fn signal_one(
         &mut self,
-        gi: usize,
-        pi: usize,
+        id: ProcId,
         spec: &str,
         sig: &Value,
     ) -> Result<(), Fault> {
@@ -281,7 +270,10 @@ impl Supervisor {
                 .map_err(|_| bad(faults::BAD_SIGNAL, n))?,
             _ => return Err(incorrect()),
         };
-        let p = &self.groups[gi].processes[pi];
+        let p = self
+            .groups
+            .proc(id)
+            .ok_or_else(|| bad(faults::BAD_NAME, spec))?;
         if !p.machine.state().is_signallable() {
             return Err(bad(faults::NOT_RUNNING, spec));
         }
@@ -294,15 +286,13 @@ impl Supervisor {
                 crate::process::state::signal_name(signum)
             ),
         );
-        // SAFETY: kill(2).
-        if unsafe { libc::kill(pid, signum) } != 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::ESRCH) {
-                return Err(bad(
-                    faults::FAILED,
-                    format!("unknown problem sending sig {spec} ({pid}): {e}"),
-                ));
-            }
+        if let Err(e) = self.os.kill(pid, signum)
+            && e.raw_os_error() != Some(libc::ESRCH)
+        {
+            return Err(bad(
+                faults::FAILED,
+                format!("unknown problem sending sig {spec} ({pid}): {e}"),
+            ));
         }
         Ok(())
     }
@@ -311,42 +301,27 @@ impl Supervisor {
         let spec = arg_str(p, 0)?.to_string();
         let sig = p.get(1).cloned().ok_or_else(incorrect)?;
         match self.resolve(&spec)? {
-            (gi, Some(pi)) => self
-                .signal_one(gi, pi, &spec, &sig)
-                .map(|()| Value::Bool(true)),
-            (gi, None) => {
-                let name = self.groups[gi].config.name.clone();
-                self.signal_group_rpc(&name, &sig)
-            }
+            (_, Some(id)) => self.signal_one(id, &spec, &sig).map(|()| Value::Bool(true)),
+            (gid, None) => Ok(self.signal_many(&self.group_processes(gid), &sig)),
         }
     }
 
     pub(in crate::daemon) fn signal_group_rpc(&mut self, name: &str, sig: &Value) -> RpcResult {
-        let gi = self
+        let gid = self
             .find_group(name)
             .ok_or_else(|| bad(faults::BAD_NAME, name))?;
-        let list: Vec<(usize, usize)> = (0..self.groups[gi].processes.len())
-            .map(|pi| (gi, pi))
-            .collect();
-        Ok(self.signal_many(&list, sig))
+        Ok(self.signal_many(&self.group_processes(gid), sig))
     }
 
-    pub(in crate::daemon) fn signal_many(&mut self, list: &[(usize, usize)], sig: &Value) -> Value {
+    pub(in crate::daemon) fn signal_many(&mut self, list: &[ProcId], sig: &Value) -> Value {
         let mut results = Vec::new();
-        for &(gi, pi) in list {
-            if !self.groups[gi].processes[pi]
-                .machine
-                .state()
-                .is_signallable()
-            {
+        for &id in list {
+            if !self.state_of(id).is_some_and(ProcessState::is_signallable) {
                 continue;
             }
-            let spec = self.namespec(gi, pi);
-            let (g, n) = (
-                self.groups[gi].config.name.clone(),
-                self.groups[gi].processes[pi].config.name.clone(),
-            );
-            results.push(match self.signal_one(gi, pi, &spec, sig) {
+            let spec = self.namespec(id);
+            let (g, n) = self.names(id);
+            results.push(match self.signal_one(id, &spec, sig) {
                 Ok(()) => result_struct(&n, &g, faults::SUCCESS, "OK"),
                 Err(f) => result_struct(&n, &g, f.code, &f.string),
             });

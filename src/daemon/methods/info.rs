@@ -4,6 +4,7 @@ use super::call::Call;
 use crate::config::ChildLogTarget;
 use crate::daemon::calls::{arg_str, bad, capped, epoch};
 use crate::daemon::core::Supervisor;
+use crate::daemon::groups::ProcId;
 use crate::daemon::waiters::Outcome;
 use crate::process::state::ProcessState;
 use crate::process::{Channel, spawn};
@@ -42,8 +43,10 @@ pub fn timedelta(secs: i64) -> String {
 
 impl Supervisor {
     /// `getProcessInfo`'s struct.
-    pub fn process_info(&self, gi: usize, pi: usize) -> Value {
-        let f = self.info_fields(gi, pi, epoch(Some(SystemTime::now())));
+    pub fn process_info(&self, id: ProcId) -> Value {
+        let Some(f) = self.info_fields(id, epoch(Some(SystemTime::now()))) else {
+            return Value::Struct(Vec::new());
+        };
         Value::Struct(vec![
             ("name".into(), Value::String(f.name.into())),
             ("group".into(), Value::String(f.group.into())),
@@ -73,15 +76,11 @@ impl Supervisor {
 
     /// The same struct as [`Supervisor::process_info`], written straight
     /// into a response body (no value tree: this is the hot RPC).
-    pub(in crate::daemon) fn write_process_info(
-        &self,
-        gi: usize,
-        pi: usize,
-        now: i64,
-        out: &mut Vec<u8>,
-    ) {
+    pub(in crate::daemon) fn write_process_info(&self, id: ProcId, now: i64, out: &mut Vec<u8>) {
         use crate::rpc::codec::direct::*;
-        let f = self.info_fields(gi, pi, now);
+        let Some(f) = self.info_fields(id, now) else {
+            return;
+        };
         struct_start(out);
         member_str(out, "name", f.name);
         member_str(out, "group", f.group);
@@ -122,8 +121,8 @@ impl Supervisor {
         let mut out = Vec::with_capacity(200 + all.len() * 900);
         response_start(&mut out);
         array_start(&mut out);
-        for (gi, pi) in all {
-            self.write_process_info(gi, pi, now, &mut out);
+        for id in all {
+            self.write_process_info(id, now, &mut out);
         }
         array_end(&mut out);
         response_end(&mut out);
@@ -131,9 +130,8 @@ impl Supervisor {
     }
 
     /// Everything getProcessInfo reports, borrowed where possible.
-    pub(in crate::daemon) fn info_fields(&self, gi: usize, pi: usize, now: i64) -> InfoFields<'_> {
-        let g = &self.groups[gi];
-        let p = &g.processes[pi];
+    pub(in crate::daemon) fn info_fields(&self, id: ProcId, now: i64) -> Option<InfoFields<'_>> {
+        let (g, p) = self.groups.with_group(id)?;
         let start = epoch(p.laststart_wall);
         let stop = epoch(p.laststop_wall);
         let state = p.machine.state();
@@ -163,7 +161,7 @@ impl Supervisor {
             }
             _ => String::new(),
         };
-        InfoFields {
+        Some(InfoFields {
             name: &p.config.name,
             group: &g.config.name,
             start: capped(start),
@@ -176,7 +174,7 @@ impl Supervisor {
             stderr_logfile: path(&p.stderr_logfile),
             pid: p.machine.pid,
             description,
-        }
+        })
     }
 
     pub(in crate::daemon) fn all_config_info(&self) -> Value {
@@ -184,12 +182,9 @@ impl Supervisor {
         for g in &self.config.groups {
             let active = self.find_group(&g.name);
             for pc in &g.processes {
-                let resolved = active.and_then(|gi| {
-                    self.groups[gi]
-                        .processes
-                        .iter()
-                        .find(|p| p.config.name == pc.name)
-                });
+                let resolved = active
+                    .and_then(|gid| self.groups.find_in(gid, &pc.name))
+                    .and_then(|id| self.groups.proc(id));
                 let logname = |t: &ChildLogTarget, ch: Channel| -> Value {
                     if let Some(p) = resolved {
                         let x = match ch {
@@ -333,7 +328,7 @@ pub(super) fn pid(_: &mut Supervisor, _: &Call<'_>) -> Outcome {
 pub(super) fn process_info(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
     arg_str(c.params, 0)
         .and_then(|n| match s.resolve(n)? {
-            (gi, Some(pi)) => Ok(s.process_info(gi, pi)),
+            (_, Some(id)) => Ok(s.process_info(id)),
             _ => Err(bad(faults::BAD_NAME, n)),
         })
         .into()
@@ -342,9 +337,7 @@ pub(super) fn process_info(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
 pub(super) fn all_process_info(s: &mut Supervisor, _: &Call<'_>) -> Outcome {
     let all = s.all_processes(true);
     Ok(Value::Array(
-        all.into_iter()
-            .map(|(gi, pi)| s.process_info(gi, pi))
-            .collect(),
+        all.into_iter().map(|id| s.process_info(id)).collect(),
     ))
     .into()
 }

@@ -4,6 +4,7 @@ use super::call::Call;
 use crate::daemon::bridge::{LogWhat, RpcResult};
 use crate::daemon::calls::{arg_int, arg_str, bad, result_struct};
 use crate::daemon::core::Supervisor;
+use crate::daemon::groups::ProcId;
 use crate::daemon::waiters::Outcome;
 use crate::process::Channel;
 use crate::rpc::{Fault, Value, faults};
@@ -110,11 +111,10 @@ impl Supervisor {
     pub(in crate::daemon) fn read_process_log(&self, p: &[Value], ch: Channel) -> RpcResult {
         let name = arg_str(p, 0)?;
         let (offset, length) = (arg_int(p, 1)?, arg_int(p, 2)?);
-        let (gi, pi) = match self.resolve(name)? {
-            (gi, Some(pi)) => (gi, pi),
-            _ => return Err(bad(faults::BAD_NAME, name)),
+        let (_, Some(id)) = self.resolve(name)? else {
+            return Err(bad(faults::BAD_NAME, name));
         };
-        let path = match self.log_path(gi, pi, ch) {
+        let path = match self.log_path(id, ch) {
             Some(x) if x.exists() => x,
             other => {
                 return Err(bad(
@@ -132,11 +132,10 @@ impl Supervisor {
     pub(in crate::daemon) fn tail_process_log(&self, p: &[Value], ch: Channel) -> RpcResult {
         let name = arg_str(p, 0)?;
         let (offset, length) = (arg_int(p, 1)?, arg_int(p, 2)?);
-        let (gi, pi) = match self.resolve(name)? {
-            (gi, Some(pi)) => (gi, pi),
-            _ => return Err(bad(faults::BAD_NAME, name)),
+        let (_, Some(id)) = self.resolve(name)? else {
+            return Err(bad(faults::BAD_NAME, name));
         };
-        match self.log_path(gi, pi, ch) {
+        match self.log_path(id, ch) {
             Some(x) if x.exists() => Ok(tail_file(&x, offset, length)),
             _ => Ok(Value::Array(vec![
                 Value::String(String::new()),
@@ -146,14 +145,13 @@ impl Supervisor {
         }
     }
 
-    pub(in crate::daemon) fn clear_process_logs(
-        &mut self,
-        gi: usize,
-        pi: usize,
-    ) -> Result<(), Fault> {
-        let name = self.groups[gi].processes[pi].config.name.clone();
+    pub(in crate::daemon) fn clear_process_logs(&mut self, id: ProcId) -> Result<(), Fault> {
         let strip = self.config.supervisord.strip_ansi;
-        let p = &mut self.groups[gi].processes[pi];
+        let p = self
+            .groups
+            .proc_mut(id)
+            .ok_or_else(|| Fault::new(faults::BAD_NAME))?;
+        let name = p.config.name.clone();
         // Logs open at first spawn; a never-started process may have none yet.
         if p.ensure_logs(strip).is_err() {
             return Err(bad(faults::FAILED, &name));
@@ -171,7 +169,7 @@ impl Supervisor {
         let path = match what {
             LogWhat::Main => self.log.path().map(Path::to_path_buf),
             LogWhat::Process(spec, ch) => match self.resolve(spec).ok()? {
-                (gi, Some(pi)) => self.log_path(gi, pi, *ch),
+                (_, Some(id)) => self.log_path(id, *ch),
                 _ => None,
             },
         }?;
@@ -206,7 +204,7 @@ pub(super) fn tail_stderr(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
 pub(super) fn clear_process_logs(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
     arg_str(c.params, 0)
         .and_then(|n| match s.resolve(n)? {
-            (gi, Some(pi)) => s.clear_process_logs(gi, pi).map(|()| Value::Bool(true)),
+            (_, Some(id)) => s.clear_process_logs(id).map(|()| Value::Bool(true)),
             _ => Err(bad(faults::BAD_NAME, n)),
         })
         .into()
@@ -214,12 +212,9 @@ pub(super) fn clear_process_logs(s: &mut Supervisor, c: &Call<'_>) -> Outcome {
 
 pub(super) fn clear_all_process_logs(s: &mut Supervisor, _: &Call<'_>) -> Outcome {
     let mut results = Vec::new();
-    for (gi, pi) in s.all_processes(false) {
-        let (name, group) = (
-            s.groups[gi].processes[pi].config.name.clone(),
-            s.groups[gi].config.name.clone(),
-        );
-        let r = s.clear_process_logs(gi, pi);
+    for id in s.all_processes(false) {
+        let (group, name) = s.names(id);
+        let r = s.clear_process_logs(id);
         results.push(match r {
             Ok(()) => result_struct(&name, &group, faults::SUCCESS, "OK"),
             Err(f) => result_struct(&name, &group, f.code, &f.string),

@@ -79,8 +79,7 @@ impl Supervisor {
 
 impl waiters::Daemon for Supervisor {
     fn process(&self, group: &str, name: &str) -> Option<waiters::ProcessView<'_>> {
-        let (gi, pi) = self.find_process(group, name)?;
-        let p = &self.groups[gi].processes[pi];
+        let p = self.groups.proc(self.find_process(group, name)?)?;
         Some(waiters::ProcessView {
             state: p.machine.state(),
             spawn_failed: p.machine.spawnerr.is_some(),
