@@ -626,7 +626,7 @@ pub fn check_basic_auth(header: Option<&str>, username: &str, password: &str) ->
     if !scheme.eq_ignore_ascii_case("basic") {
         return false;
     }
-    let Some(decoded) = base64_decode(token.trim()) else {
+    let Some(decoded) = crate::base64::decode_strict(token.trim()) else {
         return false;
     };
     let Ok(decoded) = String::from_utf8(decoded) else {
@@ -642,57 +642,6 @@ pub fn check_basic_auth(header: Option<&str>, username: &str, password: &str) ->
         Some(hex) => sha1_hex(pass.as_bytes()).eq_ignore_ascii_case(hex),
         None => pass == password,
     }
-}
-
-/// Standard base64 (with or without padding); None if malformed.  Padding
-/// ends the data: anything after it but more `=` is malformed, as Python's
-/// `base64.decodebytes` says (`Incorrect padding`).
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for (i, c) in s.bytes().enumerate() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' if s.as_bytes()[i..].iter().all(|&b| b == b'=') => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
-pub fn base64_encode(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if c.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
 }
 
 /// SHA-1 (for `{SHA}` passwords, as Supervisor supports), hex-encoded.
@@ -764,26 +713,8 @@ mod tests {
     }
 
     #[test]
-    fn base64_round_trip() {
-        for s in ["", "a", "ab", "abc", "user:pass", "üñï:çødé"] {
-            assert_eq!(
-                base64_decode(&base64_encode(s.as_bytes())).as_deref(),
-                Some(s.as_bytes())
-            );
-        }
-        assert_eq!(base64_decode("dXNlcjpwYXNz"), Some(b"user:pass".to_vec()));
-        assert_eq!(base64_decode("!!"), None);
-        assert_eq!(
-            base64_decode("dXNlcjpwYXNz==="),
-            Some(b"user:pass".to_vec())
-        );
-        assert_eq!(base64_decode("dXNlcjpwYXNz===garbage"), None);
-        assert_eq!(base64_decode("dXNlcg==cGFzcw=="), None);
-    }
-
-    #[test]
     fn basic_auth_plain_and_sha() {
-        let h = format!("Basic {}", base64_encode(b"user:thepassword"));
+        let h = format!("Basic {}", crate::base64::encode(b"user:thepassword"));
         assert!(check_basic_auth(Some(&h), "user", "thepassword"));
         assert!(check_basic_auth(
             Some(&h),
