@@ -617,7 +617,10 @@ fn write_response<C: Write + ?Sized>(conn: &mut C, resp: &Response, close: bool)
     conn.flush()
 }
 
-/// HTTP Basic auth check.  `password` is plain text or `{SHA}` + hex SHA-1.
+/// HTTP Basic auth check.  `password` is plain text or `{SHA}` + hex SHA-1
+/// (either case).  The name and password are both always compared, each
+/// through [`secret_eq`], so the time taken tells nothing of where a guess
+/// went wrong.
 pub fn check_basic_auth(header: Option<&str>, username: &str, password: &str) -> bool {
     let Some(h) = header else { return false };
     let Some((scheme, token)) = h.trim().split_once(' ') else {
@@ -635,17 +638,52 @@ pub fn check_basic_auth(header: Option<&str>, username: &str, password: &str) ->
     let Some((user, pass)) = decoded.split_once(':') else {
         return false;
     };
-    if user != username {
-        return false;
+    let user_ok = secret_eq(&sha1(user.as_bytes()), &sha1(username.as_bytes()));
+    let given = sha1(pass.as_bytes());
+    let pass_ok = match password.strip_prefix("{SHA}") {
+        // A stored hash that is not 40 hex digits matches nothing.
+        Some(hex) => hex_digest(hex).is_some_and(|want| secret_eq(&given, &want)),
+        None => secret_eq(&given, &sha1(password.as_bytes())),
+    };
+    user_ok & pass_ok
+}
+
+/// The 20 bytes of a 40-digit hex SHA-1 (either case).
+fn hex_digest(hex: &str) -> Option<[u8; 20]> {
+    let b = hex.as_bytes();
+    if b.len() != 40 {
+        return None;
     }
-    match password.strip_prefix("{SHA}") {
-        Some(hex) => sha1_hex(pass.as_bytes()).eq_ignore_ascii_case(hex),
-        None => pass == password,
+    let mut out = [0u8; 20];
+    for (o, pair) in out.iter_mut().zip(b.chunks(2)) {
+        let digit = |c: u8| char::from(c).to_digit(16);
+        *o = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
     }
+    Some(out)
+}
+
+/// Equality of two digests in a time that does not depend on where they
+/// differ: every byte is looked at, with no early exit.  Both sides are
+/// SHA-1 digests of the secrets (20 bytes each), so a secret's length
+/// shows only as far as hashing it takes one 64-byte block more or less
+/// (an accepted leak: a length in blocks, never a content).
+fn secret_eq(a: &[u8; 20], b: &[u8; 20]) -> bool {
+    let mut diff = 0u8;
+    for (x, y) in a.iter().zip(b) {
+        // black_box keeps the optimiser from turning the loop into an
+        // early-exit comparison.
+        diff = std::hint::black_box(diff | (x ^ y));
+    }
+    diff == 0
 }
 
 /// SHA-1 (for `{SHA}` passwords, as Supervisor supports), hex-encoded.
 pub fn sha1_hex(data: &[u8]) -> String {
+    sha1(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-1 of `data` (FIPS 180-4).
+fn sha1(data: &[u8]) -> [u8; 20] {
     let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
     let mut msg = data.to_vec();
     let bitlen = (data.len() as u64).wrapping_mul(8);
@@ -693,7 +731,11 @@ pub fn sha1_hex(data: &[u8]) -> String {
         h[3] = h[3].wrapping_add(d);
         h[4] = h[4].wrapping_add(e);
     }
-    h.iter().map(|x| format!("{x:08x}")).collect()
+    let mut out = [0u8; 20];
+    for (o, word) in out.chunks_mut(4).zip(h) {
+        o.copy_from_slice(&word.to_be_bytes());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -740,6 +782,65 @@ mod tests {
             assert!(!check_basic_auth(Some(bad), "user", "thepassword"), "{bad}");
         }
         assert!(!check_basic_auth(None, "user", "x"));
+    }
+
+    #[test]
+    fn secrets_compare_by_digest() {
+        let h = |s: &str| sha1(s.as_bytes());
+        assert!(secret_eq(&h("pw"), &h("pw")));
+        assert!(!secret_eq(&h("pw"), &h("pW")));
+        assert!(!secret_eq(&h("pw"), &h("pw ")));
+        assert!(!secret_eq(&h(""), &h("x")));
+        let mut near = h("pw");
+        near[19] ^= 1;
+        assert!(!secret_eq(&h("pw"), &near));
+        assert_eq!(sha1_hex(b"pw").len(), 40);
+        assert_eq!(hex_digest(&sha1_hex(b"pw")), Some(h("pw")));
+        assert_eq!(hex_digest(&sha1_hex(b"pw").to_uppercase()), Some(h("pw")));
+        for bad in ["", "abc", &"g".repeat(40), &"0".repeat(41), &"0".repeat(39)] {
+            assert_eq!(hex_digest(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn basic_auth_compares_every_case() {
+        let auth = |user: &str, pass: &str| {
+            format!(
+                "Basic {}",
+                crate::base64::encode(format!("{user}:{pass}").as_bytes())
+            )
+        };
+        let sha = format!("{{SHA}}{}", sha1_hex(b"secret"));
+        for stored in ["secret", sha.as_str(), &sha.to_uppercase()] {
+            assert!(
+                check_basic_auth(Some(&auth("u", "secret")), "u", stored),
+                "{stored}"
+            );
+            // Unequal, of the same length, longer, shorter, empty.
+            for wrong in ["secreT", "secrets", "secre", ""] {
+                assert!(
+                    !check_basic_auth(Some(&auth("u", wrong)), "u", stored),
+                    "{wrong} vs {stored}"
+                );
+            }
+            // The right password under another name, or a longer/shorter one.
+            for name in ["U", "uu", ""] {
+                assert!(
+                    !check_basic_auth(Some(&auth(name, "secret")), "u", stored),
+                    "{name}"
+                );
+            }
+        }
+        // Colons after the first belong to the password.
+        assert!(check_basic_auth(Some(&auth("u", "a:b")), "u", "a:b"));
+        // A stored {SHA} that is not a digest matches nothing, not even itself.
+        for stored in ["{SHA}", "{SHA}xyz", "{SHA}0000"] {
+            let hex = stored.trim_start_matches("{SHA}");
+            assert!(!check_basic_auth(Some(&auth("u", hex)), "u", stored));
+            assert!(!check_basic_auth(Some(&auth("u", "")), "u", stored));
+        }
+        // An empty password is a password like any other.
+        assert!(check_basic_auth(Some(&auth("u", "")), "u", ""));
     }
 
     struct Fake {
