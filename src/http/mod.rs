@@ -6,7 +6,21 @@
 //! listener, blocked in `accept(2)`, and one thread per connection, bounded in
 //! number, with a deadline on every request and a 16 MiB body limit.  The
 //! threads never touch daemon state: handlers pass messages to the loop.
-
+//!
+//! Request heads (request line and header fields) are parsed by `httparse`.
+//! What is still ours, and why:
+//! - the framing around it: reading with the idle timeout and the request
+//!   deadline (408), finding where a head ends (scanned once as it arrives,
+//!   then parsed once; 431 past `MAX_HEAD`), the `Content-Length` body
+//!   (413 past [`MAX_BODY`], its buffer never grown past its length),
+//!   keep-alive and close, refusing `Transfer-Encoding` (411): these limits
+//!   and deadlines are the point of this server, and no parser keeps them;
+//! - a request line without a version (`GET /x`, served as medusa serves
+//!   it), which httparse refuses;
+//! - the `Authorization: Basic` header split, and SHA-1 for `{SHA}`
+//!   passwords (one function, compared in constant time; no dependency for
+//!   sixty lines);
+//! - writing responses (a status line, the headers given, a length).
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
@@ -18,6 +32,9 @@ use std::time::{Duration, Instant};
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Largest request head (request line + headers).
 const MAX_HEAD: usize = 64 * 1024;
+/// Most header fields in a request (431 above), as Python's `http.server`
+/// allows; supervisorctl sends six.
+const MAX_HEADERS: usize = 100;
 /// A request must arrive completely within this time (then 408).  A 16 MiB
 /// body needs only ~2 MB/s; supervisorctl sends a call in one write.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
@@ -41,6 +58,7 @@ pub struct Request {
     pub method: String,
     /// The path and query as sent (`/logtail/x/stderr`, `/index.html?x=1`).
     pub target: String,
+    /// `HTTP/1.0`, `HTTP/1.1`, or `HTTP/0.9` for a request line without one.
     pub version: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -441,8 +459,96 @@ fn serve_conn(conn: &mut dyn Conn, handler: &Handler) {
     }
 }
 
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+/// Where a head may end in `buf`, looking from `from`: just after the
+/// first empty line (LF LF or LF CR LF).  Only there is the head handed
+/// to httparse, so a head that arrives in many small pieces is scanned
+/// once rather than parsed again after every read.
+fn blank_line_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(p) = buf.get(at..)?.iter().position(|&b| b == b'\n') {
+        let lf = at + p;
+        match buf.get(lf + 1..) {
+            Some([b'\n', ..]) => return Some(lf + 2),
+            Some([b'\r', b'\n', ..]) => return Some(lf + 3),
+            _ => at = lf + 1,
+        }
+    }
+    None
+}
+
+/// A request head as httparse reads it, or the status to refuse it with;
+/// `Ok(None)` when `head` holds only empty lines.
+fn parse_head(head: &[u8]) -> Result<Option<(Request, usize)>, u16> {
+    match parse_head_with(head) {
+        Ok(parsed) => Ok(parsed),
+        Err(httparse::Error::TooManyHeaders) => Err(431),
+        Err(_) => parse_unusual(head),
+    }
+}
+
+fn parse_head_with(head: &[u8]) -> Result<Option<(Request, usize)>, httparse::Error> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut fields);
+    let httparse::Status::Complete(len) = parsed.parse(head)? else {
+        return Ok(None);
+    };
+    // Complete: method, path and version are all there.
+    let target = parsed.path.unwrap_or_default();
+    if !target.starts_with('/') {
+        // `*` and absolute URIs: we are no proxy.
+        return Err(httparse::Error::Token);
+    }
+    let req = Request {
+        method: parsed.method.unwrap_or_default().to_string(),
+        target: target.to_string(),
+        version: format!("HTTP/1.{}", parsed.version.unwrap_or_default()),
+        headers: parsed
+            .headers
+            .iter()
+            .map(|h| {
+                let value = String::from_utf8_lossy(h.value).into_owned();
+                (h.name.to_string(), value)
+            })
+            .collect(),
+        body: Vec::new(),
+    };
+    Ok(Some((req, len)))
+}
+
+/// A head httparse refused: a request line without a version (`GET /x`),
+/// which Supervisor's medusa serves, for someone typing into telnet, and
+/// so do we (as `HTTP/0.9`, closing after); 505 for an HTTP version other
+/// than 1.0 and 1.1; 400 for anything else.
+fn parse_unusual(head: &[u8]) -> Result<Option<(Request, usize)>, u16> {
+    let start = head
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(head.len());
+    let rest = head.get(start..).unwrap_or_default();
+    let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    match parts.as_slice() {
+        [_, _] => {
+            let mut patched = Vec::with_capacity(rest.len() + 9);
+            patched.extend_from_slice(line);
+            patched.extend_from_slice(b" HTTP/1.0");
+            patched.extend_from_slice(rest.get(line.len()..).unwrap_or_default());
+            match parse_head_with(&patched) {
+                Ok(Some((mut req, len))) => {
+                    req.version = "HTTP/0.9".into();
+                    Ok(Some((req, start + len - 9)))
+                }
+                Ok(None) => Ok(None),
+                Err(httparse::Error::TooManyHeaders) => Err(431),
+                Err(_) => Err(400),
+            }
+        }
+        [_, _, v] if v.starts_with(b"HTTP/") && !matches!(*v, b"HTTP/1.0" | b"HTTP/1.1") => {
+            Err(505)
+        }
+        _ => Err(400),
+    }
 }
 
 /// Read one request (head and body) within the request deadline.
@@ -453,10 +559,23 @@ fn read_request(conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Result<Request, ReadE
     } else {
         Some(Instant::now())
     };
-    let head_end = loop {
-        if let Some(e) = find_head_end(buf) {
-            break e;
+    // Bytes of `buf` before this cannot start an empty line still unseen.
+    let mut scanned = 0;
+    let (mut req, head_end) = 'head: loop {
+        while let Some(end) = blank_line_end(buf, scanned) {
+            match parse_head(buf.get(..end).unwrap_or_default()) {
+                Ok(Some(parsed)) => break 'head parsed,
+                // Only empty lines so far (a client may send one after a
+                // body): drop them, so that a stream of them is not
+                // parsed again and again.
+                Ok(None) => {
+                    buf.drain(..end);
+                    scanned = 0;
+                }
+                Err(status) => return Err(ReadErr::Status(status)),
+            }
         }
+        scanned = scanned.max(buf.len().saturating_sub(2));
         if buf.len() > MAX_HEAD {
             return Err(ReadErr::Status(431));
         }
@@ -497,39 +616,6 @@ fn read_request(conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Result<Request, ReadE
         }
     };
     let started = started.unwrap_or_else(Instant::now);
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next().unwrap_or("");
-    let mut parts = request_line.split(' ');
-    let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(m), Some(t), Some(v), None) if !m.is_empty() && t.starts_with('/') => {
-            (m.to_string(), t.to_string(), v.to_string())
-        }
-        (Some(m), Some(t), None, None) if !m.is_empty() && t.starts_with('/') => {
-            (m.to_string(), t.to_string(), "HTTP/0.9".to_string())
-        }
-        _ => return Err(ReadErr::Status(400)),
-    };
-    if !version.starts_with("HTTP/") {
-        return Err(ReadErr::Status(400));
-    }
-    let mut headers = Vec::new();
-    for line in lines {
-        if line.is_empty() {
-            continue;
-        }
-        match line.split_once(':') {
-            Some((k, v)) => headers.push((k.trim().to_string(), v.trim().to_string())),
-            None => return Err(ReadErr::Status(400)),
-        }
-    }
-    let mut req = Request {
-        method,
-        target,
-        version,
-        headers,
-        body: Vec::new(),
-    };
     if req
         .header("transfer-encoding")
         .is_some_and(|t| !t.eq_ignore_ascii_case("identity"))
@@ -619,7 +705,7 @@ fn write_response<C: Write + ?Sized>(conn: &mut C, resp: &Response, close: bool)
 
 /// HTTP Basic auth check.  `password` is plain text or `{SHA}` + hex SHA-1
 /// (either case).  The name and password are both always compared, each
-/// through [`secret_eq`], so the time taken tells nothing of where a guess
+/// through `secret_eq`, so the time taken tells nothing of where a guess
 /// went wrong.
 pub fn check_basic_auth(header: Option<&str>, username: &str, password: &str) -> bool {
     let Some(h) = header else { return false };
@@ -910,5 +996,140 @@ mod tests {
                 .starts_with("HTTP/1.1 411")
         );
         assert_eq!(serve(b""), "");
+    }
+
+    /// Status codes of the answers, in order.
+    fn statuses(out: &str) -> Vec<&str> {
+        out.match_indices("HTTP/1.1 ")
+            .map(|(i, _)| &out[i + 9..i + 12])
+            .collect()
+    }
+
+    #[test]
+    fn pipelined_requests_in_one_read() {
+        // A stray CRLF after a body (old browsers sent one) is skipped, as
+        // medusa skips leading empty lines.
+        let out = serve(
+            b"POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nxy\r\n\
+              GET /b HTTP/1.1\r\n\r\n\
+              HEAD /c HTTP/1.0\r\nHost: h\r\n\r\n",
+        );
+        assert_eq!(statuses(&out), ["200", "200", "200"], "{out}");
+        assert!(out.contains("POST /a 2"), "{out}");
+        assert!(out.contains("GET /b 0"), "{out}");
+        // HTTP/1.0 without keep-alive closes, and HEAD has no body.
+        assert!(out.ends_with("Connection: close\r\n\r\n"), "{out}");
+    }
+
+    #[test]
+    fn heads_end_at_the_first_empty_line() {
+        assert_eq!(blank_line_end(b"GET / HTTP/1.1\r\n\r\n", 0), Some(18));
+        assert_eq!(blank_line_end(b"GET / HTTP/1.1\n\nrest", 0), Some(16));
+        assert_eq!(blank_line_end(b"a\r\nb\r\n\r", 0), None);
+        assert_eq!(blank_line_end(b"a\r\nb\r\n\r\n", 5), Some(8));
+        assert_eq!(blank_line_end(b"\n", 0), None);
+        assert_eq!(blank_line_end(b"", 3), None);
+        // Bare line feeds end lines too (RFC 9112 2.2 allows it).
+        let out = serve(b"GET /lf HTTP/1.1\nHost: x\n\n");
+        assert!(
+            out.starts_with("HTTP/1.1 200") && out.contains("GET /lf 0"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn header_fields_are_checked() {
+        let two = |h: &str| {
+            serve(format!("GET /x HTTP/1.1\r\n{h}\r\nConnection: close\r\n\r\n").as_bytes())
+        };
+        // Obsolete line folding is refused (RFC 9112 5.2 allows that),
+        // and so are a space before the colon, a line without one, and
+        // control characters in a value.
+        for bad in [
+            "A: b\r\n c",
+            "A: b\r\n\tc",
+            "A : b",
+            " A: b",
+            "no colon",
+            "A: b\x00c",
+            "A: b\x7fc",
+            "A: b\rc",
+            "\u{e9}: b",
+        ] {
+            assert!(
+                two(bad).starts_with("HTTP/1.1 400"),
+                "{bad:?}: {}",
+                two(bad)
+            );
+        }
+        // Values are trimmed; bytes above 0x7f are kept (lossily as UTF-8).
+        let mut f = Fake {
+            input: io::Cursor::new(
+                b"GET / HTTP/1.1\r\nA:  b c \t\r\nB: \xe9\xff\r\nC:\r\n\r\n".to_vec(),
+            ),
+            output: Vec::new(),
+        };
+        let r = read_request(&mut f, &mut Vec::new()).expect("a request");
+        assert_eq!(r.header("a"), Some("b c"));
+        assert_eq!(r.header("b"), Some("\u{fffd}\u{fffd}"));
+        assert_eq!(r.header("c"), Some(""));
+    }
+
+    #[test]
+    fn too_many_or_too_large_headers_are_431() {
+        let with = |n: usize| {
+            let mut req = String::from("GET /x HTTP/1.1\r\n");
+            for i in 0..n {
+                req.push_str(&format!("X-{i}: {i}\r\n"));
+            }
+            req.push_str("\r\n");
+            serve(req.as_bytes())
+        };
+        assert!(with(MAX_HEADERS).starts_with("HTTP/1.1 200"));
+        assert!(with(MAX_HEADERS + 1).starts_with("HTTP/1.1 431"));
+        assert!(with(5000).starts_with("HTTP/1.1 431"));
+        // A head that never ends, or ends past the limit: 431 too.
+        let long = format!("GET /x HTTP/1.1\r\nX: {}", "a".repeat(MAX_HEAD + 10));
+        assert!(serve(long.as_bytes()).starts_with("HTTP/1.1 431"));
+        // Empty lines are dropped as they come (the request deadline
+        // still bounds them); then the close is clean.
+        assert_eq!(serve("\r\n".repeat(MAX_HEAD).as_bytes()), "");
+        assert_eq!(serve("\n".repeat(MAX_HEAD * 2).as_bytes()), "");
+    }
+
+    #[test]
+    fn request_lines_are_checked() {
+        for (line, want) in [
+            ("GET /x HTTP/1.1", "200"),
+            ("OPTIONS /x HTTP/1.0", "200"),
+            // Medusa serves a line without a version, then closes.
+            ("GET /x", "200"),
+            ("GET /x HTTP/2.0", "505"),
+            ("GET /x HTTP/1.2", "505"),
+            ("GET /x HTTP/1.1 x", "400"),
+            ("GET  /x HTTP/1.1", "400"),
+            ("GET * HTTP/1.1", "400"),
+            ("GET http://h/x HTTP/1.1", "400"),
+            ("G(T /x HTTP/1.1", "400"),
+            ("GET /\u{e9} HTTP/1.1", "200"),
+            ("GET /x", "200"),
+            ("/x", "400"),
+            ("GET", "400"),
+        ] {
+            let out = serve(format!("{line}\r\nHost: h\r\n\r\n").as_bytes());
+            assert_eq!(
+                statuses(&out).first().copied(),
+                Some(want),
+                "{line:?}: {out}"
+            );
+        }
+        // A target that is not UTF-8 (medusa fails to decode the head).
+        assert!(serve(b"GET /\xff HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 400"));
+        let out = serve(b"GET /old\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
+        assert_eq!(statuses(&out), ["200"], "{out}");
+        assert!(
+            out.contains("Connection: close") && out.contains("GET /old 0"),
+            "{out}"
+        );
     }
 }
