@@ -14,6 +14,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod base64;
 pub mod cli;
 pub mod config;
 pub mod ctl;

@@ -242,7 +242,10 @@ startsecs=0
         });
     }
     let log = h.main_log();
-    assert!(log.contains("src/daemon/event_loop.rs:"), "no location in {log}");
+    assert!(
+        log.contains("src/daemon/event_loop.rs:"),
+        "no location in {log}"
+    );
     // Still PID-1 material: answering, its child untouched, SIGCHLD handled.
     assert!(pid_alive(daemon), "{}", h.diagnostics());
     assert!(pid_alive(child));

@@ -197,7 +197,7 @@ pub fn rpc(addr: &Addr, method: &str, params: &[String]) -> HttpResponse {
 pub fn basic(user: &str, pass: &str) -> String {
     format!(
         "Basic {}",
-        supervisor_rs::http::base64_encode(format!("{user}:{pass}").as_bytes())
+        supervisor_rs::base64::encode(format!("{user}:{pass}").as_bytes())
     )
 }
 
@@ -543,7 +543,7 @@ fn malformed_authorization_headers_are_401_never_500() {
     h.wait_for_socket(T);
     let a = addr(&h);
     let body = call_body("supervisor.getState", &[]);
-    let b64 = |b: &[u8]| supervisor_rs::http::base64_encode(b);
+    let b64 = |b: &[u8]| supervisor_rs::base64::encode(b);
     let mut headers: Vec<Vec<u8>> = vec![
         b"garbage".to_vec(),
         b"Basic".to_vec(),

@@ -11,6 +11,11 @@
 //! Every wait is sliced into short reads so that a Ctrl-C noticed by the
 //! caller (see [`Client::with_cancel`]) ends it promptly, and an idle
 //! server is given up on after the read timeout.
+//!
+//! Response heads are parsed by `httparse`, as leniently as Python's
+//! `http.client` reads them.  Reading them (line by line, each line and
+//! the line count bounded) and the body framing (`Content-Length`,
+//! chunked, or to the close) stay ours, for those sliced reads.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
@@ -32,7 +37,8 @@ const SLICE: Duration = Duration::from_millis(100);
 const MAX_BODY: usize = 256 << 20;
 /// Longest status or header line accepted.
 const MAX_LINE: usize = 64 << 10;
-/// Most header lines accepted.
+/// Most header lines accepted (Python's `http.client` takes 100; our
+/// server sends five).
 const MAX_HEADERS: usize = 256;
 
 /// Where the server listens.
@@ -414,81 +420,60 @@ impl Client {
         })
     }
 
-    fn read_head(&self, r: &mut BufReader<Conn<'_>>) -> Result<Head, CallError> {
-        let status_line = read_line(r)?.ok_or_else(|| {
+    /// Read the response head, past any 1xx interim ones.
+    fn read_head<R: BufRead>(&self, r: &mut R) -> Result<Head, CallError> {
+        loop {
+            let head = self.read_one_head(r)?;
+            if !(100..200).contains(&head.status) {
+                return Ok(head);
+            }
+        }
+    }
+
+    /// Read one head line by line (each within [`MAX_LINE`], at most
+    /// [`MAX_HEADERS`] of them) and parse it with httparse.  The status
+    /// line is checked as soon as it is in, as Python's `http.client`
+    /// does: a server that is not HTTP is told at once, not after a wait.
+    fn read_one_head<R: BufRead>(&self, r: &mut R) -> Result<Head, CallError> {
+        let mut head = read_line(self, r)?.ok_or_else(|| {
             CallError::py(
                 "http.client.RemoteDisconnected",
                 "Remote end closed connection without response",
             )
         })?;
-        let bad = || {
-            CallError::py(
-                "http.client.BadStatusLine",
-                status_line.trim_end().to_string(),
-            )
-        };
-        let mut parts = status_line.trim_end().splitn(3, ' ');
-        let version = parts.next().unwrap_or("");
-        if !version.starts_with("HTTP/") {
-            return Err(bad());
-        }
-        let status: u16 = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .filter(|s| (100..1000).contains(s))
-            .ok_or_else(bad)?;
-        let reason = parts.next().unwrap_or("").to_string();
-        let mut head = Head {
-            status,
-            reason,
-            chunked: false,
-            length: None,
-            http10: version == "HTTP/1.0",
-        };
-        for _ in 0..MAX_HEADERS {
-            let line = read_line(r)?.ok_or_else(|| {
+        check_status_line(&head)?;
+        let mut lines = 0;
+        loop {
+            let line = read_line(self, r)?.ok_or_else(|| {
                 CallError::py("http.client.IncompleteRead", "connection closed in headers")
             })?;
-            let line = line.trim_end_matches(['\r', '\n']);
-            if line.is_empty() {
-                // 1xx interim responses are followed by the real one.
-                if (100..200).contains(&head.status) {
-                    return self.read_head(r);
-                }
-                return Ok(head);
+            head.extend_from_slice(&line);
+            if line == b"\r\n" || line == b"\n" {
+                return parse_head(&head);
             }
-            let Some((name, value)) = line.split_once(':') else {
-                continue;
-            };
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("transfer-encoding") {
-                head.chunked = value.to_ascii_lowercase().contains("chunked");
-            } else if name.eq_ignore_ascii_case("content-length") {
-                head.length = Some(value.parse().map_err(|_| {
-                    CallError::py(
-                        "http.client.HTTPException",
-                        format!("bad Content-Length {value:?}"),
-                    )
-                })?);
+            lines += 1;
+            if lines > MAX_HEADERS {
+                return Err(too_many_headers());
             }
         }
-        Err(CallError::py(
-            "http.client.HTTPException",
-            "got more than 256 headers",
-        ))
     }
 
-    /// Feed the body to `sink` piece by piece.
-    fn read_body(
+    /// Feed the body to `sink` piece by piece.  The framing is ours, as
+    /// lenient as Python's `http.client` (a chunk-size line may end in a
+    /// bare LF or have spaces around it; empty lines between chunks are
+    /// skipped) and reading in short slices, so Ctrl-C and the idle
+    /// timeout end a `tail -f` promptly.
+    fn read_body<R: BufRead>(
         &self,
-        r: &mut BufReader<Conn<'_>>,
+        r: &mut R,
         head: &Head,
         sink: &mut dyn FnMut(&[u8]) -> Result<(), CallError>,
     ) -> Result<(), CallError> {
         let mut buf = vec![0u8; 16 << 10];
         if head.chunked {
             loop {
-                let line = read_line(r)?.ok_or_else(incomplete)?;
+                let line = read_line(self, r)?.ok_or_else(incomplete)?;
+                let line = String::from_utf8_lossy(&line);
                 let size_text = line.trim().split(';').next().unwrap_or("").trim();
                 if size_text.is_empty() {
                     continue;
@@ -501,17 +486,17 @@ impl Client {
                 })?;
                 if size == 0 {
                     // Trailers, up to the blank line; a close is fine too.
-                    while let Some(l) = read_line(r)? {
-                        if l.trim().is_empty() {
+                    while let Some(l) = read_line(self, r)? {
+                        if l.trim_ascii().is_empty() {
                             break;
                         }
                     }
                     return Ok(());
                 }
-                copy_exact(r, size, &mut buf, sink)?;
+                self.copy_exact(r, size, &mut buf, sink)?;
             }
         } else if let Some(len) = head.length {
-            copy_exact(r, len, &mut buf, sink)
+            self.copy_exact(r, len, &mut buf, sink)
         } else {
             // No length: the body runs to the end of the connection.
             let _ = head.http10;
@@ -524,47 +509,138 @@ impl Client {
             }
         }
     }
+
+    /// Copy exactly `len` bytes from `r` to `sink`.
+    fn copy_exact<R: BufRead>(
+        &self,
+        r: &mut R,
+        mut len: usize,
+        buf: &mut [u8],
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), CallError>,
+    ) -> Result<(), CallError> {
+        while len > 0 {
+            let want = len.min(buf.len());
+            let slice = buf.get_mut(..want).unwrap_or_default();
+            let n = r.read(slice).map_err(|e| self.io_error(&e))?;
+            if n == 0 {
+                return Err(incomplete());
+            }
+            sink(slice.get(..n).unwrap_or_default())?;
+            len -= n;
+        }
+        Ok(())
+    }
 }
 
 fn incomplete() -> CallError {
     CallError::py("http.client.IncompleteRead", "connection closed mid-body")
 }
 
-/// Copy exactly `len` bytes from `r` to `sink`.
-fn copy_exact(
-    r: &mut BufReader<Conn<'_>>,
-    mut len: usize,
-    buf: &mut [u8],
-    sink: &mut dyn FnMut(&[u8]) -> Result<(), CallError>,
-) -> Result<(), CallError> {
-    while len > 0 {
-        let want = len.min(buf.len());
-        let slice = buf.get_mut(..want).unwrap_or_default();
-        let n = r.read(slice).map_err(|e| r.get_ref().client.io_error(&e))?;
-        if n == 0 {
-            return Err(incomplete());
-        }
-        sink(slice.get(..n).unwrap_or_default())?;
-        len -= n;
-    }
-    Ok(())
+fn too_many_headers() -> CallError {
+    CallError::py(
+        "http.client.HTTPException",
+        format!("got more than {MAX_HEADERS} headers"),
+    )
 }
 
-/// One CRLF-terminated line (or the rest before EOF); `None` at EOF.
-fn read_line(r: &mut BufReader<Conn<'_>>) -> Result<Option<String>, CallError> {
+/// One line, with its line feed (or the rest before EOF); `None` at EOF.
+fn read_line<R: BufRead>(client: &Client, r: &mut R) -> Result<Option<Vec<u8>>, CallError> {
     let mut line = Vec::new();
     let n = r
         .by_ref()
         .take(MAX_LINE as u64)
         .read_until(b'\n', &mut line)
-        .map_err(|e| r.get_ref().client.io_error(&e))?;
+        .map_err(|e| client.io_error(&e))?;
     if n == 0 {
         return Ok(None);
     }
     if !line.ends_with(b"\n") && line.len() >= MAX_LINE {
         return Err(CallError::py("http.client.LineTooLong", "header line"));
     }
-    Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+    Ok(Some(line))
+}
+
+/// How httparse reads our server's answers: as leniently as Python's
+/// `http.client` (which reads headers with the `email` parser), since
+/// only the status, `Content-Length` and `Transfer-Encoding` matter here.
+fn response_parser() -> httparse::ParserConfig {
+    let mut config = httparse::ParserConfig::default();
+    config
+        .allow_multiple_spaces_in_response_status_delimiters(true)
+        .allow_spaces_after_header_name_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .ignore_invalid_headers_in_responses(true);
+    config
+}
+
+/// The reference's errors for a status line that is not `HTTP/1.x NNN`:
+/// `BadStatusLine` (with the line), or `UnknownProtocol` for another
+/// HTTP version.
+fn check_status_line(line: &[u8]) -> Result<(), CallError> {
+    let text = || String::from_utf8_lossy(line).trim_end().to_string();
+    let mut resp = httparse::Response::new(&mut []);
+    let code = match response_parser().parse_response(&mut resp, line) {
+        // Partial: the headers are still to come (or the line's end).
+        Ok(_) => resp.code,
+        Err(httparse::Error::Version) if line.starts_with(b"HTTP/") => {
+            let version = text().split(' ').next().unwrap_or("").to_string();
+            return Err(CallError::py("http.client.UnknownProtocol", version));
+        }
+        Err(_) => None,
+    };
+    // Without its line feed the status line is not over yet: a close
+    // follows (IncompleteRead), or more of it.
+    let complete = line.ends_with(b"\n");
+    match code {
+        Some(c) if (100..1000).contains(&c) => Ok(()),
+        None if !complete && resp.version.is_some() => Ok(()),
+        _ => Err(CallError::py("http.client.BadStatusLine", text())),
+    }
+}
+
+/// A complete head (status line to the empty line) → what the body
+/// reader needs.  The first `Content-Length` counts, as in `http.client`.
+fn parse_head(head: &[u8]) -> Result<Head, CallError> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut fields);
+    match response_parser().parse_response(&mut resp, head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => {
+            return Err(CallError::py(
+                "http.client.IncompleteRead",
+                "connection closed in headers",
+            ));
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(too_many_headers()),
+        Err(e) => {
+            return Err(CallError::py(
+                "http.client.HTTPException",
+                format!("bad header: {e}"),
+            ));
+        }
+    }
+    let mut out = Head {
+        status: resp.code.unwrap_or_default(),
+        reason: resp.reason.unwrap_or_default().to_string(),
+        chunked: false,
+        length: None,
+        http10: resp.version == Some(0),
+    };
+    for h in resp.headers.iter() {
+        let value = String::from_utf8_lossy(h.value);
+        let value = value.trim();
+        if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            out.chunked = value.to_ascii_lowercase().contains("chunked");
+        } else if h.name.eq_ignore_ascii_case("content-length") && out.length.is_none() {
+            out.length = Some(value.parse().map_err(|_| {
+                CallError::py(
+                    "http.client.HTTPException",
+                    format!("bad Content-Length {value:?}"),
+                )
+            })?);
+        }
+    }
+    Ok(out)
 }
 
 struct Head {
@@ -592,27 +668,7 @@ impl From<CallError> for StreamError {
 
 /// Base64 of `user:password` (RFC 7617), without line breaks.
 pub fn basic_auth(user: &str, password: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let data = format!("{user}:{password}");
-    let bytes = data.as_bytes();
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                let idx = ((n >> (18 - 6 * i)) & 63) as usize;
-                out.push(char::from(ALPHABET.get(idx).copied().unwrap_or(b'A')));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    crate::base64::encode(format!("{user}:{password}").as_bytes())
 }
 
 /// Connect to `host:port`: `localhost` and numeric addresses directly,
@@ -776,6 +832,193 @@ mod tests {
         assert_eq!(basic_auth("user", "pass"), "dXNlcjpwYXNz");
         assert_eq!(basic_auth("a", ""), "YTo=");
         assert_eq!(basic_auth("ab", "c"), "YWI6Yw==");
+    }
+
+    fn client() -> Client {
+        Client::new(
+            ServerUrl::parse("unix:///nonexistent").expect("url"),
+            None,
+            None,
+        )
+    }
+
+    /// A reader that hands out at most `step` bytes per read, as a socket
+    /// may.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.step).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// Head and body of a response, read as `call` and `stream_get` read
+    /// them, arriving `step` bytes at a time.
+    fn response(raw: &[u8], step: usize) -> Result<(Head, Vec<u8>), CallError> {
+        let c = client();
+        let mut r = BufReader::with_capacity(7, Trickle { data: raw, step });
+        let head = c.read_head(&mut r)?;
+        let mut body = Vec::new();
+        c.read_body(&mut r, &head, &mut |b| {
+            body.extend_from_slice(b);
+            Ok(())
+        })?;
+        Ok((head, body))
+    }
+
+    fn error(raw: &[u8]) -> (String, String) {
+        match response(raw, 1000) {
+            Ok((h, _)) => panic!(
+                "{:?} parsed: status {}",
+                String::from_utf8_lossy(raw),
+                h.status
+            ),
+            Err(e) => (e.class(), e.message()),
+        }
+    }
+
+    #[test]
+    fn reads_responses_in_any_pieces() {
+        let cases: &[(&[u8], u16, &str, &[u8])] = &[
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA", 200, "OK", b"hello"),
+            // A tail -f stream: chunks (one with an extension), then the end.
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+                  3\r\nabc\r\n1;x=y\r\nd\r\nA \r\n0123456789\r\n0\r\nTrailer: t\r\n\r\n",
+                200,
+                "OK",
+                b"abcd0123456789",
+            ),
+            // No length: to the end of the connection.
+            (b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nall of it", 200, "OK", b"all of it"),
+            // Interim 1xx answers are skipped.
+            (
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nA: b\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+                404,
+                "Not Found",
+                b"",
+            ),
+            // Leniencies of http.client: bare LFs, no reason, odd header
+            // lines (skipped), folded values, a space before a colon; the
+            // first Content-Length counts.
+            (
+                b"HTTP/1.1 401\nWWW-Authenticate: Basic\n realm=x\nno colon here\nContent-Length : 2\nContent-Length: 9\n\nhi",
+                401,
+                "",
+                b"hi",
+            ),
+            (b"HTTP/1.1  200  Fine  \r\ncontent-length:0\r\n\r\n", 200, "Fine  ", b""),
+        ];
+        for (raw, status, reason, body) in cases {
+            for step in [1, 2, 3, 7, 4096] {
+                let (head, got) = response(raw, step)
+                    .unwrap_or_else(|e| panic!("{:?}: {e:?}", String::from_utf8_lossy(raw)));
+                assert_eq!(head.status, *status);
+                assert_eq!(head.reason, *reason);
+                assert_eq!(
+                    got,
+                    *body,
+                    "{:?} in steps of {step}",
+                    String::from_utf8_lossy(raw)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_bad_responses_like_http_client() {
+        let bad_status = "http.client.BadStatusLine";
+        for (raw, class, message) in [
+            (
+                &b""[..],
+                "http.client.RemoteDisconnected",
+                "Remote end closed connection without response",
+            ),
+            (
+                b"SSH-2.0-OpenSSH_9.6\r\n",
+                bad_status,
+                "SSH-2.0-OpenSSH_9.6",
+            ),
+            (b"HTTP/1.1 abc OK\r\n", bad_status, "HTTP/1.1 abc OK"),
+            (b"HTTP/1.1 099 Low\r\n\r\n", bad_status, "HTTP/1.1 099 Low"),
+            (b"HTTP/1.1 2000 OK\r\n", bad_status, "HTTP/1.1 2000 OK"),
+            (b"\r\n", bad_status, ""),
+            (
+                b"HTTP/2 200 OK\r\n\r\n",
+                "http.client.UnknownProtocol",
+                "HTTP/2",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nA: b\r\n",
+                "http.client.IncompleteRead",
+                "connection closed in headers",
+            ),
+            (
+                b"HTTP/1.1 200 OK",
+                "http.client.IncompleteRead",
+                "connection closed in headers",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+                "http.client.HTTPException",
+                "bad Content-Length \"x\"",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort",
+                "http.client.IncompleteRead",
+                "connection closed mid-body",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                "http.client.IncompleteRead",
+                "bad chunk size \"zz\"",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+                "http.client.IncompleteRead",
+                "connection closed mid-body",
+            ),
+        ] {
+            assert_eq!(
+                error(raw),
+                (class.to_string(), message.to_string()),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        // A NUL in a header is not skipped like other odd lines.
+        assert_eq!(
+            error(b"HTTP/1.1 200 OK\r\nA: \x00\r\n\r\n").0,
+            "http.client.HTTPException"
+        );
+        // Limits: header count and line length.
+        let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            many.extend_from_slice(format!("X-{i}: {i}\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(
+            error(&many),
+            (
+                "http.client.HTTPException".into(),
+                "got more than 256 headers".into()
+            )
+        );
+        let long = format!("HTTP/1.1 200 OK\r\nX: {}\r\n\r\n", "a".repeat(MAX_LINE));
+        assert_eq!(error(long.as_bytes()).0, "http.client.LineTooLong");
+        // Just under the limits is fine.
+        let mut fine = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..MAX_HEADERS - 1 {
+            fine.extend_from_slice(format!("X-{i}: {i}\r\n").as_bytes());
+        }
+        fine.extend_from_slice(b"Content-Length: 1\r\n\r\n!");
+        assert_eq!(response(&fine, 4096).map(|(_, b)| b), Ok(b"!".to_vec()));
     }
 
     #[test]

@@ -6,6 +6,21 @@
 //! listener, blocked in `accept(2)`, and one thread per connection, bounded in
 //! number, with a deadline on every request and a 16 MiB body limit.  The
 //! threads never touch daemon state: handlers pass messages to the loop.
+//!
+//! Request heads (request line and header fields) are parsed by `httparse`.
+//! What is still ours, and why:
+//! - the framing around it: reading with the idle timeout and the request
+//!   deadline (408), finding where a head ends (scanned once as it arrives,
+//!   then parsed once; 431 past `MAX_HEAD`), the `Content-Length` body
+//!   (413 past [`MAX_BODY`], its buffer never grown past its length),
+//!   keep-alive and close, refusing `Transfer-Encoding` (411): these limits
+//!   and deadlines are the point of this server, and no parser keeps them;
+//! - a request line without a version (`GET /x`, served as medusa serves
+//!   it), which httparse refuses;
+//! - the `Authorization: Basic` header split, and SHA-1 for `{SHA}`
+//!   passwords (one function, compared in constant time; no dependency for
+//!   sixty lines);
+//! - writing responses (a status line, the headers given, a length).
 
 pub mod url;
 
@@ -20,6 +35,9 @@ use std::time::{Duration, Instant};
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Largest request head (request line + headers).
 const MAX_HEAD: usize = 64 * 1024;
+/// Most header fields in a request (431 above), as Python's `http.server`
+/// allows; supervisorctl sends six.
+const MAX_HEADERS: usize = 100;
 /// A request must arrive completely within this time (then 408).  A 16 MiB
 /// body needs only ~2 MB/s; supervisorctl sends a call in one write.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
@@ -43,6 +61,7 @@ pub struct Request {
     pub method: String,
     /// The path and query as sent (`/logtail/x/stderr`, `/index.html?x=1`).
     pub target: String,
+    /// `HTTP/1.0`, `HTTP/1.1`, or `HTTP/0.9` for a request line without one.
     pub version: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -443,8 +462,96 @@ fn serve_conn(conn: &mut dyn Conn, handler: &Handler) {
     }
 }
 
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+/// Where a head may end in `buf`, looking from `from`: just after the
+/// first empty line (LF LF or LF CR LF).  Only there is the head handed
+/// to httparse, so a head that arrives in many small pieces is scanned
+/// once rather than parsed again after every read.
+fn blank_line_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(p) = buf.get(at..)?.iter().position(|&b| b == b'\n') {
+        let lf = at + p;
+        match buf.get(lf + 1..) {
+            Some([b'\n', ..]) => return Some(lf + 2),
+            Some([b'\r', b'\n', ..]) => return Some(lf + 3),
+            _ => at = lf + 1,
+        }
+    }
+    None
+}
+
+/// A request head as httparse reads it, or the status to refuse it with;
+/// `Ok(None)` when `head` holds only empty lines.
+fn parse_head(head: &[u8]) -> Result<Option<(Request, usize)>, u16> {
+    match parse_head_with(head) {
+        Ok(parsed) => Ok(parsed),
+        Err(httparse::Error::TooManyHeaders) => Err(431),
+        Err(_) => parse_unusual(head),
+    }
+}
+
+fn parse_head_with(head: &[u8]) -> Result<Option<(Request, usize)>, httparse::Error> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut fields);
+    let httparse::Status::Complete(len) = parsed.parse(head)? else {
+        return Ok(None);
+    };
+    // Complete: method, path and version are all there.
+    let target = parsed.path.unwrap_or_default();
+    if !target.starts_with('/') {
+        // `*` and absolute URIs: we are no proxy.
+        return Err(httparse::Error::Token);
+    }
+    let req = Request {
+        method: parsed.method.unwrap_or_default().to_string(),
+        target: target.to_string(),
+        version: format!("HTTP/1.{}", parsed.version.unwrap_or_default()),
+        headers: parsed
+            .headers
+            .iter()
+            .map(|h| {
+                let value = String::from_utf8_lossy(h.value).into_owned();
+                (h.name.to_string(), value)
+            })
+            .collect(),
+        body: Vec::new(),
+    };
+    Ok(Some((req, len)))
+}
+
+/// A head httparse refused: a request line without a version (`GET /x`),
+/// which Supervisor's medusa serves, for someone typing into telnet, and
+/// so do we (as `HTTP/0.9`, closing after); 505 for an HTTP version other
+/// than 1.0 and 1.1; 400 for anything else.
+fn parse_unusual(head: &[u8]) -> Result<Option<(Request, usize)>, u16> {
+    let start = head
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(head.len());
+    let rest = head.get(start..).unwrap_or_default();
+    let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    match parts.as_slice() {
+        [_, _] => {
+            let mut patched = Vec::with_capacity(rest.len() + 9);
+            patched.extend_from_slice(line);
+            patched.extend_from_slice(b" HTTP/1.0");
+            patched.extend_from_slice(rest.get(line.len()..).unwrap_or_default());
+            match parse_head_with(&patched) {
+                Ok(Some((mut req, len))) => {
+                    req.version = "HTTP/0.9".into();
+                    Ok(Some((req, start + len - 9)))
+                }
+                Ok(None) => Ok(None),
+                Err(httparse::Error::TooManyHeaders) => Err(431),
+                Err(_) => Err(400),
+            }
+        }
+        [_, _, v] if v.starts_with(b"HTTP/") && !matches!(*v, b"HTTP/1.0" | b"HTTP/1.1") => {
+            Err(505)
+        }
+        _ => Err(400),
+    }
 }
 
 /// Read one request (head and body) within the request deadline.
@@ -455,10 +562,23 @@ fn read_request(conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Result<Request, ReadE
     } else {
         Some(Instant::now())
     };
-    let head_end = loop {
-        if let Some(e) = find_head_end(buf) {
-            break e;
+    // Bytes of `buf` before this cannot start an empty line still unseen.
+    let mut scanned = 0;
+    let (mut req, head_end) = 'head: loop {
+        while let Some(end) = blank_line_end(buf, scanned) {
+            match parse_head(buf.get(..end).unwrap_or_default()) {
+                Ok(Some(parsed)) => break 'head parsed,
+                // Only empty lines so far (a client may send one after a
+                // body): drop them, so that a stream of them is not
+                // parsed again and again.
+                Ok(None) => {
+                    buf.drain(..end);
+                    scanned = 0;
+                }
+                Err(status) => return Err(ReadErr::Status(status)),
+            }
         }
+        scanned = scanned.max(buf.len().saturating_sub(2));
         if buf.len() > MAX_HEAD {
             return Err(ReadErr::Status(431));
         }
@@ -499,39 +619,6 @@ fn read_request(conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Result<Request, ReadE
         }
     };
     let started = started.unwrap_or_else(Instant::now);
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next().unwrap_or("");
-    let mut parts = request_line.split(' ');
-    let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(m), Some(t), Some(v), None) if !m.is_empty() && t.starts_with('/') => {
-            (m.to_string(), t.to_string(), v.to_string())
-        }
-        (Some(m), Some(t), None, None) if !m.is_empty() && t.starts_with('/') => {
-            (m.to_string(), t.to_string(), "HTTP/0.9".to_string())
-        }
-        _ => return Err(ReadErr::Status(400)),
-    };
-    if !version.starts_with("HTTP/") {
-        return Err(ReadErr::Status(400));
-    }
-    let mut headers = Vec::new();
-    for line in lines {
-        if line.is_empty() {
-            continue;
-        }
-        match line.split_once(':') {
-            Some((k, v)) => headers.push((k.trim().to_string(), v.trim().to_string())),
-            None => return Err(ReadErr::Status(400)),
-        }
-    }
-    let mut req = Request {
-        method,
-        target,
-        version,
-        headers,
-        body: Vec::new(),
-    };
     if req
         .header("transfer-encoding")
         .is_some_and(|t| !t.eq_ignore_ascii_case("identity"))
@@ -619,7 +706,10 @@ fn write_response<C: Write + ?Sized>(conn: &mut C, resp: &Response, close: bool)
     conn.flush()
 }
 
-/// HTTP Basic auth check.  `password` is plain text or `{SHA}` + hex SHA-1.
+/// HTTP Basic auth check.  `password` is plain text or `{SHA}` + hex SHA-1
+/// (either case).  The name and password are both always compared, each
+/// through `secret_eq`, so the time taken tells nothing of where a guess
+/// went wrong.
 pub fn check_basic_auth(header: Option<&str>, username: &str, password: &str) -> bool {
     let Some(h) = header else { return false };
     let Some((scheme, token)) = h.trim().split_once(' ') else {
@@ -628,7 +718,7 @@ pub fn check_basic_auth(header: Option<&str>, username: &str, password: &str) ->
     if !scheme.eq_ignore_ascii_case("basic") {
         return false;
     }
-    let Some(decoded) = base64_decode(token.trim()) else {
+    let Some(decoded) = crate::base64::decode_strict(token.trim()) else {
         return false;
     };
     let Ok(decoded) = String::from_utf8(decoded) else {
@@ -637,68 +727,52 @@ pub fn check_basic_auth(header: Option<&str>, username: &str, password: &str) ->
     let Some((user, pass)) = decoded.split_once(':') else {
         return false;
     };
-    if user != username {
-        return false;
-    }
-    match password.strip_prefix("{SHA}") {
-        Some(hex) => sha1_hex(pass.as_bytes()).eq_ignore_ascii_case(hex),
-        None => pass == password,
-    }
+    let user_ok = secret_eq(&sha1(user.as_bytes()), &sha1(username.as_bytes()));
+    let given = sha1(pass.as_bytes());
+    let pass_ok = match password.strip_prefix("{SHA}") {
+        // A stored hash that is not 40 hex digits matches nothing.
+        Some(hex) => hex_digest(hex).is_some_and(|want| secret_eq(&given, &want)),
+        None => secret_eq(&given, &sha1(password.as_bytes())),
+    };
+    user_ok & pass_ok
 }
 
-/// Standard base64 (with or without padding); None if malformed.  Padding
-/// ends the data: anything after it but more `=` is malformed, as Python's
-/// `base64.decodebytes` says (`Incorrect padding`).
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for (i, c) in s.bytes().enumerate() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' if s.as_bytes()[i..].iter().all(|&b| b == b'=') => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
+/// The 20 bytes of a 40-digit hex SHA-1 (either case).
+fn hex_digest(hex: &str) -> Option<[u8; 20]> {
+    let b = hex.as_bytes();
+    if b.len() != 40 {
+        return None;
+    }
+    let mut out = [0u8; 20];
+    for (o, pair) in out.iter_mut().zip(b.chunks(2)) {
+        let digit = |c: u8| char::from(c).to_digit(16);
+        *o = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
     }
     Some(out)
 }
 
-pub fn base64_encode(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if c.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
+/// Equality of two digests in a time that does not depend on where they
+/// differ: every byte is looked at, with no early exit.  Both sides are
+/// SHA-1 digests of the secrets (20 bytes each), so a secret's length
+/// shows only as far as hashing it takes one 64-byte block more or less
+/// (an accepted leak: a length in blocks, never a content).
+fn secret_eq(a: &[u8; 20], b: &[u8; 20]) -> bool {
+    let mut diff = 0u8;
+    for (x, y) in a.iter().zip(b) {
+        // black_box keeps the optimiser from turning the loop into an
+        // early-exit comparison.
+        diff = std::hint::black_box(diff | (x ^ y));
     }
-    out
+    diff == 0
 }
 
 /// SHA-1 (for `{SHA}` passwords, as Supervisor supports), hex-encoded.
 pub fn sha1_hex(data: &[u8]) -> String {
+    sha1(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-1 of `data` (FIPS 180-4).
+fn sha1(data: &[u8]) -> [u8; 20] {
     let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
     let mut msg = data.to_vec();
     let bitlen = (data.len() as u64).wrapping_mul(8);
@@ -746,7 +820,11 @@ pub fn sha1_hex(data: &[u8]) -> String {
         h[3] = h[3].wrapping_add(d);
         h[4] = h[4].wrapping_add(e);
     }
-    h.iter().map(|x| format!("{x:08x}")).collect()
+    let mut out = [0u8; 20];
+    for (o, word) in out.chunks_mut(4).zip(h) {
+        o.copy_from_slice(&word.to_be_bytes());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -766,26 +844,8 @@ mod tests {
     }
 
     #[test]
-    fn base64_round_trip() {
-        for s in ["", "a", "ab", "abc", "user:pass", "üñï:çødé"] {
-            assert_eq!(
-                base64_decode(&base64_encode(s.as_bytes())).as_deref(),
-                Some(s.as_bytes())
-            );
-        }
-        assert_eq!(base64_decode("dXNlcjpwYXNz"), Some(b"user:pass".to_vec()));
-        assert_eq!(base64_decode("!!"), None);
-        assert_eq!(
-            base64_decode("dXNlcjpwYXNz==="),
-            Some(b"user:pass".to_vec())
-        );
-        assert_eq!(base64_decode("dXNlcjpwYXNz===garbage"), None);
-        assert_eq!(base64_decode("dXNlcg==cGFzcw=="), None);
-    }
-
-    #[test]
     fn basic_auth_plain_and_sha() {
-        let h = format!("Basic {}", base64_encode(b"user:thepassword"));
+        let h = format!("Basic {}", crate::base64::encode(b"user:thepassword"));
         assert!(check_basic_auth(Some(&h), "user", "thepassword"));
         assert!(check_basic_auth(
             Some(&h),
@@ -811,6 +871,65 @@ mod tests {
             assert!(!check_basic_auth(Some(bad), "user", "thepassword"), "{bad}");
         }
         assert!(!check_basic_auth(None, "user", "x"));
+    }
+
+    #[test]
+    fn secrets_compare_by_digest() {
+        let h = |s: &str| sha1(s.as_bytes());
+        assert!(secret_eq(&h("pw"), &h("pw")));
+        assert!(!secret_eq(&h("pw"), &h("pW")));
+        assert!(!secret_eq(&h("pw"), &h("pw ")));
+        assert!(!secret_eq(&h(""), &h("x")));
+        let mut near = h("pw");
+        near[19] ^= 1;
+        assert!(!secret_eq(&h("pw"), &near));
+        assert_eq!(sha1_hex(b"pw").len(), 40);
+        assert_eq!(hex_digest(&sha1_hex(b"pw")), Some(h("pw")));
+        assert_eq!(hex_digest(&sha1_hex(b"pw").to_uppercase()), Some(h("pw")));
+        for bad in ["", "abc", &"g".repeat(40), &"0".repeat(41), &"0".repeat(39)] {
+            assert_eq!(hex_digest(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn basic_auth_compares_every_case() {
+        let auth = |user: &str, pass: &str| {
+            format!(
+                "Basic {}",
+                crate::base64::encode(format!("{user}:{pass}").as_bytes())
+            )
+        };
+        let sha = format!("{{SHA}}{}", sha1_hex(b"secret"));
+        for stored in ["secret", sha.as_str(), &sha.to_uppercase()] {
+            assert!(
+                check_basic_auth(Some(&auth("u", "secret")), "u", stored),
+                "{stored}"
+            );
+            // Unequal, of the same length, longer, shorter, empty.
+            for wrong in ["secreT", "secrets", "secre", ""] {
+                assert!(
+                    !check_basic_auth(Some(&auth("u", wrong)), "u", stored),
+                    "{wrong} vs {stored}"
+                );
+            }
+            // The right password under another name, or a longer/shorter one.
+            for name in ["U", "uu", ""] {
+                assert!(
+                    !check_basic_auth(Some(&auth(name, "secret")), "u", stored),
+                    "{name}"
+                );
+            }
+        }
+        // Colons after the first belong to the password.
+        assert!(check_basic_auth(Some(&auth("u", "a:b")), "u", "a:b"));
+        // A stored {SHA} that is not a digest matches nothing, not even itself.
+        for stored in ["{SHA}", "{SHA}xyz", "{SHA}0000"] {
+            let hex = stored.trim_start_matches("{SHA}");
+            assert!(!check_basic_auth(Some(&auth("u", hex)), "u", stored));
+            assert!(!check_basic_auth(Some(&auth("u", "")), "u", stored));
+        }
+        // An empty password is a password like any other.
+        assert!(check_basic_auth(Some(&auth("u", "")), "u", ""));
     }
 
     struct Fake {
@@ -880,5 +999,140 @@ mod tests {
                 .starts_with("HTTP/1.1 411")
         );
         assert_eq!(serve(b""), "");
+    }
+
+    /// Status codes of the answers, in order.
+    fn statuses(out: &str) -> Vec<&str> {
+        out.match_indices("HTTP/1.1 ")
+            .map(|(i, _)| &out[i + 9..i + 12])
+            .collect()
+    }
+
+    #[test]
+    fn pipelined_requests_in_one_read() {
+        // A stray CRLF after a body (old browsers sent one) is skipped, as
+        // medusa skips leading empty lines.
+        let out = serve(
+            b"POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nxy\r\n\
+              GET /b HTTP/1.1\r\n\r\n\
+              HEAD /c HTTP/1.0\r\nHost: h\r\n\r\n",
+        );
+        assert_eq!(statuses(&out), ["200", "200", "200"], "{out}");
+        assert!(out.contains("POST /a 2"), "{out}");
+        assert!(out.contains("GET /b 0"), "{out}");
+        // HTTP/1.0 without keep-alive closes, and HEAD has no body.
+        assert!(out.ends_with("Connection: close\r\n\r\n"), "{out}");
+    }
+
+    #[test]
+    fn heads_end_at_the_first_empty_line() {
+        assert_eq!(blank_line_end(b"GET / HTTP/1.1\r\n\r\n", 0), Some(18));
+        assert_eq!(blank_line_end(b"GET / HTTP/1.1\n\nrest", 0), Some(16));
+        assert_eq!(blank_line_end(b"a\r\nb\r\n\r", 0), None);
+        assert_eq!(blank_line_end(b"a\r\nb\r\n\r\n", 5), Some(8));
+        assert_eq!(blank_line_end(b"\n", 0), None);
+        assert_eq!(blank_line_end(b"", 3), None);
+        // Bare line feeds end lines too (RFC 9112 2.2 allows it).
+        let out = serve(b"GET /lf HTTP/1.1\nHost: x\n\n");
+        assert!(
+            out.starts_with("HTTP/1.1 200") && out.contains("GET /lf 0"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn header_fields_are_checked() {
+        let two = |h: &str| {
+            serve(format!("GET /x HTTP/1.1\r\n{h}\r\nConnection: close\r\n\r\n").as_bytes())
+        };
+        // Obsolete line folding is refused (RFC 9112 5.2 allows that),
+        // and so are a space before the colon, a line without one, and
+        // control characters in a value.
+        for bad in [
+            "A: b\r\n c",
+            "A: b\r\n\tc",
+            "A : b",
+            " A: b",
+            "no colon",
+            "A: b\x00c",
+            "A: b\x7fc",
+            "A: b\rc",
+            "\u{e9}: b",
+        ] {
+            assert!(
+                two(bad).starts_with("HTTP/1.1 400"),
+                "{bad:?}: {}",
+                two(bad)
+            );
+        }
+        // Values are trimmed; bytes above 0x7f are kept (lossily as UTF-8).
+        let mut f = Fake {
+            input: io::Cursor::new(
+                b"GET / HTTP/1.1\r\nA:  b c \t\r\nB: \xe9\xff\r\nC:\r\n\r\n".to_vec(),
+            ),
+            output: Vec::new(),
+        };
+        let r = read_request(&mut f, &mut Vec::new()).expect("a request");
+        assert_eq!(r.header("a"), Some("b c"));
+        assert_eq!(r.header("b"), Some("\u{fffd}\u{fffd}"));
+        assert_eq!(r.header("c"), Some(""));
+    }
+
+    #[test]
+    fn too_many_or_too_large_headers_are_431() {
+        let with = |n: usize| {
+            let mut req = String::from("GET /x HTTP/1.1\r\n");
+            for i in 0..n {
+                req.push_str(&format!("X-{i}: {i}\r\n"));
+            }
+            req.push_str("\r\n");
+            serve(req.as_bytes())
+        };
+        assert!(with(MAX_HEADERS).starts_with("HTTP/1.1 200"));
+        assert!(with(MAX_HEADERS + 1).starts_with("HTTP/1.1 431"));
+        assert!(with(5000).starts_with("HTTP/1.1 431"));
+        // A head that never ends, or ends past the limit: 431 too.
+        let long = format!("GET /x HTTP/1.1\r\nX: {}", "a".repeat(MAX_HEAD + 10));
+        assert!(serve(long.as_bytes()).starts_with("HTTP/1.1 431"));
+        // Empty lines are dropped as they come (the request deadline
+        // still bounds them); then the close is clean.
+        assert_eq!(serve("\r\n".repeat(MAX_HEAD).as_bytes()), "");
+        assert_eq!(serve("\n".repeat(MAX_HEAD * 2).as_bytes()), "");
+    }
+
+    #[test]
+    fn request_lines_are_checked() {
+        for (line, want) in [
+            ("GET /x HTTP/1.1", "200"),
+            ("OPTIONS /x HTTP/1.0", "200"),
+            // Medusa serves a line without a version, then closes.
+            ("GET /x", "200"),
+            ("GET /x HTTP/2.0", "505"),
+            ("GET /x HTTP/1.2", "505"),
+            ("GET /x HTTP/1.1 x", "400"),
+            ("GET  /x HTTP/1.1", "400"),
+            ("GET * HTTP/1.1", "400"),
+            ("GET http://h/x HTTP/1.1", "400"),
+            ("G(T /x HTTP/1.1", "400"),
+            ("GET /\u{e9} HTTP/1.1", "200"),
+            ("GET /x", "200"),
+            ("/x", "400"),
+            ("GET", "400"),
+        ] {
+            let out = serve(format!("{line}\r\nHost: h\r\n\r\n").as_bytes());
+            assert_eq!(
+                statuses(&out).first().copied(),
+                Some(want),
+                "{line:?}: {out}"
+            );
+        }
+        // A target that is not UTF-8 (medusa fails to decode the head).
+        assert!(serve(b"GET /\xff HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 400"));
+        let out = serve(b"GET /old\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
+        assert_eq!(statuses(&out), ["200"], "{out}");
+        assert!(
+            out.contains("Connection: close") && out.contains("GET /old 0"),
+            "{out}"
+        );
     }
 }

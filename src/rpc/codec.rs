@@ -248,7 +248,7 @@ fn write_value(v: &Value, out: &mut Vec<u8>) {
         }
         Value::Base64(b) => {
             out.extend_from_slice(b"<value><base64>\n");
-            write_base64_lines(b, out);
+            crate::base64::encode_lines(b, out);
             out.extend_from_slice(b"</base64></value>\n");
         }
         Value::Array(items) => {
@@ -431,33 +431,6 @@ fn write_python_float(d: f64, out: &mut Vec<u8>) {
             out.push(b'.');
             out.extend_from_slice(&digits[decpt..]);
         }
-    }
-}
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Python's `base64.encodebytes`: 76-character lines, each ending in `\n`.
-fn write_base64_lines(data: &[u8], out: &mut Vec<u8>) {
-    for line in data.chunks(57) {
-        for chunk in line.chunks(3) {
-            let b0 = chunk[0];
-            let b1 = chunk.get(1).copied().unwrap_or(0);
-            let b2 = chunk.get(2).copied().unwrap_or(0);
-            let n = (u32::from(b0) << 16) | (u32::from(b1) << 8) | u32::from(b2);
-            out.push(B64[(n >> 18) as usize & 63]);
-            out.push(B64[(n >> 12) as usize & 63]);
-            out.push(if chunk.len() > 1 {
-                B64[(n >> 6) as usize & 63]
-            } else {
-                b'='
-            });
-            out.push(if chunk.len() > 2 {
-                B64[n as usize & 63]
-            } else {
-                b'='
-            });
-        }
-        out.push(b'\n');
     }
 }
 
@@ -1024,62 +997,9 @@ fn without_digit_underscores(s: &str) -> Option<std::borrow::Cow<'_, str>> {
     Some(out.into())
 }
 
-fn b64_index(c: u8) -> Option<u8> {
-    Some(match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => return None,
-    })
-}
-
-/// Python's `base64.decodebytes` (binascii, non-strict): characters outside
-/// the alphabet are skipped, `=` ends the data once a quantum is complete,
-/// and a final incomplete quantum is an error.
+/// Python's `base64.decodebytes`: see [`crate::base64::decode_lenient`].
 fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let mut left: u8 = 0;
-    let mut quad = 0u8;
-    let mut pads = 0u8;
-    for &c in text.as_bytes() {
-        if c == b'=' {
-            if quad >= 2 {
-                pads = pads.saturating_add(1);
-                if quad.saturating_add(pads) >= 4 {
-                    return Ok(out);
-                }
-            }
-            continue;
-        }
-        let Some(v) = b64_index(c) else { continue };
-        match quad {
-            0 => {
-                left = v;
-                quad = 1;
-            }
-            1 => {
-                out.push((left << 2) | (v >> 4));
-                left = v & 0x0f;
-                quad = 2;
-            }
-            2 => {
-                out.push((left << 4) | (v >> 2));
-                left = v & 0x03;
-                quad = 3;
-            }
-            _ => {
-                out.push((left << 6) | v);
-                left = 0;
-                quad = 0;
-            }
-        }
-    }
-    if quad != 0 {
-        return Err(bad("base64", text));
-    }
-    Ok(out)
+    crate::base64::decode_lenient(text.as_bytes()).ok_or_else(|| bad("base64", text))
 }
 
 #[cfg(test)]
