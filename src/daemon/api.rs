@@ -170,7 +170,7 @@ fn follow(path: &PathBuf, w: &mut ChunkWriter<'_>) {
             match f.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if w.send(&buf[..n]).is_err() {
+                    if w.send(buf.get(..n).unwrap_or_default()).is_err() {
                         return;
                     }
                     pos += n as u64;

@@ -1,8 +1,9 @@
 //! Process control: groups added and removed, the state machine driven,
 //! children spawned, signalled and reaped, their environment.
 
-use crate::config::{Config, GroupConfig, LogLevel};
+use crate::config::{GroupConfig, LogLevel};
 use crate::daemon::core::Supervisor;
+use crate::daemon::env::set_env;
 use crate::daemon::groups::{Group, GroupId, ProcId};
 use crate::daemon::output::SPLICE_PIPE_SIZE;
 use crate::daemon::sockets;
@@ -15,42 +16,6 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Instant, SystemTime};
-
-/// The server URL children get as SUPERVISOR_SERVER_URL: the first unix
-/// socket, else the first inet server (`''` host -> localhost).
-pub(in crate::daemon) fn server_url(config: &Config) -> Option<String> {
-    if let Some(u) = config.unix_http_servers.first() {
-        return Some(format!("unix://{}", u.file.display()));
-    }
-    config.inet_http_servers.first().map(|i| {
-        let host = if i.host.is_empty() || i.host == "*" {
-            "localhost"
-        } else {
-            i.host.as_str()
-        };
-        format!("http://{host}:{}", i.port)
-    })
-}
-
-pub(in crate::daemon) fn set_env(
-    env: &mut Vec<(OsString, OsString)>,
-    k: impl Into<OsString>,
-    v: impl Into<OsString>,
-) {
-    let (k, v) = (k.into(), v.into());
-    match env.iter_mut().find(|(ek, _)| *ek == k) {
-        Some(e) => e.1 = v,
-        None => env.push((k, v)),
-    }
-}
-
-pub(in crate::daemon) fn base_env(config: &Config) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    for (k, v) in &config.supervisord.environment {
-        set_env(&mut env, k, v);
-    }
-    env
-}
 
 impl Supervisor {
     /// Remove a (stopped) group and announce it.
@@ -317,17 +282,18 @@ impl Supervisor {
         // wake-ups and larger splices for chatty programs.  Best effort (the
         // kernel caps it at fs.pipe-max-size).
         for ch in [Channel::Stdout, Channel::Stderr] {
-            let fd = match ch {
-                Channel::Stdout => p.stdout.as_ref().map(AsRawFd::as_raw_fd),
-                Channel::Stderr => p.stderr.as_ref().map(AsRawFd::as_raw_fd),
-            };
             let captured = p.capture.get(ch as usize).is_some_and(Option::is_some);
-            if let (Some(fd), Some(log)) = (fd, p.log_for(ch))
-                && log.can_splice()
+            let splices = p.log_for(ch).is_some_and(|log| log.can_splice());
+            let pipe = match ch {
+                Channel::Stdout => p.stdout.as_ref(),
+                Channel::Stderr => p.stderr.as_ref(),
+            };
+            if let Some(pipe) = pipe
+                && splices
                 && !captured
             {
-                // SAFETY: fcntl on a pipe we own.
-                unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, SPLICE_PIPE_SIZE) };
+                let _ =
+                    nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(SPLICE_PIPE_SIZE));
             }
         }
         if let Some(proto) = p.listener.as_mut() {

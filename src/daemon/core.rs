@@ -4,6 +4,7 @@
 use crate::cli::DaemonArgs;
 use crate::config::{Config, Loaded};
 use crate::daemon::calls::{bad, split_namespec};
+use crate::daemon::env::{base_env, server_url};
 use crate::daemon::groups::{GroupId, Groups, ProcId};
 use crate::daemon::os::Os;
 use crate::daemon::signals::Signals;
@@ -96,6 +97,51 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
+    /// The daemon's state before anything runs: no groups, no servers.
+    pub(in crate::daemon) fn new(
+        config_path: PathBuf,
+        args: DaemonArgs,
+        config: Config,
+        log: MainLog,
+        signals: Option<Signals>,
+        os: Box<dyn Os>,
+        max_fd: i32,
+    ) -> Supervisor {
+        let now = os.now();
+        Supervisor {
+            config_path,
+            args,
+            base_env: base_env(&config),
+            serverurl: server_url(&config),
+            config,
+            log,
+            groups: Default::default(),
+            bus: Bus::new(),
+            mood: Mood::Running,
+            pending_reload: None,
+            pids: HashMap::new(),
+            fcgi_sockets: HashMap::new(),
+            listeners: Vec::new(),
+            pidfile: None,
+            signals,
+            os,
+            max_fd,
+            last_wait_report: None,
+            buf: vec![0u8; 64 * 1024],
+            exit_code: 0,
+            bridge: None,
+            waiters: Vec::new(),
+            serials: Serials::default(),
+            any_pool: false,
+            state_generation: 0,
+            info_cache: None,
+            ticks: [None; 3],
+            server_stops: Vec::new(),
+            drain: None,
+            started_at: now,
+        }
+    }
+
     /// supervisord's PATH (for finding programs).
     pub(in crate::daemon) fn daemon_path(&self) -> Option<OsString> {
         self.base_env

@@ -18,6 +18,16 @@ use std::time::{Duration, Instant};
 /// next turn.
 pub(in crate::daemon) const PANIC_REPEAT: Duration = Duration::from_millis(100);
 
+/// What [`Supervisor::decide`] concluded.
+pub(in crate::daemon) enum Next {
+    /// Sleep until this deadline (or forever) unless woken.
+    Sleep(Option<Instant>),
+    /// A reload was applied: decide again at once.
+    Again,
+    /// Shutdown is complete.
+    Exit,
+}
+
 /// What the loop does after a turn.
 pub(in crate::daemon) enum Turn {
     Continue,
@@ -207,32 +217,41 @@ impl Supervisor {
         }
     }
 
+    /// What a turn decides before it sleeps: due timers, the stop phases
+    /// (and the reload once everything is down), deferred answers, events
+    /// handed to listeners, then when to wake.  Unit tests drive the loop
+    /// through this with a fake clock.
+    pub(in crate::daemon) fn decide(&mut self, now: Instant) -> Next {
+        self.tick_due(now);
+        if self.mood != Mood::Running && self.stop_phase(now) {
+            if self.mood == Mood::Shutdown {
+                return Next::Exit;
+            }
+            self.apply_reload();
+            return Next::Again;
+        }
+        self.poll_waiters(now);
+        let next_tick = self.tick_events();
+        self.dispatch_events();
+        let now = self.os.now();
+        Next::Sleep(match (self.next_deadline(now), next_tick) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
     /// One turn of the loop.
     pub(in crate::daemon) fn turn(
         &mut self,
         fds: &mut Vec<libc::pollfd>,
         owners: &mut Vec<(ProcId, Option<Channel>)>,
     ) -> Turn {
-        let now = Instant::now();
-        self.tick_due(now);
-        if self.mood != Mood::Running && self.stop_phase(now) {
-            match self.mood {
-                Mood::Shutdown => return Turn::Exit,
-                _ => {
-                    self.apply_reload();
-                    return Turn::Continue;
-                }
-            }
-        }
-        self.poll_waiters(now);
-        let next_tick = self.tick_events();
-        self.dispatch_events();
-
-        let now = Instant::now();
-        let deadline = match (self.next_deadline(now), next_tick) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let deadline = match self.decide(self.os.now()) {
+            Next::Sleep(deadline) => deadline,
+            Next::Again => return Turn::Continue,
+            Next::Exit => return Turn::Exit,
         };
+        let now = self.os.now();
         let timeout = match deadline {
             None => -1,
             Some(d) if d <= now => 0,
@@ -242,9 +261,13 @@ impl Supervisor {
             }
         };
         self.poll_set(fds, owners);
-        // SAFETY: poll(2) over a valid array.
+        // libc's poll, not nix's: nix's PollFd borrows each fd for the call,
+        // which would rebuild the array from scratch every turn; these
+        // buffers are kept across turns (one allocation for the daemon's
+        // life) and every fd in them is owned by `self` until the turn ends.
+        // SAFETY: poll(2) over a valid array of `fds.len()` pollfd structs.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-        let now = Instant::now();
+        let now = self.os.now();
         if n > 0 {
             let ready = |i: usize| fds.get(i).is_some_and(|f| f.revents != 0);
             if ready(0) {
@@ -280,7 +303,7 @@ impl Supervisor {
         // exited is collected even if its signal's wake-up was consumed
         // elsewhere (or a panic cut the turn that had it).  When nothing
         // exited this is one waitpid call that returns 0.
-        self.reap(Instant::now());
+        self.reap(self.os.now());
         Turn::Continue
     }
 

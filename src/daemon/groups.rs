@@ -74,9 +74,13 @@ impl Groups {
     /// Add a group after those of lower or equal priority.
     pub fn insert(&mut self, group: Group) -> GroupId {
         let priority = group.config.priority;
-        let id = match self.slots.iter().position(|s| s.group.is_none()) {
-            Some(slot) => {
-                let s = &mut self.slots[slot];
+        let free = self
+            .slots
+            .iter_mut()
+            .enumerate()
+            .find(|(_, s)| s.group.is_none());
+        let id = match free {
+            Some((slot, s)) => {
                 s.generation = s.generation.wrapping_add(1);
                 s.group = Some(group);
                 GroupId {

@@ -185,27 +185,27 @@ impl Supervisor {
             .unwrap_or_default();
         let now_secs = now_wall.as_secs();
         let mut next: Option<Instant> = None;
-        for (i, (period, kind)) in PERIODS.into_iter().enumerate() {
+        for ((period, kind), last) in PERIODS.into_iter().zip(self.ticks.iter_mut()) {
             let wanted = self
                 .groups
                 .iter()
                 .filter_map(|(_, g)| g.pool.as_ref())
                 .any(|p| p.wants(kind));
             if !wanted {
-                self.ticks[i] = None;
+                *last = None;
                 continue;
             }
             let this = now_secs - now_secs % period;
-            match self.ticks[i] {
-                None => self.ticks[i] = Some(this),
-                Some(last) if last != this => {
-                    self.ticks[i] = Some(this);
+            match *last {
+                None => *last = Some(this),
+                Some(before) if before != this => {
+                    *last = Some(this);
                     self.bus.publish(Event::tick(kind, this));
                 }
                 _ => {}
             }
             let until = Duration::from_secs(this + period).saturating_sub(now_wall);
-            let at = Instant::now() + until;
+            let at = self.os.now() + until;
             next = Some(next.map_or(at, |n: Instant| n.min(at)));
         }
         next

@@ -5,15 +5,22 @@
 //! signal, child output, or the earliest process deadline; there is no fixed
 //! tick.
 
+// Positions that another operation can renumber were a panic waiting to
+// happen: the daemon reaches groups, processes and buffers through `get`.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 pub mod api;
 pub mod bridge;
 mod calls;
 mod control;
 pub mod core;
+mod env;
 mod event_loop;
 pub mod groups;
 pub mod health;
 mod listeners;
+#[cfg(test)]
+mod loop_tests;
 pub mod methods;
 pub mod os;
 mod output;

@@ -49,7 +49,8 @@ impl Supervisor {
                 if ch == Channel::Stdout && p.listener.is_some() {
                     // A listener's protocol channel: Supervisor logs the
                     // bytes' repr, b'RESULT 2\nOK', unstripped.
-                    let data = crate::events::listener::bytes_repr(&self.buf[..n]);
+                    let data =
+                        crate::events::listener::bytes_repr(self.buf.get(..n).unwrap_or_default());
                     let msg = format!("{} stdout output:\n{data}", spawn::py_repr(&name));
                     self.log.log(LogLevel::Debug, &msg);
                 } else {
@@ -97,7 +98,7 @@ impl Supervisor {
             Channel::Stderr => &p.config.stderr,
         };
         if (cfg.events_enabled && listening)
-            || p.capture[ch as usize].is_some()
+            || p.capture.get(ch as usize).is_some_and(Option::is_some)
             || (ch == Channel::Stdout && p.listener.is_some())
         {
             return false;
@@ -179,11 +180,13 @@ impl Supervisor {
         let protocol = ch == Channel::Stdout && p.listener.is_some();
         let mut failure = None;
         let mut events = Vec::new();
-        let pieces = match (&mut p.capture[ch as usize], protocol) {
+        let capture = p.capture.get_mut(ch as usize).and_then(Option::as_mut);
+        let captured = capture.is_some();
+        let pieces = match (capture, protocol) {
             (Some(c), false) => c.feed(data),
             _ => Vec::new(),
         };
-        if p.capture[ch as usize].is_none() || protocol {
+        if !captured || protocol {
             if let Some(log) = p.log_for(ch)
                 && let Err(e) = log.write(data)
             {
@@ -271,7 +274,7 @@ impl Supervisor {
             let Some(p) = self.groups.proc_mut(id) else {
                 return;
             };
-            let Some(c) = p.capture[ch as usize].as_mut() else {
+            let Some(c) = p.capture.get_mut(ch as usize).and_then(Option::as_mut) else {
                 continue;
             };
             for piece in c.flush() {
@@ -288,12 +291,13 @@ impl Supervisor {
     /// a child writes is also logged at DEBG as `'name' stdout output:`
     /// followed by the data (ANSI-stripped under `strip_ansi`).
     pub(in crate::daemon) fn log_child_output(&mut self, name: &str, ch: Channel, n: usize) {
+        let read = self.buf.get(..n).unwrap_or_default();
         let stripped;
         let data = if self.config.supervisord.strip_ansi {
-            stripped = crate::logs::strip_ansi(&self.buf[..n]);
-            &stripped[..]
+            stripped = crate::logs::strip_ansi(read);
+            stripped.as_slice()
         } else {
-            &self.buf[..n]
+            read
         };
         if data.is_empty() {
             return;

@@ -11,13 +11,7 @@ pub fn is_pid1() -> bool {
 
 /// Make orphans of our programs re-parent to us, so they are reaped here.
 pub fn become_subreaper() -> std::io::Result<()> {
-    // SAFETY: prctl with integer arguments.
-    let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    nix::sys::prctl::set_child_subreaper(true).map_err(std::io::Error::from)
 }
 
 /// As PID 1 at exit: TERM every remaining process, wait up to `grace`

@@ -99,8 +99,8 @@ impl Supervisor {
     pub(in crate::daemon) fn stop_serving(&mut self) {
         for (stop, fd) in self.server_stops.drain(..) {
             stop.store(true, std::sync::atomic::Ordering::SeqCst);
-            // SAFETY: shutdown(2) wakes a thread blocked in accept on this socket.
-            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+            // Wakes the thread blocked in accept(2) on this socket.
+            let _ = nix::sys::socket::shutdown(fd, nix::sys::socket::Shutdown::Both);
         }
     }
 

@@ -2,8 +2,8 @@
 //! config swap, the exit.
 
 use crate::config::{Loaded, LogLevel};
-use crate::daemon::control::{base_env, server_url};
 use crate::daemon::core::{Mood, Supervisor};
+use crate::daemon::env::{base_env, server_url};
 use crate::daemon::groups::GroupId;
 use crate::daemon::pid1;
 use crate::daemon::sockets::PidFile;

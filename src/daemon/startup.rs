@@ -3,19 +3,15 @@
 
 use crate::cli::DaemonArgs;
 use crate::config::{Loaded, LogLevel};
-use crate::daemon::control::{base_env, server_url};
-use crate::daemon::core::{Mood, Supervisor};
+use crate::daemon::core::Supervisor;
 use crate::daemon::signals::Signals;
 use crate::daemon::sockets::PidFile;
 use crate::daemon::{pid1, signals};
-use crate::events::pool::Serials;
-use crate::events::{Bus, Event};
+use crate::events::Event;
 use crate::logs::MainLog;
 use crate::process::spawn;
-use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::time::Instant;
 
 /// Exit status for usage and configuration errors (Supervisor's `usage()`).
 pub const EXIT_USAGE: i32 = 2;
@@ -34,70 +30,54 @@ pub(in crate::daemon) fn ensure_std_fds() {
 
 /// Drop to `user=` for supervisord itself (Supervisor's `set_uid_or_exit`).
 pub(in crate::daemon) fn drop_privileges(user: &str) -> Result<(), String> {
+    use nix::unistd::{Gid, Uid, getuid, setgid, setgroups, setuid};
     let target = spawn::resolve_user(user)?;
-    // SAFETY: plain id syscalls.
-    unsafe {
-        let current = libc::getuid();
-        if current == target.uid {
-            return Ok(());
-        }
-        if current != 0 {
-            return Err("Can't drop privilege as nonroot user".into());
-        }
-        if libc::setgroups(target.groups.len(), target.groups.as_ptr()) != 0 {
-            return Err("Could not set groups of effective user".into());
-        }
-        if libc::setgid(target.gid) != 0 {
-            return Err("Could not set group id of effective user".into());
-        }
-        if libc::setuid(target.uid) != 0 {
-            return Err("Could not set user id of effective user".into());
-        }
+    let current = getuid();
+    if current.as_raw() == target.uid {
+        return Ok(());
     }
+    if !current.is_root() {
+        return Err("Can't drop privilege as nonroot user".into());
+    }
+    let groups: Vec<Gid> = target.groups.iter().map(|&g| Gid::from_raw(g)).collect();
+    setgroups(&groups).map_err(|_| "Could not set groups of effective user".to_string())?;
+    setgid(Gid::from_raw(target.gid))
+        .map_err(|_| "Could not set group id of effective user".to_string())?;
+    setuid(Uid::from_raw(target.uid))
+        .map_err(|_| "Could not set user id of effective user".to_string())?;
     Ok(())
 }
 
 /// Raise RLIMIT_NOFILE / RLIMIT_NPROC to minfds / minprocs, or fail like
 /// Supervisor.  Returns informational lines.
 pub(in crate::daemon) fn set_rlimits(minfds: u64, minprocs: u64) -> Result<Vec<String>, String> {
+    use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit, setrlimit};
     let mut infos = Vec::new();
     let limits = [
         (
-            libc::RLIMIT_NOFILE,
+            Resource::RLIMIT_NOFILE,
             "RLIMIT_NOFILE",
             minfds,
             "The minimum number of file descriptors required to run this process is {min} as per the \"minfds\" command-line argument or config file setting. The current environment will only allow you to open {hard} file descriptors.  Either raise the number of usable file descriptors in your environment or lower the minfds setting in the config file to allow the process to start.",
         ),
         (
-            libc::RLIMIT_NPROC,
+            Resource::RLIMIT_NPROC,
             "RLIMIT_NPROC",
             minprocs,
             "The minimum number of available processes required to run this program is {min} as per the \"minprocs\" command-line argument or config file setting. The current environment will only allow you to open {hard} processes.  Either raise the number of usable processes in your environment or lower the minprocs setting in the config file to allow the program to start.",
         ),
     ];
     for (res, name, min, msg) in limits {
-        let mut rl = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit with a valid pointer.
-        if unsafe { libc::getrlimit(res, &mut rl) } != 0 {
+        let Ok((soft, hard)) = getrlimit(res) else {
             continue;
-        }
-        let min = min as libc::rlim_t;
-        if rl.rlim_cur != libc::RLIM_INFINITY && rl.rlim_cur < min {
-            let hard = rl.rlim_max;
-            let new_hard = if hard != libc::RLIM_INFINITY && hard < min {
+        };
+        if soft != RLIM_INFINITY && soft < min {
+            let new_hard = if hard != RLIM_INFINITY && hard < min {
                 min
             } else {
                 hard
             };
-            let new = libc::rlimit {
-                rlim_cur: min,
-                rlim_max: new_hard,
-            };
-            // SAFETY: setrlimit with a valid pointer.
-            if unsafe { libc::setrlimit(res, &new) } != 0 {
+            if setrlimit(res, min, new_hard).is_err() {
                 return Err(msg
                     .replace("{min}", &min.to_string())
                     .replace("{hard}", &hard.to_string()));
@@ -108,18 +88,13 @@ pub(in crate::daemon) fn set_rlimits(minfds: u64, minprocs: u64) -> Result<Vec<S
     Ok(infos)
 }
 
+/// The open-files limit spawned children inherit (bounded).
 pub(in crate::daemon) fn open_files_limit() -> i32 {
-    let mut rl = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit with a valid pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0
-        || rl.rlim_cur == libc::RLIM_INFINITY
-    {
-        return 65536;
+    use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, _)) if soft != RLIM_INFINITY => soft.min(1 << 20) as i32,
+        _ => 65536,
     }
-    rl.rlim_cur.min(1 << 20) as i32
 }
 
 /// Fork into the background (Supervisor's `daemonize`): the parent waits
@@ -145,10 +120,7 @@ pub(in crate::daemon) fn daemonize(
     }
     drop(r);
     log.log(LogLevel::Info, "daemonizing the supervisord process");
-    // SAFETY: setsid/umask/open/dup2 in the daemon child.
-    unsafe {
-        libc::setsid();
-    }
+    let _ = nix::unistd::setsid();
     if let Some(dir) = directory {
         match std::env::set_current_dir(dir) {
             Ok(()) => log.log(
@@ -167,19 +139,18 @@ pub(in crate::daemon) fn daemonize(
             ),
         }
     }
-    // SAFETY: as above.
-    unsafe {
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        if null >= 0 {
-            libc::dup2(null, 0);
-            libc::dup2(null, 1);
-            libc::dup2(null, 2);
-            if null > 2 {
-                libc::close(null);
-            }
-        }
-        libc::umask(umask as libc::mode_t);
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        let _ = nix::unistd::dup2_stdin(&null);
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
     }
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        umask as libc::mode_t,
+    ));
     Ok(w)
 }
 
@@ -220,8 +191,7 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
             }
         }
         None => {
-            // SAFETY: getuid never fails.
-            if unsafe { libc::getuid() } == 0 {
+            if nix::unistd::getuid().is_root() {
                 log.log(LogLevel::Critical, "Supervisor is running as root.  Privileges were not dropped because no user is specified in the config file.  If you intend to run as root, you can set user=root in the config file to avoid this message.");
             }
         }
@@ -268,38 +238,15 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let mut sup = Supervisor {
+    let mut sup = Supervisor::new(
         config_path,
         args,
-        base_env: base_env(&config),
-        serverurl: server_url(&config),
         config,
         log,
-        groups: Default::default(),
-        bus: Bus::new(),
-        mood: Mood::Running,
-        pending_reload: None,
-        pids: HashMap::new(),
-        fcgi_sockets: HashMap::new(),
-        listeners: Vec::new(),
-        pidfile: None,
-        signals: Some(signals),
-        os: Box::new(crate::daemon::os::RealOs),
-        max_fd: open_files_limit(),
-        last_wait_report: None,
-        buf: vec![0u8; 64 * 1024],
-        exit_code: 0,
-        bridge: None,
-        waiters: Vec::new(),
-        serials: Serials::default(),
-        any_pool: false,
-        state_generation: 0,
-        info_cache: None,
-        ticks: [None; 3],
-        server_stops: Vec::new(),
-        drain: None,
-        started_at: Instant::now(),
-    };
+        Some(signals),
+        Box::new(crate::daemon::os::RealOs),
+        open_files_limit(),
+    );
     if let Err(e) = sup.open_servers() {
         sup.log.log(LogLevel::Critical, &e);
         eprintln!("Error: {e}");

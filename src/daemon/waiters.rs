@@ -145,20 +145,16 @@ pub fn poll(d: &mut dyn Daemon, p: &mut Pending, now: Instant) -> Option<RpcResu
             None => Some(Ok(Value::Bool(true))),
         },
         Pending::All { waiting, results } => {
-            let mut i = 0;
-            while i < waiting.len() {
-                let r = poll(d, &mut waiting[i].2, now);
-                match r {
-                    None => i += 1,
-                    Some(r) => {
-                        let (g, n, _) = waiting.remove(i);
-                        results.push(match r {
-                            Ok(_) => result_struct(&n, &g, faults::SUCCESS, "OK"),
-                            Err(f) => result_struct(&n, &g, f.code, &f.string),
-                        });
-                    }
+            waiting.retain_mut(|(g, n, p)| match poll(d, p, now) {
+                None => true,
+                Some(r) => {
+                    results.push(match r {
+                        Ok(_) => result_struct(n, g, faults::SUCCESS, "OK"),
+                        Err(f) => result_struct(n, g, f.code, &f.string),
+                    });
+                    false
                 }
-            }
+            });
             if waiting.is_empty() {
                 Some(Ok(Value::Array(std::mem::take(results))))
             } else {

@@ -1,0 +1,332 @@
+//! The loop's decisions against a fake operating system: no process is
+//! started, time moves only when a test says so, and every spawn and
+//! signal the loop decides on is recorded with the fake time.
+
+use super::core::{Mood, Supervisor};
+use super::event_loop::Next;
+use super::os::fake::{FakeOs, World};
+use crate::cli::DaemonArgs;
+use crate::config::{LoadOptions, LogLevel};
+use crate::logs::MainLog;
+use crate::process::state::ProcessState;
+use crate::rpc::{Value, faults};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+const STEP: Duration = Duration::from_millis(50);
+
+struct Harness {
+    sup: Supervisor,
+    world: Rc<World>,
+    dir: tempfile::TempDir,
+}
+
+/// `[supervisord]` with everything in a temp dir, then `programs`.
+fn conf(dir: &std::path::Path, programs: &str) -> String {
+    format!(
+        "[supervisord]\nlogfile={d}/main.log\npidfile={d}/pid\nchildlogdir={d}\nloglevel=debug\n\n{programs}",
+        d = dir.display()
+    )
+}
+
+fn harness(programs: &str) -> Harness {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("supervisord.conf");
+    std::fs::write(&path, conf(dir.path(), programs)).expect("write config");
+    let loaded = crate::config::load(&path, &LoadOptions::from_process(Default::default(), true))
+        .unwrap_or_else(|d| panic!("config: {d:?}"));
+    let (os, world) = FakeOs::new();
+    let mut log = MainLog::early();
+    let sd = &loaded.config.supervisord;
+    log.open(&sd.logfile, 0, 0, LogLevel::Debug, false)
+        .expect("main log");
+    let mut sup = Supervisor::new(
+        path,
+        DaemonArgs::default(),
+        loaded.config,
+        log,
+        None,
+        Box::new(os),
+        1024,
+    );
+    sup.add_configured_groups();
+    Harness { sup, world, dir }
+}
+
+impl Harness {
+    fn now(&self) -> Instant {
+        self.sup.os.now()
+    }
+
+    /// Run decided turns (reaping what the fake says exited) for `d` of
+    /// fake time, or until shutdown completes; true if it completed.
+    fn run_for(&mut self, d: Duration) -> bool {
+        let end = self.world.elapsed.get() + d;
+        while self.world.elapsed.get() < end {
+            let now = self.now();
+            match self.sup.decide(now) {
+                Next::Exit => return true,
+                Next::Again => continue,
+                Next::Sleep(_) => {}
+            }
+            self.sup.reap(self.now());
+            self.world.advance(STEP);
+        }
+        false
+    }
+
+    fn state(&self, spec: &str) -> Option<ProcessState> {
+        let (_, id) = self.sup.resolve(spec).ok()?;
+        self.sup.state_of(id?)
+    }
+
+    fn call(&mut self, method: &str, params: &[Value]) -> super::waiters::Outcome {
+        let now = self.now();
+        self.sup.dispatch(method, params, now)
+    }
+
+    fn main_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("main.log")).unwrap_or_default()
+    }
+
+    fn rewrite_config(&self, programs: &str) {
+        let path: PathBuf = self.dir.path().join("supervisord.conf");
+        std::fs::write(path, conf(self.dir.path(), programs)).expect("rewrite config");
+    }
+}
+
+fn program(name: &str, extra: &str) -> String {
+    format!(
+        "[program:{name}]\ncommand=/bin/sleep 1000\nstartsecs=0\nstdout_logfile=NONE\nstderr_logfile=NONE\n{extra}\n\n"
+    )
+}
+
+const TERM: i32 = libc::SIGTERM;
+const KILL: i32 = libc::SIGKILL;
+
+#[test]
+fn shutdown_goes_by_priority_and_kills_each_level_after_its_own_stopwaitsecs() {
+    let mut h = harness(&format!(
+        "{}{}{}{}",
+        program("late", "priority=20\nstopwaitsecs=1"),
+        program("slow", "priority=10\nstopwaitsecs=2"),
+        program("quick", "priority=10\nstopwaitsecs=5"),
+        program("first", "priority=5\nstopwaitsecs=1"),
+    ));
+    // `late` and `slow` ignore SIGTERM; the others die of it.
+    h.world
+        .die_on
+        .borrow_mut()
+        .extend([("quick".to_string(), TERM), ("first".to_string(), TERM)]);
+    h.run_for(Duration::from_millis(200));
+    for p in ["late", "slow", "quick", "first"] {
+        assert_eq!(h.state(p), Some(ProcessState::Running), "{p}");
+    }
+    let t0 = h.world.elapsed.get();
+    h.sup.begin_stop(Mood::Shutdown);
+    assert!(h.run_for(Duration::from_secs(10)), "shutdown completes");
+    let kills: Vec<(String, i32, Duration)> = h
+        .world
+        .kills()
+        .into_iter()
+        .map(|(n, s, at)| (n, s, at - t0))
+        .collect();
+    let order: Vec<(&str, i32)> = kills.iter().map(|(n, s, _)| (n.as_str(), *s)).collect();
+    assert_eq!(order.len(), 6, "{kills:?}");
+    assert_eq!(&order[..2], [("late", TERM), ("late", KILL)], "{kills:?}");
+    // The level below starts only when `late` is gone: both its groups
+    // at once (SPEC Part C), in either order.
+    let mut level: Vec<(&str, i32)> = order[2..4].to_vec();
+    level.sort();
+    assert_eq!(level, [("quick", TERM), ("slow", TERM)], "{kills:?}");
+    assert_eq!(kills[2].2, kills[3].2, "one level is stopped at once");
+    assert_eq!(&order[4..], [("slow", KILL), ("first", TERM)], "{kills:?}");
+    let at = |i: usize| kills[i].2;
+    // `late` is killed after its 1 s; the level below starts only then.
+    assert!(at(1) >= Duration::from_secs(1) && at(1) < Duration::from_millis(1200));
+    assert!(at(2) >= at(1));
+    // `slow` gets its own 2 s, not `quick`'s 5 s.
+    let slow = at(4) - at(2);
+    assert!(
+        slow >= Duration::from_secs(2) && slow < Duration::from_millis(2200),
+        "{slow:?}"
+    );
+    assert!(h.world.live.borrow().is_empty());
+}
+
+#[test]
+fn reload_removes_adds_and_changes_groups_and_old_ids_find_nothing() {
+    let mut h = harness(&format!("{}{}", program("keep", ""), program("gone", "")));
+    h.run_for(Duration::from_millis(200));
+    let (_, gone_id) = h.sup.resolve("gone").expect("gone");
+    let gone_id = gone_id.expect("a process");
+    h.world
+        .die_on
+        .borrow_mut()
+        .extend([("keep".to_string(), TERM), ("gone".to_string(), TERM)]);
+    h.rewrite_config(&format!(
+        "{}{}",
+        program("keep", "environment=CHANGED=1"),
+        program("new", "")
+    ));
+    // What `update` would say.
+    let super::waiters::Outcome::Done(Ok(v)) = h.call("supervisor.reloadConfig", &[]) else {
+        panic!("reloadConfig answers at once")
+    };
+    assert_eq!(
+        v,
+        Value::Array(vec![Value::Array(vec![
+            Value::Array(vec![Value::String("new".into())]),
+            Value::Array(vec![Value::String("keep".into())]),
+            Value::Array(vec![Value::String("gone".into())]),
+        ])])
+    );
+    // A full restart (SIGHUP) swaps the config once everything is down.
+    h.sup.request_reload().expect("the new config loads");
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(h.sup.mood, Mood::Running);
+    assert_eq!(h.state("keep"), Some(ProcessState::Running));
+    assert_eq!(h.state("new"), Some(ProcessState::Running));
+    assert!(h.sup.resolve("gone").is_err());
+    assert!(
+        h.sup.groups.proc(gone_id).is_none(),
+        "a stale id finds nothing"
+    );
+    let keep = h.sup.resolve("keep").expect("keep").1.expect("a process");
+    let env = &h.sup.groups.proc(keep).expect("keep").config.environment;
+    assert!(env.iter().any(|(k, v)| k == "CHANGED" && v == "1"));
+    let spawns = h
+        .world
+        .calls
+        .borrow()
+        .iter()
+        .filter(|c| matches!(c, super::os::fake::Call::Spawn { .. }))
+        .count();
+    assert_eq!(spawns, 4, "keep and gone, then keep and new");
+}
+
+#[test]
+fn removing_a_group_while_others_run_leaves_their_ids_valid() {
+    let mut h = harness(&format!(
+        "{}{}{}",
+        program("a", "autostart=false"),
+        program("b", ""),
+        program("c", "")
+    ));
+    h.run_for(Duration::from_millis(200));
+    let c = h.sup.resolve("c").expect("c").1.expect("c");
+    let super::waiters::Outcome::Done(r) = h.call(
+        "supervisor.removeProcessGroup",
+        &[Value::String("a".into())],
+    ) else {
+        panic!("answers at once")
+    };
+    assert_eq!(r, Ok(Value::Bool(true)));
+    assert_eq!(h.sup.state_of(c), Some(ProcessState::Running));
+    h.world.exit("c", 3);
+    h.run_for(Duration::from_millis(100));
+    // The exit was matched to `c` through its id, as before the removal.
+    assert_ne!(h.state("c"), Some(ProcessState::Running));
+    assert!(
+        h.main_log().contains("exited: c (exit status 3"),
+        "{}",
+        h.main_log()
+    );
+}
+
+#[test]
+fn a_waiting_start_stopped_by_another_client_gets_abnormal_termination() {
+    let mut h = harness(&program("web", "autostart=false\nstartsecs=5"));
+    let super::waiters::Outcome::Wait(pending) = h.call(
+        "supervisor.startProcess",
+        &[Value::String("web".into()), Value::Bool(true)],
+    ) else {
+        panic!("a waiting start defers")
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    h.sup.waiters.push((pending, tx));
+    h.run_for(Duration::from_secs(1));
+    assert!(rx.try_recv().is_err(), "still STARTING");
+    // Another client stops it before startsecs.
+    h.world.die_on.borrow_mut().push(("web".into(), TERM));
+    let super::waiters::Outcome::Done(r) =
+        h.call("supervisor.stopProcess", &[Value::String("web".into())])
+    else {
+        panic!("stop answers")
+    };
+    assert_eq!(r, Ok(Value::Bool(true)));
+    h.run_for(Duration::from_millis(200));
+    match rx.try_recv() {
+        Ok(super::bridge::Answer::Result(Err(f))) => {
+            assert_eq!(f.code, faults::ABNORMAL_TERMINATION)
+        }
+        other => panic!("expected ABNORMAL_TERMINATION, got {:?}", other.is_ok()),
+    }
+}
+
+#[test]
+fn a_waiting_stop_is_answered_though_another_client_restarts_the_program() {
+    let mut h = harness(&program("web", "stopwaitsecs=3"));
+    h.run_for(Duration::from_millis(200));
+    let super::waiters::Outcome::Wait(pending) = h.call(
+        "supervisor.stopProcess",
+        &[Value::String("web".into()), Value::Bool(true)],
+    ) else {
+        panic!("web ignores TERM: the stop waits")
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    h.sup.waiters.push((pending, tx));
+    h.run_for(Duration::from_millis(500));
+    assert!(rx.try_recv().is_err());
+    // It dies; before the next turn another client starts it again.
+    h.world.exit("web", 0);
+    let now = h.now();
+    h.sup.reap(now);
+    let _ = h.call(
+        "supervisor.startProcess",
+        &[Value::String("web".into()), Value::Bool(false)],
+    );
+    // RUNNING once more than startsecs=0 has passed (Supervisor's `>`).
+    h.run_for(STEP * 3);
+    assert_eq!(h.state("web"), Some(ProcessState::Running));
+    assert!(matches!(
+        rx.try_recv(),
+        Ok(super::bridge::Answer::Result(Ok(Value::Bool(true))))
+    ));
+}
+
+#[test]
+fn a_full_listener_buffer_drops_the_oldest_events_and_says_so() {
+    let mut h = harness(
+        "[eventlistener:pool]\ncommand=/bin/sleep 1000\nevents=REMOTE_COMMUNICATION\nbuffer_size=2\nstdout_logfile=NONE\nstderr_logfile=NONE\n\n",
+    );
+    h.run_for(Duration::from_millis(200));
+    // The fake listener has no stdin, so it never becomes READY.
+    for i in 0..5 {
+        let d = Value::String(format!("body {i}"));
+        let _ = h.call(
+            "supervisor.sendRemoteCommEvent",
+            &[Value::String("t".into()), d],
+        );
+    }
+    h.run_for(STEP);
+    let gid = h.sup.groups.find("pool").expect("pool");
+    let pool = h
+        .sup
+        .groups
+        .get(gid)
+        .and_then(|g| g.pool.as_ref())
+        .expect("buffer");
+    assert_eq!(pool.queue.len(), 2, "capacity");
+    let bodies: Vec<String> = pool.queue.iter().map(|q| q.event.payload.clone()).collect();
+    assert!(
+        bodies[0].ends_with("body 3") && bodies[1].ends_with("body 4"),
+        "{bodies:?}"
+    );
+    let overflowed = h
+        .main_log()
+        .matches("pool pool event buffer overflowed, discarding event")
+        .count();
+    assert_eq!(overflowed, 3, "{}", h.main_log());
+}
