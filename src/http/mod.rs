@@ -1,11 +1,15 @@
 //! A small blocking HTTP/1.1 server for the XML-RPC and log-tail endpoints.
 //!
-//! Why not tiny_http: its worker pool wakes every few seconds while idle (we
-//! promise zero idle wake-ups), it has no read timeouts (a stalled client pins
-//! a thread forever) and no body limit.  This server is one accept thread per
-//! listener, blocked in `accept(2)`, and one thread per connection, bounded in
-//! number, with a deadline on every request and a 16 MiB body limit.  The
-//! threads never touch daemon state: handlers pass messages to the loop.
+//! Why not tiny_http (0.12, read in its source): it never sets a read
+//! timeout on the connections it accepts and its `ServerConfig` has no way
+//! to (only an address and TLS), so a client that connects and sends half a
+//! request holds a worker thread forever; and its task pool starts a new
+//! thread whenever none is free, with no upper bound, so a burst of such
+//! clients grows threads without limit (plus four started at once).  This
+//! server is one accept thread per listener, blocked in `accept(2)`, and one
+//! thread per connection, at most 256 (then 503), with a deadline on every
+//! request and a 16 MiB body limit.  The threads never touch daemon state:
+//! handlers pass messages to the loop.
 //!
 //! Request heads (request line and header fields) are parsed by `httparse`.
 //! What is still ours, and why:
