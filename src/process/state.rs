@@ -595,6 +595,9 @@ impl Machine {
 }
 
 #[cfg(test)]
+mod table_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use ProcessState::*;
