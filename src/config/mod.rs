@@ -5,8 +5,10 @@
 mod build;
 pub mod datatypes;
 pub mod expand;
+pub mod glob;
 #[cfg(test)]
 mod proptests;
+pub mod shlex;
 pub mod source;
 #[cfg(test)]
 mod tests;
@@ -416,7 +418,7 @@ fn includes(
         } else {
             format!("{here}/{pattern}")
         };
-        let mut matches = source::glob(&full);
+        let mut matches = glob::glob(&full);
         if matches.is_empty() {
             diags.push(Diagnostic {
                 severity: Severity::Warning,

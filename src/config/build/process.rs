@@ -245,7 +245,7 @@ impl<'a> Ctx<'a> {
                 Err(()) => None,
             };
             let argv = match &command {
-                Some(c) => match dt::shlex_split(c) {
+                Some(c) => match crate::config::shlex::shlex_split(c) {
                     Ok(a) => {
                         if a.is_empty() {
                             let at = self.at(sec, "command");
