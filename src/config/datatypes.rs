@@ -2,6 +2,7 @@
 //! the (already expanded) string and returns the typed value or a message;
 //! the caller attaches file, line, section and option.
 
+use super::os;
 use super::shlex::shlex_tokens_kv;
 use super::types::{AutoRestart, LogLevel, Owner};
 
@@ -451,16 +452,10 @@ pub fn expanduser(p: &str, home: Option<&str>) -> String {
     let dir = if name.is_empty() {
         match home {
             Some(h) => Some(h.to_string()),
-            None => nix::unistd::User::from_uid(nix::unistd::getuid())
-                .ok()
-                .flatten()
-                .map(|u| u.dir.to_string_lossy().into_owned()),
+            None => os::user_by_uid(os::uid()).map(|u| u.home),
         }
     } else {
-        nix::unistd::User::from_name(name)
-            .ok()
-            .flatten()
-            .map(|u| u.dir.to_string_lossy().into_owned())
+        os::user_by_name(name).map(|u| u.home)
     };
     match dir {
         Some(d) => {

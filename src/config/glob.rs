@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use super::os;
+
 // ---------------------------------------------------------------- glob
 
 /// Python's `glob.glob(pattern)` for an absolute pattern: `*`, `?`, `[...]`
@@ -9,7 +11,7 @@ use std::path::Path;
 /// starts with `.`.  Unsorted (the caller sorts).
 pub fn glob(pattern: &str) -> Vec<String> {
     if !has_magic(pattern) {
-        return if std::fs::symlink_metadata(pattern).is_ok() {
+        return if os::lexists(Path::new(pattern)) {
             vec![pattern.to_string()]
         } else {
             Vec::new()
@@ -35,7 +37,7 @@ pub fn glob(pattern: &str) -> Vec<String> {
 /// The directories matching a pattern (for the inner components).
 fn glob_dirs(pattern: &str) -> Vec<String> {
     if !has_magic(pattern) {
-        return if Path::new(pattern).is_dir() {
+        return if os::is_dir(Path::new(pattern)) {
             vec![pattern.to_string()]
         } else {
             Vec::new()
@@ -61,11 +63,11 @@ fn glob_in_dir(dir: &str, pat: &str, dirs_only: bool) -> Vec<String> {
     if !has_magic(pat) {
         let p = join(dir, pat);
         let ok = if pat.is_empty() {
-            Path::new(d).is_dir()
+            os::is_dir(Path::new(d))
         } else if dirs_only {
-            Path::new(&p).is_dir()
+            os::is_dir(Path::new(&p))
         } else {
-            std::fs::symlink_metadata(&p).is_ok()
+            os::lexists(Path::new(&p))
         };
         return if ok {
             vec![pat.to_string()]
@@ -73,19 +75,16 @@ fn glob_in_dir(dir: &str, pat: &str, dirs_only: bool) -> Vec<String> {
             Vec::new()
         };
     }
-    let Ok(rd) = std::fs::read_dir(d) else {
+    let Some(names) = os::list_dir(Path::new(d)) else {
         return Vec::new();
     };
     let compiled = compile(pat);
     let mut out = Vec::new();
-    for ent in rd.flatten() {
-        let Ok(name) = ent.file_name().into_string() else {
-            continue;
-        };
+    for name in names {
         if name.starts_with('.') && !pat.starts_with('.') {
             continue;
         }
-        if dirs_only && !ent.path().is_dir() {
+        if dirs_only && !os::is_dir(&Path::new(d).join(&name)) {
             continue;
         }
         if fnmatch_compiled(&name, &compiled) {

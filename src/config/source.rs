@@ -4,10 +4,6 @@
 //! lower-cased option names, no escapes), plus bounded, non-blocking file
 //! reads and the small glob that `[include] files=` needs.
 
-use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::Path;
-
 use super::datatypes::py_isspace;
 
 /// Largest config file we read (Supervisor has no bound; see Part C).
@@ -392,81 +388,6 @@ fn split_option(value: &str) -> Option<(&str, &str)> {
     Some((key, val))
 }
 
-/// Why a file could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReadError {
-    /// Does not exist.
-    NotFound,
-    /// Not a regular file (FIFO, device, directory, socket...).
-    NotRegular(&'static str),
-    TooLarge,
-    Io(String),
-}
-
-fn kind_name(ft: &std::fs::FileType) -> &'static str {
-    if ft.is_dir() {
-        "a directory"
-    } else if ft.is_fifo() {
-        "a FIFO"
-    } else if ft.is_char_device() {
-        "a character device"
-    } else if ft.is_block_device() {
-        "a block device"
-    } else if ft.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    }
-}
-
-/// Read a config file, bounded by [`MAX_FILE_BYTES`], never blocking on a FIFO
-/// or device: the type is checked before opening (and again after), and the
-/// open is non-blocking.  `regular_only` refuses anything but a regular file
-/// (includes); the root file may also be a pipe (`-c <(...)`).
-pub fn read_file(path: &Path, regular_only: bool) -> Result<Vec<u8>, ReadError> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ReadError::NotFound,
-        _ => ReadError::Io(e.to_string()),
-    })?;
-    let ft = meta.file_type();
-    if ft.is_dir() || (regular_only && !ft.is_file()) {
-        return Err(ReadError::NotRegular(kind_name(&ft)));
-    }
-    if ft.is_file() && meta.len() > MAX_FILE_BYTES {
-        return Err(ReadError::TooLarge);
-    }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| ReadError::Io(e.to_string()))?;
-    let meta = file.metadata().map_err(|e| ReadError::Io(e.to_string()))?;
-    let ft = meta.file_type();
-    if ft.is_dir() || (regular_only && !ft.is_file()) {
-        return Err(ReadError::NotRegular(kind_name(&ft)));
-    }
-    if !ft.is_file() {
-        // A pipe named as the root config: read it normally (blocking).
-        use std::os::fd::AsRawFd;
-        let fd = file.as_raw_fd();
-        // SAFETY: fcntl on an fd we own; no memory is passed.
-        unsafe {
-            let fl = libc::fcntl(fd, libc::F_GETFL);
-            if fl >= 0 {
-                libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
-            }
-        }
-    }
-    let mut buf = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| ReadError::Io(e.to_string()))?;
-    if buf.len() as u64 > MAX_FILE_BYTES {
-        return Err(ReadError::TooLarge);
-    }
-    Ok(buf)
-}
-
 /// Decode a file's bytes: NUL bytes and invalid UTF-8 are errors naming the line.
 pub fn decode(bytes: Vec<u8>) -> Result<String, ScanError> {
     let line_of = |bytes: &[u8], pos: usize| -> usize {
@@ -650,33 +571,5 @@ mod tests {
         assert_eq!(e.line, 3);
         assert!(e.message.contains("UTF-8"));
         assert!(decode("[s]\nname=é\n".as_bytes().to_vec()).is_ok());
-    }
-
-    #[test]
-    fn reading_refuses_fifos_and_devices() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("fifo");
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-        assert_eq!(read_file(&fifo, true), Err(ReadError::NotRegular("a FIFO")));
-        assert_eq!(
-            read_file(Path::new("/dev/zero"), true),
-            Err(ReadError::NotRegular("a character device"))
-        );
-        // As the root file, a FIFO without a writer reads as empty, never hangs.
-        assert_eq!(read_file(&fifo, false), Ok(Vec::new()));
-        assert_eq!(
-            read_file(&dir.path().join("nope"), true),
-            Err(ReadError::NotFound)
-        );
-        assert_eq!(
-            read_file(dir.path(), false),
-            Err(ReadError::NotRegular("a directory"))
-        );
-        let start = std::time::Instant::now();
-        assert_eq!(
-            read_file(Path::new("/dev/zero"), false),
-            Err(ReadError::TooLarge)
-        );
-        assert!(start.elapsed().as_secs() < 2);
     }
 }

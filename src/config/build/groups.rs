@@ -359,13 +359,13 @@ impl<'a> Ctx<'a> {
                 // differs from ours.
                 let u = user.as_ref()?;
                 let uid = lookup_uid(u).ok()?;
-                if uid == nix::unistd::getuid().as_raw() {
+                if uid == os::uid() {
                     return None;
                 }
-                let pw = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok()??;
+                let pw = os::user_by_uid(uid)?;
                 Some(Owner {
                     user: uid.to_string(),
-                    group: Some(pw.gid.as_raw().to_string()),
+                    group: Some(pw.gid.to_string()),
                 })
             });
             return Some(FcgiSocket::Unix {

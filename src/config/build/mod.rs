@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::datatypes::{self as dt, LogfileName};
 use super::expand::{Expansions, Val, expand, py_repr_short};
+use super::os;
 use super::source::{Entry, RawConfig, Section};
 use super::types::*;
 use super::{Diagnostic, LoadOptions, Severity};
@@ -221,9 +222,7 @@ pub struct At<'s> {
 
 impl<'a> Ctx<'a> {
     pub fn new(raw: &'a RawConfig, opts: &'a LoadOptions, here: String) -> Ctx<'a> {
-        let cwd = std::env::current_dir()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "/".into());
+        let cwd = os::current_dir();
         let home = opts
             .env
             .iter()
@@ -420,7 +419,7 @@ impl<'a> Ctx<'a> {
     fn check_dirpath(&mut self, at: At<'_>, option: &str, value: &str) -> String {
         let p = dt::expanduser(value, self.home.as_deref());
         let dir = dt::dirname(&p);
-        if !dir.is_empty() && !self.resolve(dir).is_dir() {
+        if !dir.is_empty() && !os::is_dir(&self.resolve(dir)) {
             self.host(
                 at,
                 Some(option),
@@ -433,7 +432,7 @@ impl<'a> Ctx<'a> {
     /// `existing_directory`.
     fn check_directory(&mut self, at: At<'_>, option: &str, value: &str) -> String {
         let p = dt::expanduser(value, self.home.as_deref());
-        if !self.resolve(&p).is_dir() {
+        if !os::is_dir(&self.resolve(&p)) {
             self.host(
                 at,
                 Some(option),
@@ -542,11 +541,6 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn is_executable(m: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    m.permissions().mode() & 0o111 != 0
-}
-
 fn shorten(v: &str) -> String {
     const MAX: usize = 200;
     if v.chars().count() <= MAX {
@@ -562,14 +556,14 @@ pub fn lookup_uid(user: &str) -> Result<u32, String> {
     match dt::py_int(user, 10) {
         Ok(n) => {
             let uid = u32::try_from(n).map_err(|_| format!("Invalid user id {user}"))?;
-            match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-                Ok(Some(_)) => Ok(uid),
-                _ => Err(format!("Invalid user id {user}")),
+            match os::user_by_uid(uid) {
+                Some(_) => Ok(uid),
+                None => Err(format!("Invalid user id {user}")),
             }
         }
-        Err(_) => match nix::unistd::User::from_name(user) {
-            Ok(Some(u)) => Ok(u.uid.as_raw()),
-            _ => Err(format!("Invalid user name {user}")),
+        Err(_) => match os::user_by_name(user) {
+            Some(u) => Ok(u.uid),
+            None => Err(format!("Invalid user name {user}")),
         },
     }
 }
@@ -579,15 +573,13 @@ pub fn lookup_gid(group: &str) -> Result<u32, String> {
     match dt::py_int(group, 10) {
         Ok(n) => {
             let gid = u32::try_from(n).map_err(|_| format!("Invalid group id {group}"))?;
-            match nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)) {
-                Ok(Some(_)) => Ok(gid),
-                _ => Err(format!("Invalid group id {group}")),
+            if os::group_exists(gid) {
+                Ok(gid)
+            } else {
+                Err(format!("Invalid group id {group}"))
             }
         }
-        Err(_) => match nix::unistd::Group::from_name(group) {
-            Ok(Some(g)) => Ok(g.gid.as_raw()),
-            _ => Err(format!("Invalid group name {group}")),
-        },
+        Err(_) => os::group_by_name(group).ok_or_else(|| format!("Invalid group name {group}")),
     }
 }
 

@@ -360,7 +360,7 @@ impl<'a> Ctx<'a> {
         env: &[(String, String)],
     ) {
         if let Some(d) = directory
-            && !self.resolve(&d.to_string_lossy()).is_dir()
+            && !os::is_dir(&self.resolve(&d.to_string_lossy()))
         {
             let at = self.at(sec, "directory");
             self.warn(
@@ -383,12 +383,10 @@ impl<'a> Ctx<'a> {
                     |d| self.resolve(&d.to_string_lossy()).join(prog),
                 )
             };
-            match std::fs::metadata(&p) {
-                Err(_) => Some(format!("command {prog} does not exist on this host")),
-                Ok(m) if !m.is_file() || !is_executable(&m) => {
-                    Some(format!("command {prog} is not an executable file"))
-                }
-                Ok(_) => None,
+            match os::executable_file(&p) {
+                None => Some(format!("command {prog} does not exist on this host")),
+                Some(false) => Some(format!("command {prog} is not an executable file")),
+                Some(true) => None,
             }
         } else {
             // Searched in the program's PATH, then [supervisord] environment's,
@@ -400,10 +398,10 @@ impl<'a> Ctx<'a> {
                 .find(|(k, _)| k == "PATH")
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default();
-            let found = path.split(':').filter(|d| !d.is_empty()).any(|d| {
-                std::fs::metadata(Path::new(d).join(prog))
-                    .is_ok_and(|m| m.is_file() && is_executable(&m))
-            });
+            let found = path
+                .split(':')
+                .filter(|d| !d.is_empty())
+                .any(|d| os::executable_file(&Path::new(d).join(prog)) == Some(true));
             (!found).then(|| format!("command {prog} was not found in PATH ({path})"))
         };
         if let Some(msg) = problem {

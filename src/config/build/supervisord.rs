@@ -215,10 +215,10 @@ impl<'a> Ctx<'a> {
                 (None, None) => (cli, "-u"),
             };
             let uid = self.check_user(at, opt, &u);
-            let euid = nix::unistd::geteuid().as_raw();
+            let euid = os::euid();
             self.daemon_uid = Some(if euid == 0 { uid.unwrap_or(0) } else { euid });
         } else {
-            self.daemon_uid = Some(nix::unistd::geteuid().as_raw());
+            self.daemon_uid = Some(os::euid());
         }
         sd
     }
@@ -239,7 +239,7 @@ impl<'a> Ctx<'a> {
         for k in ["TMPDIR", "TEMP", "TMP"] {
             if let Some((_, v)) = self.opts.env.iter().find(|(n, _)| n == k)
                 && !v.is_empty()
-                && self.resolve(v).is_dir()
+                && os::is_dir(&self.resolve(v))
             {
                 return dt::normalize_path(v, &self.cwd, None);
             }
