@@ -1,6 +1,91 @@
-//! Groups.
+//! Groups: `[program:x]`, `[group:x]`, `[eventlistener:x]` and `[fcgi-program:x]` into `GroupConfig`s.
+//!
+//! Group membership and priorities, event listener pools (buffer, events,
+//! result handler) and FastCGI sockets; the processes themselves come from
+//! `process`.
 
-use super::*;
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use super::process::ProcKind;
+use super::{ABSURD_BUFFER, At, Ctx, lookup_uid};
+use crate::config::datatypes as dt;
+use crate::config::expand::{Expansions, Val};
+use crate::config::os;
+use crate::config::source::Section;
+use crate::config::types::*;
+
+const DEFAULT_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
+
+/// Event type names listeners may subscribe to (SPEC A10), abstract ones included.
+pub const EVENT_TYPES: &[&str] = &[
+    "EVENT",
+    "PROCESS_STATE",
+    "PROCESS_STATE_STOPPED",
+    "PROCESS_STATE_EXITED",
+    "PROCESS_STATE_STARTING",
+    "PROCESS_STATE_STOPPING",
+    "PROCESS_STATE_BACKOFF",
+    "PROCESS_STATE_FATAL",
+    "PROCESS_STATE_RUNNING",
+    "PROCESS_STATE_UNKNOWN",
+    "PROCESS_COMMUNICATION",
+    "PROCESS_COMMUNICATION_STDOUT",
+    "PROCESS_COMMUNICATION_STDERR",
+    "PROCESS_LOG",
+    "PROCESS_LOG_STDOUT",
+    "PROCESS_LOG_STDERR",
+    "REMOTE_COMMUNICATION",
+    "SUPERVISOR_STATE_CHANGE",
+    "SUPERVISOR_STATE_CHANGE_RUNNING",
+    "SUPERVISOR_STATE_CHANGE_STOPPING",
+    "TICK",
+    "TICK_5",
+    "TICK_60",
+    "TICK_3600",
+    "PROCESS_GROUP",
+    "PROCESS_GROUP_ADDED",
+    "PROCESS_GROUP_REMOVED",
+];
+
+const PROGRAM_KEYS: &[&str] = &[
+    "command",
+    "process_name",
+    "numprocs",
+    "numprocs_start",
+    "priority",
+    "autostart",
+    "startsecs",
+    "startretries",
+    "autorestart",
+    "exitcodes",
+    "stopsignal",
+    "stopwaitsecs",
+    "stopasgroup",
+    "killasgroup",
+    "user",
+    "redirect_stderr",
+    "stdout_logfile",
+    "stdout_logfile_maxbytes",
+    "stdout_logfile_backups",
+    "stdout_capture_maxbytes",
+    "stdout_events_enabled",
+    "stdout_syslog",
+    "stderr_logfile",
+    "stderr_logfile_maxbytes",
+    "stderr_logfile_backups",
+    "stderr_capture_maxbytes",
+    "stderr_events_enabled",
+    "stderr_syslog",
+    "environment",
+    "directory",
+    "umask",
+    "serverurl",
+];
+
+const LISTENER_EXTRA: &[&str] = &["buffer_size", "events", "result_handler"];
+const FCGI_EXTRA: &[&str] = &["socket", "socket_backlog", "socket_owner", "socket_mode"];
+const GROUP_KEYS: &[&str] = &["programs", "priority"];
 
 impl<'a> Ctx<'a> {
     pub fn groups(&mut self) -> Vec<GroupConfig> {

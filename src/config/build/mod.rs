@@ -1,13 +1,18 @@
+//! The load context shared by the section builders: located diagnostics, option getters and converters, host checks, limits.
+//!
 //! From the raw sections to the typed [`Config`]: expansion per place (SPEC
-//! A3), conversion of every option (A2/A4), cross-field rules, host checks,
-//! and warnings.  Every problem becomes a located [`Diagnostic`]; nothing
-//! stops at the first one.
+//! A3), conversion of every option (A2/A4), cross-field rules, host checks
+//! (through [`super::os`]) and warnings.  Every problem becomes a located
+//! [`Diagnostic`]; nothing stops at the first one.  `config::load` drives
+//! it; each family of sections has its file here: `supervisord`, `groups`
+//! (programs, groups, event listeners, FastCGI), `process` (one program's
+//! processes) and `servers` (HTTP servers, RPC interfaces, supervisorctl,
+//! health).
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::datatypes::{self as dt, LogfileName};
-use super::expand::{Expansions, Val, expand, py_repr_short};
+use super::datatypes as dt;
+use super::expand::{Expansions, Val, expand};
 use super::os;
 use super::source::{Entry, RawConfig, Section};
 use super::types::*;
@@ -18,10 +23,8 @@ mod process;
 mod servers;
 mod supervisord;
 
-/// Upper bound for `numprocs` (Supervisor has none; see Part C).
-pub const MAX_NUMPROCS: i64 = 10_000;
-/// Bound on the command and environment text of all processes of one program.
-pub const MAX_PROGRAM_BYTES: usize = 64 << 20;
+pub use groups::EVENT_TYPES;
+pub use process::MAX_NUMPROCS;
 
 /// A threshold above which a value Supervisor accepts is reported as absurd
 /// by a warning: (limit, the limit in words, what the daemon makes of such a
@@ -61,109 +64,7 @@ pub const ABSURD_BUFFER: Absurd = (
     "in effect the event queue is unbounded",
 );
 
-pub const DEFAULT_RPC_FACTORY: &str = "supervisor.rpcinterface:make_main_rpcinterface";
-pub const DEFAULT_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
-
-/// Event type names listeners may subscribe to (SPEC A10), abstract ones included.
-pub const EVENT_TYPES: &[&str] = &[
-    "EVENT",
-    "PROCESS_STATE",
-    "PROCESS_STATE_STOPPED",
-    "PROCESS_STATE_EXITED",
-    "PROCESS_STATE_STARTING",
-    "PROCESS_STATE_STOPPING",
-    "PROCESS_STATE_BACKOFF",
-    "PROCESS_STATE_FATAL",
-    "PROCESS_STATE_RUNNING",
-    "PROCESS_STATE_UNKNOWN",
-    "PROCESS_COMMUNICATION",
-    "PROCESS_COMMUNICATION_STDOUT",
-    "PROCESS_COMMUNICATION_STDERR",
-    "PROCESS_LOG",
-    "PROCESS_LOG_STDOUT",
-    "PROCESS_LOG_STDERR",
-    "REMOTE_COMMUNICATION",
-    "SUPERVISOR_STATE_CHANGE",
-    "SUPERVISOR_STATE_CHANGE_RUNNING",
-    "SUPERVISOR_STATE_CHANGE_STOPPING",
-    "TICK",
-    "TICK_5",
-    "TICK_60",
-    "TICK_3600",
-    "PROCESS_GROUP",
-    "PROCESS_GROUP_ADDED",
-    "PROCESS_GROUP_REMOVED",
-];
-
-const SUPERVISORD_KEYS: &[&str] = &[
-    "logfile",
-    "logfile_maxbytes",
-    "logfile_backups",
-    "loglevel",
-    "pidfile",
-    "umask",
-    "nodaemon",
-    "silent",
-    "minfds",
-    "minprocs",
-    "nocleanup",
-    "childlogdir",
-    "user",
-    "directory",
-    "strip_ansi",
-    "environment",
-    "identifier",
-];
-
-const PROGRAM_KEYS: &[&str] = &[
-    "command",
-    "process_name",
-    "numprocs",
-    "numprocs_start",
-    "priority",
-    "autostart",
-    "startsecs",
-    "startretries",
-    "autorestart",
-    "exitcodes",
-    "stopsignal",
-    "stopwaitsecs",
-    "stopasgroup",
-    "killasgroup",
-    "user",
-    "redirect_stderr",
-    "stdout_logfile",
-    "stdout_logfile_maxbytes",
-    "stdout_logfile_backups",
-    "stdout_capture_maxbytes",
-    "stdout_events_enabled",
-    "stdout_syslog",
-    "stderr_logfile",
-    "stderr_logfile_maxbytes",
-    "stderr_logfile_backups",
-    "stderr_capture_maxbytes",
-    "stderr_events_enabled",
-    "stderr_syslog",
-    "environment",
-    "directory",
-    "umask",
-    "serverurl",
-];
-
-const LISTENER_EXTRA: &[&str] = &["buffer_size", "events", "result_handler"];
-const FCGI_EXTRA: &[&str] = &["socket", "socket_backlog", "socket_owner", "socket_mode"];
-const GROUP_KEYS: &[&str] = &["programs", "priority"];
-const UNIX_KEYS: &[&str] = &["file", "chmod", "chown", "username", "password"];
-const INET_KEYS: &[&str] = &["port", "username", "password"];
-const CTL_KEYS: &[&str] = &[
-    "serverurl",
-    "username",
-    "password",
-    "prompt",
-    "history_file",
-];
 const INCLUDE_KEYS: &[&str] = &["files"];
-const HEALTH_KEYS: &[&str] = &["port"];
 /// Container keys of SPEC Part B that later work will implement.  Until a
 /// key does something it is reported as not implemented, never silently
 /// accepted.
@@ -185,13 +86,6 @@ const NOT_YET: &[&str] = &[
     "fatal_restart_delay",
     "capabilities",
 ];
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum ProcKind {
-    Program,
-    Listener,
-    Fcgi,
-}
 
 /// The state of one load: inputs plus collected diagnostics.
 pub struct Ctx<'a> {
@@ -552,7 +446,7 @@ fn shorten(v: &str) -> String {
 }
 
 /// `name_to_uid`: a number must be a known uid, a name a known user.
-pub fn lookup_uid(user: &str) -> Result<u32, String> {
+fn lookup_uid(user: &str) -> Result<u32, String> {
     match dt::py_int(user, 10) {
         Ok(n) => {
             let uid = u32::try_from(n).map_err(|_| format!("Invalid user id {user}"))?;
@@ -569,7 +463,7 @@ pub fn lookup_uid(user: &str) -> Result<u32, String> {
 }
 
 /// `name_to_gid`.
-pub fn lookup_gid(group: &str) -> Result<u32, String> {
+fn lookup_gid(group: &str) -> Result<u32, String> {
     match dt::py_int(group, 10) {
         Ok(n) => {
             let gid = u32::try_from(n).map_err(|_| format!("Invalid group id {group}"))?;

@@ -1,6 +1,30 @@
-//! Processes.
+//! One program's processes: Supervisor's `processes_from_section`.
+//!
+//! `numprocs` expansion, command, environment, restart policy, stop signal
+//! and log channels of each process of a `[program:x]`, `[eventlistener:x]`
+//! or `[fcgi-program:x]` section, and the warnings about a command or
+//! directory missing on this host.
 
-use super::*;
+use std::path::{Path, PathBuf};
+
+use super::{ABSURD_CAPTURE_BYTES, ABSURD_LOG_BYTES, ABSURD_SECS, Ctx, count_u32};
+use crate::config::datatypes::{self as dt, LogfileName};
+use crate::config::expand::{Expansions, Val, expand};
+use crate::config::os;
+use crate::config::source::Section;
+use crate::config::types::*;
+
+/// Upper bound for `numprocs` (Supervisor has none; see Part C).
+pub const MAX_NUMPROCS: i64 = 10_000;
+/// Bound on the command and environment text of all processes of one program.
+pub const MAX_PROGRAM_BYTES: usize = 64 << 20;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ProcKind {
+    Program,
+    Listener,
+    Fcgi,
+}
 
 impl<'a> Ctx<'a> {
     /// Supervisor's `processes_from_section`.

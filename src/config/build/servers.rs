@@ -1,6 +1,24 @@
-//! Servers.
+//! Servers and clients: `[unix_http_server]`, `[inet_http_server]`, `[rpcinterface:x]`, `[supervisorctl]`, `[ctlplugin:x]`, `[health_server]`.
 
-use super::*;
+use std::path::PathBuf;
+
+use super::Ctx;
+use crate::config::datatypes as dt;
+use crate::config::expand::{Expansions, Val};
+use crate::config::source::Section;
+use crate::config::types::*;
+
+const DEFAULT_RPC_FACTORY: &str = "supervisor.rpcinterface:make_main_rpcinterface";
+const UNIX_KEYS: &[&str] = &["file", "chmod", "chown", "username", "password"];
+const INET_KEYS: &[&str] = &["port", "username", "password"];
+const CTL_KEYS: &[&str] = &[
+    "serverurl",
+    "username",
+    "password",
+    "prompt",
+    "history_file",
+];
+const HEALTH_KEYS: &[&str] = &["port"];
 
 impl<'a> Ctx<'a> {
     fn auth(&mut self, sec: &'a Section) -> (Option<String>, Option<String>) {

@@ -1,6 +1,32 @@
-//! The `[supervisord]` section.
+//! `[supervisord]`: the daemon's own options, command-line overrides applied, with their host checks.
 
-use super::*;
+use std::path::PathBuf;
+
+use super::{ABSURD_LOG_BYTES, ABSURD_MINFDS, ABSURD_MINPROCS, At, Ctx, count_u32};
+use crate::config::datatypes as dt;
+use crate::config::expand::{Val, expand, py_repr_short};
+use crate::config::os;
+use crate::config::types::*;
+
+const SUPERVISORD_KEYS: &[&str] = &[
+    "logfile",
+    "logfile_maxbytes",
+    "logfile_backups",
+    "loglevel",
+    "pidfile",
+    "umask",
+    "nodaemon",
+    "silent",
+    "minfds",
+    "minprocs",
+    "nocleanup",
+    "childlogdir",
+    "user",
+    "directory",
+    "strip_ansi",
+    "environment",
+    "identifier",
+];
 
 impl<'a> Ctx<'a> {
     pub fn supervisord(&mut self) -> Supervisord {
