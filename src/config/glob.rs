@@ -1,10 +1,17 @@
-//! Glob.
+//! Python's `glob.glob` and `fnmatch` for `[include] files=`: `*`, `?`, `[...]` and `[!...]` per path component.
+//!
+//! Why hand-written: `[include]` must pull in the files Supervisor pulls in,
+//! and the `glob` crate (checked against its 0.3.4 source and by running
+//! it) disagrees with Python on two counts.  An unclosed `[` is a
+//! `PatternError` ("invalid range pattern") there, where fnmatch takes it
+//! literally (`files = [ab.conf` names that file).  And its `*` matches
+//! names starting with `.` unless `require_literal_leading_dot` is set,
+//! where Python's glob never lets a wildcard match a leading dot.  Results
+//! are unsorted; the caller sorts them, as Supervisor does.
 
 use std::path::Path;
 
 use super::os;
-
-// ---------------------------------------------------------------- glob
 
 /// Python's `glob.glob(pattern)` for an absolute pattern: `*`, `?`, `[...]`
 /// per path component; names starting with `.` only match a pattern that

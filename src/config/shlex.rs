@@ -1,4 +1,13 @@
-//! Shlex.
+//! Python's `shlex` as Supervisor uses it: `shlex.split` (POSIX) for `command=`, non-POSIX `shlex.shlex` tokens for `environment=`.
+//!
+//! Why hand-written: a program's argv must be the one Supervisor makes,
+//! and the `shlex` crate (checked against its 1.3.0 source and by running
+//! it) follows the POSIX shell rather than Python.  Inside double quotes it
+//! drops the backslash before `$` and `` ` `` (`"a\$b"` gives `a$b`;
+//! Python's `shlex.split` keeps `a\$b`), and it takes `#` as a comment
+//! (`a #b` gives `["a"]`; Python gives `["a", "#b"]`).  It has no non-POSIX
+//! mode either, which `dict_of_key_value_pairs` needs (quotes kept inside
+//! words, `/.+-():` as word characters, `#` comments).
 
 /// Python's `shlex.shlex(s)` (non-POSIX) with extra word characters
 /// `/.+-():`, as `dict_of_key_value_pairs` uses it.

@@ -1,8 +1,25 @@
-//! Reading config files into a raw, position-keeping form: our own scanner
-//! for the INI dialect of Python's `RawConfigParser` as Supervisor configures
-//! it (inline comments after whitespace, `strict=False`, continuation lines,
-//! lower-cased option names, no escapes), plus bounded, non-blocking file
-//! reads and the small glob that `[include] files=` needs.
+//! The INI scanner: config text into raw, position-keeping sections, read as Supervisor's Python `RawConfigParser` reads it.
+//!
+//! The dialect is configparser's as Supervisor configures it
+//! (`inline_comment_prefixes=(';', '#')`, `strict=False`): inline comments
+//! only after whitespace, continuation lines, repeated sections merged,
+//! lower-cased option names, `[DEFAULT]` as a fallback, no quotes and no
+//! escapes.  Plus the decoding of a file's bytes (reads are in `os`).
+//!
+//! Why hand-written: a config must mean here what it means to Supervisor,
+//! and rust-ini (checked against its 0.21.3 source and by running it, with
+//! the default `ParseOption`) reads the same text differently.  It
+//! interprets quotes and backslashes in values, so `command="/bin/my prog"
+//! -c 'echo \t hi'` comes back as `/bin/my prog -c 'echo <TAB> hi'` and
+//! shlex then makes another argv (configparser keeps the text verbatim).  A
+//! repeated `[program:x]` stays two sections and `section()` returns the
+//! first only, so a later `autostart=false` is lost (configparser merges).
+//! An indented continuation line is dropped unless
+//! `enabled_indented_mutiline_value` is set; an indented `; comment` line
+//! becomes part of the next key; `a = b ;c` keeps `;c` without the
+//! `inline-comment` feature; keys keep their case; `[DEFAULT]` is a section
+//! like any other; and entries carry no line numbers, which every
+//! diagnostic here reports.
 
 use super::datatypes::py_isspace;
 
