@@ -9,6 +9,16 @@
 //! positional arguments.  Error messages are the ones Python prints, because
 //! users see them verbatim after `Error: `.
 //!
+//! Why hand-written: no crate parses like Python's `getopt`.  The `getopts`
+//! crate (checked against its 0.2.24 source) finds a long option only by
+//! its full name or a declared alias (`find_opt` compares names exactly),
+//! so `--config=FILE`, which Supervisor takes for `--configuration`, is
+//! refused; and by default (`ParsingStyle::FloatingFrees`) it goes on
+//! reading options after the first positional argument, where Python stops,
+//! so `supervisorctl status -h` would lose the `-h` meant for `status`.
+//! Argument-parser crates such as clap word their own errors, and ours must
+//! print Python's.
+//!
 //! One extension: a long option can be marked *exact*, so it is recognised
 //! only when spelled in full and never takes part in prefix matching.  That
 //! lets us add options of our own without making an abbreviation that the

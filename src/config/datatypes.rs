@@ -2,6 +2,8 @@
 //! the (already expanded) string and returns the typed value or a message;
 //! the caller attaches file, line, section and option.
 
+use super::os;
+use super::shlex::shlex_tokens_kv;
 use super::types::{AutoRestart, LogLevel, Owner};
 
 /// Python's `str.isspace` for one character (Rust's set lacks `\x1c`..`\x1f`).
@@ -413,80 +415,6 @@ pub fn owner(s: &str) -> Result<Owner, String> {
     })
 }
 
-/// Python's `shlex.shlex(s)` (non-POSIX) with extra word characters
-/// `/.+-():`, as `dict_of_key_value_pairs` uses it.
-fn shlex_tokens_kv(s: &str) -> Result<Vec<String>, String> {
-    let is_word = |c: char| c.is_ascii_alphanumeric() || "_/.+-():".contains(c);
-    let is_ws = |c: char| " \t\r\n".contains(c);
-    let is_quote = |c: char| c == '"' || c == '\'';
-    let chars: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    let mut tokens = Vec::new();
-    // `#` starts a comment to the end of the line.
-    let skip_line = |i: &mut usize| {
-        while let Some(&c) = chars.get(*i) {
-            *i += 1;
-            if c == '\n' {
-                break;
-            }
-        }
-    };
-    enum St {
-        Ws,
-        Word,
-        Quote(char),
-    }
-    let mut st = St::Ws;
-    let mut tok = String::new();
-    loop {
-        let c = chars.get(i).copied();
-        i += 1;
-        match st {
-            St::Ws => match c {
-                None => break,
-                Some(c) if is_ws(c) => {}
-                Some('#') => skip_line(&mut i),
-                Some(c) if is_word(c) => {
-                    tok.push(c);
-                    st = St::Word;
-                }
-                Some(c) if is_quote(c) => {
-                    tok.push(c);
-                    st = St::Quote(c);
-                }
-                Some(c) => tokens.push(c.to_string()),
-            },
-            St::Quote(q) => match c {
-                None => return Err("No closing quotation".into()),
-                Some(c) if c == q => {
-                    tok.push(c);
-                    tokens.push(std::mem::take(&mut tok));
-                    st = St::Ws;
-                }
-                Some(c) => tok.push(c),
-            },
-            St::Word => match c {
-                None => {
-                    tokens.push(std::mem::take(&mut tok));
-                    break;
-                }
-                Some(c) if is_ws(c) => {
-                    tokens.push(std::mem::take(&mut tok));
-                    st = St::Ws;
-                }
-                Some('#') => skip_line(&mut i),
-                Some(c) if is_word(c) || is_quote(c) => tok.push(c),
-                Some(c) => {
-                    tokens.push(std::mem::take(&mut tok));
-                    tokens.push(c.to_string());
-                    st = St::Ws;
-                }
-            },
-        }
-    }
-    Ok(tokens)
-}
-
 /// `dict_of_key_value_pairs`: `A=1,B="x,y"` → `[(A,1),(B,x,y)]`, in order;
 /// a repeated key keeps its first position and takes the last value.
 pub fn dict_of_key_value_pairs(s: &str) -> Result<Vec<(String, String)>, String> {
@@ -511,67 +439,6 @@ pub fn dict_of_key_value_pairs(s: &str) -> Result<Vec<(String, String)>, String>
     Ok(out)
 }
 
-/// Python's `shlex.split(s)` (POSIX mode, no comments): how Supervisor
-/// turns `command` into argv.
-pub fn shlex_split(s: &str) -> Result<Vec<String>, String> {
-    let is_ws = |c: char| " \t\r\n".contains(c);
-    let mut out = Vec::new();
-    let mut tok = String::new();
-    let mut have = false; // a token is in progress (possibly empty quotes)
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        match c {
-            c if is_ws(c) => {
-                if have {
-                    out.push(std::mem::take(&mut tok));
-                    have = false;
-                }
-            }
-            '\\' => {
-                let n = it.next().ok_or("No escaped character")?;
-                tok.push(n);
-                have = true;
-            }
-            '\'' => {
-                have = true;
-                loop {
-                    match it.next() {
-                        None => return Err("No closing quotation".into()),
-                        Some('\'') => break,
-                        Some(c) => tok.push(c),
-                    }
-                }
-            }
-            '"' => {
-                have = true;
-                loop {
-                    match it.next() {
-                        None => return Err("No closing quotation".into()),
-                        Some('"') => break,
-                        Some('\\') => match it.next() {
-                            None => return Err("No closing quotation".into()),
-                            Some(n @ ('"' | '\\')) => tok.push(n),
-                            Some(n) => {
-                                tok.push('\\');
-                                tok.push(n);
-                            }
-                        },
-                        Some(c) => tok.push(c),
-                    }
-                }
-            }
-            c => {
-                tok.push(c);
-                have = true;
-            }
-        }
-    }
-    if have {
-        out.push(tok);
-    }
-    Ok(out)
-}
-
 /// Python's `os.path.expanduser`: `~` → `$HOME` (or the passwd entry),
 /// `~name` → that user's home; unchanged when unknown.
 pub fn expanduser(p: &str, home: Option<&str>) -> String {
@@ -585,16 +452,10 @@ pub fn expanduser(p: &str, home: Option<&str>) -> String {
     let dir = if name.is_empty() {
         match home {
             Some(h) => Some(h.to_string()),
-            None => nix::unistd::User::from_uid(nix::unistd::getuid())
-                .ok()
-                .flatten()
-                .map(|u| u.dir.to_string_lossy().into_owned()),
+            None => os::user_by_uid(os::uid()).map(|u| u.home),
         }
     } else {
-        nix::unistd::User::from_name(name)
-            .ok()
-            .flatten()
-            .map(|u| u.dir.to_string_lossy().into_owned())
+        os::user_by_name(name).map(|u| u.home)
     };
     match dir {
         Some(d) => {
@@ -948,23 +809,6 @@ mod tests {
         );
         // The value with its quotes stripped, including inner quotes at the edges.
         assert_eq!(kv("A=\"'x'\""), p(&[("A", "x")]));
-    }
-
-    #[test]
-    fn shlex_split_posix() {
-        let s = |v: &str| shlex_split(v).unwrap();
-        assert_eq!(s("a b  c"), vec!["a", "b", "c"]);
-        assert_eq!(s("echo 'a b' \"c d\""), vec!["echo", "a b", "c d"]);
-        assert_eq!(s("x '' y"), vec!["x", "", "y"]);
-        assert_eq!(
-            s(r#"a\ b "x\"y" "p\q" 'r\s'"#),
-            vec!["a b", "x\"y", "p\\q", "r\\s"]
-        );
-        assert_eq!(s("a#b"), vec!["a#b"]);
-        assert_eq!(s(""), Vec::<String>::new());
-        assert_eq!(shlex_split("echo 'x"), Err("No closing quotation".into()));
-        assert_eq!(shlex_split("echo \"x"), Err("No closing quotation".into()));
-        assert_eq!(shlex_split("echo \\"), Err("No escaped character".into()));
     }
 
     #[test]

@@ -5,8 +5,11 @@
 mod build;
 pub mod datatypes;
 pub mod expand;
+pub mod glob;
+mod os;
 #[cfg(test)]
 mod proptests;
+pub mod shlex;
 pub mod source;
 #[cfg(test)]
 mod tests;
@@ -18,7 +21,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use build::Ctx;
-use source::{RawConfig, ReadError};
+use os::ReadError;
+use source::RawConfig;
 
 pub use build::{EVENT_TYPES, MAX_NUMPROCS};
 pub use source::{MAX_FILE_BYTES, MAX_VALUE_BYTES};
@@ -103,20 +107,9 @@ pub struct LoadOptions {
 impl LoadOptions {
     /// Options taken from this process (environment, host name).
     pub fn from_process(overrides: Overrides, check_host: bool) -> LoadOptions {
-        let env = std::env::vars_os()
-            .map(|(k, v)| {
-                (
-                    k.to_string_lossy().into_owned(),
-                    v.to_string_lossy().into_owned(),
-                )
-            })
-            .collect();
-        let host_node_name = nix::unistd::gethostname()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_default();
         LoadOptions {
-            env,
-            host_node_name,
+            env: os::environment(),
+            host_node_name: os::hostname(),
             check_host,
             overrides,
         }
@@ -138,7 +131,7 @@ pub struct Loaded {
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut infos = Vec::new();
-    let cwd = current_dir();
+    let cwd = os::current_dir();
     let home = home_of(opts);
     let root = datatypes::normalize_path(&path.to_string_lossy(), &cwd, home.as_deref());
     let here = datatypes::dirname(&root).to_string();
@@ -229,7 +222,7 @@ pub fn load_ctl(
     opts: &LoadOptions,
 ) -> Result<(Option<Ctl>, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut diags = Vec::new();
-    let cwd = current_dir();
+    let cwd = os::current_dir();
     let home = home_of(opts);
     let root = datatypes::normalize_path(&path.to_string_lossy(), &cwd, home.as_deref());
     let here = datatypes::dirname(&root).to_string();
@@ -282,13 +275,7 @@ pub fn find_config_file(argv0: &Path, cwd: &Path) -> Option<PathBuf> {
     candidates
         .into_iter()
         .map(|p| if p.is_absolute() { p } else { cwd.join(p) })
-        .find(|p| p.exists())
-}
-
-fn current_dir() -> String {
-    std::env::current_dir()
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "/".into())
+        .find(|p| os::exists(p))
 }
 
 fn home_of(opts: &LoadOptions) -> Option<String> {
@@ -319,7 +306,7 @@ fn read_into(
     root: bool,
     diags: &mut Vec<Diagnostic>,
 ) -> bool {
-    let bytes = match source::read_file(path, !root) {
+    let bytes = match os::read_file(path, !root, MAX_FILE_BYTES) {
         Ok(b) => b,
         Err(e) => {
             let msg = match e {
@@ -416,7 +403,7 @@ fn includes(
         } else {
             format!("{here}/{pattern}")
         };
-        let mut matches = source::glob(&full);
+        let mut matches = glob::glob(&full);
         if matches.is_empty() {
             diags.push(Diagnostic {
                 severity: Severity::Warning,
@@ -433,7 +420,7 @@ fn includes(
         for m in matches {
             infos.push(format!("Included extra file \"{m}\" during parsing"));
             let p = PathBuf::from(&m);
-            match source::read_file(&p, true) {
+            match os::read_file(&p, true, MAX_FILE_BYTES) {
                 Ok(bytes) => match source::decode(bytes) {
                     Ok(text) => {
                         raw.files.push(p.clone());

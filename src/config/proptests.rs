@@ -8,7 +8,9 @@ use proptest::prelude::*;
 
 use super::datatypes as dt;
 use super::expand::{Expansions, Val, expand, format, py_repr, py_repr_short};
-use super::source::{RawConfig, decode, fnmatch, glob, scan};
+use super::glob::{fnmatch, glob};
+use super::shlex::shlex_split;
+use super::source::{RawConfig, decode, scan};
 
 /// Text biased towards what INI scanning and value parsing care about, mixed
 /// with arbitrary Unicode.
@@ -183,7 +185,7 @@ proptest! {
         let _ = dt::process_or_group_name(&s);
         let _ = dt::owner(&s);
         let _ = dt::dict_of_key_value_pairs(&s);
-        let _ = dt::shlex_split(&s);
+        let _ = shlex_split(&s);
         let _ = dt::expanduser(&s, Some("/home/u"));
         let _ = dt::normalize_path(&s, "/cwd", Some("/home/u"));
         let _ = dt::dirname(&s);
@@ -325,7 +327,7 @@ proptest! {
             .iter()
             .map(|w| format!("'{}'", w.replace('\'', "'\"'\"'")))
             .collect();
-        prop_assert_eq!(dt::shlex_split(&quoted.join(" ")), Ok(words));
+        prop_assert_eq!(shlex_split(&quoted.join(" ")), Ok(words));
     }
 
     #[test]

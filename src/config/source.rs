@@ -1,12 +1,25 @@
-//! Reading config files into a raw, position-keeping form: our own scanner
-//! for the INI dialect of Python's `RawConfigParser` as Supervisor configures
-//! it (inline comments after whitespace, `strict=False`, continuation lines,
-//! lower-cased option names, no escapes), plus bounded, non-blocking file
-//! reads and the small glob that `[include] files=` needs.
-
-use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::Path;
+//! The INI scanner: config text into raw, position-keeping sections, read as Supervisor's Python `RawConfigParser` reads it.
+//!
+//! The dialect is configparser's as Supervisor configures it
+//! (`inline_comment_prefixes=(';', '#')`, `strict=False`): inline comments
+//! only after whitespace, continuation lines, repeated sections merged,
+//! lower-cased option names, `[DEFAULT]` as a fallback, no quotes and no
+//! escapes.  Plus the decoding of a file's bytes (reads are in `os`).
+//!
+//! Why hand-written: a config must mean here what it means to Supervisor,
+//! and rust-ini (checked against its 0.21.3 source and by running it, with
+//! the default `ParseOption`) reads the same text differently.  It
+//! interprets quotes and backslashes in values, so `command="/bin/my prog"
+//! -c 'echo \t hi'` comes back as `/bin/my prog -c 'echo <TAB> hi'` and
+//! shlex then makes another argv (configparser keeps the text verbatim).  A
+//! repeated `[program:x]` stays two sections and `section()` returns the
+//! first only, so a later `autostart=false` is lost (configparser merges).
+//! An indented continuation line is dropped unless
+//! `enabled_indented_mutiline_value` is set; an indented `; comment` line
+//! becomes part of the next key; `a = b ;c` keeps `;c` without the
+//! `inline-comment` feature; keys keep their case; `[DEFAULT]` is a section
+//! like any other; and entries carry no line numbers, which every
+//! diagnostic here reports.
 
 use super::datatypes::py_isspace;
 
@@ -392,81 +405,6 @@ fn split_option(value: &str) -> Option<(&str, &str)> {
     Some((key, val))
 }
 
-/// Why a file could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReadError {
-    /// Does not exist.
-    NotFound,
-    /// Not a regular file (FIFO, device, directory, socket...).
-    NotRegular(&'static str),
-    TooLarge,
-    Io(String),
-}
-
-fn kind_name(ft: &std::fs::FileType) -> &'static str {
-    if ft.is_dir() {
-        "a directory"
-    } else if ft.is_fifo() {
-        "a FIFO"
-    } else if ft.is_char_device() {
-        "a character device"
-    } else if ft.is_block_device() {
-        "a block device"
-    } else if ft.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    }
-}
-
-/// Read a config file, bounded by [`MAX_FILE_BYTES`], never blocking on a FIFO
-/// or device: the type is checked before opening (and again after), and the
-/// open is non-blocking.  `regular_only` refuses anything but a regular file
-/// (includes); the root file may also be a pipe (`-c <(...)`).
-pub fn read_file(path: &Path, regular_only: bool) -> Result<Vec<u8>, ReadError> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ReadError::NotFound,
-        _ => ReadError::Io(e.to_string()),
-    })?;
-    let ft = meta.file_type();
-    if ft.is_dir() || (regular_only && !ft.is_file()) {
-        return Err(ReadError::NotRegular(kind_name(&ft)));
-    }
-    if ft.is_file() && meta.len() > MAX_FILE_BYTES {
-        return Err(ReadError::TooLarge);
-    }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| ReadError::Io(e.to_string()))?;
-    let meta = file.metadata().map_err(|e| ReadError::Io(e.to_string()))?;
-    let ft = meta.file_type();
-    if ft.is_dir() || (regular_only && !ft.is_file()) {
-        return Err(ReadError::NotRegular(kind_name(&ft)));
-    }
-    if !ft.is_file() {
-        // A pipe named as the root config: read it normally (blocking).
-        use std::os::fd::AsRawFd;
-        let fd = file.as_raw_fd();
-        // SAFETY: fcntl on an fd we own; no memory is passed.
-        unsafe {
-            let fl = libc::fcntl(fd, libc::F_GETFL);
-            if fl >= 0 {
-                libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
-            }
-        }
-    }
-    let mut buf = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| ReadError::Io(e.to_string()))?;
-    if buf.len() as u64 > MAX_FILE_BYTES {
-        return Err(ReadError::TooLarge);
-    }
-    Ok(buf)
-}
-
 /// Decode a file's bytes: NUL bytes and invalid UTF-8 are errors naming the line.
 pub fn decode(bytes: Vec<u8>) -> Result<String, ScanError> {
     let line_of = |bytes: &[u8], pos: usize| -> usize {
@@ -504,235 +442,6 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, ScanError> {
             })
         }
     }
-}
-
-// ---------------------------------------------------------------- glob
-
-/// Python's `glob.glob(pattern)` for an absolute pattern: `*`, `?`, `[...]`
-/// per path component; names starting with `.` only match a pattern that
-/// starts with `.`.  Unsorted (the caller sorts).
-pub fn glob(pattern: &str) -> Vec<String> {
-    if !has_magic(pattern) {
-        return if std::fs::symlink_metadata(pattern).is_ok() {
-            vec![pattern.to_string()]
-        } else {
-            Vec::new()
-        };
-    }
-    let (dir, base) = split(pattern);
-    let dirs: Vec<String> = if dir.is_empty() {
-        vec![String::new()]
-    } else if dir != pattern && has_magic(dir) {
-        glob_dirs(dir)
-    } else {
-        vec![dir.to_string()]
-    };
-    let mut out = Vec::new();
-    for d in dirs {
-        for name in glob_in_dir(&d, base, false) {
-            out.push(join(&d, &name));
-        }
-    }
-    out
-}
-
-/// The directories matching a pattern (for the inner components).
-fn glob_dirs(pattern: &str) -> Vec<String> {
-    if !has_magic(pattern) {
-        return if Path::new(pattern).is_dir() {
-            vec![pattern.to_string()]
-        } else {
-            Vec::new()
-        };
-    }
-    let (dir, base) = split(pattern);
-    let dirs: Vec<String> = if dir != pattern && has_magic(dir) {
-        glob_dirs(dir)
-    } else {
-        vec![dir.to_string()]
-    };
-    let mut out = Vec::new();
-    for d in dirs {
-        for name in glob_in_dir(&d, base, true) {
-            out.push(join(&d, &name));
-        }
-    }
-    out
-}
-
-fn glob_in_dir(dir: &str, pat: &str, dirs_only: bool) -> Vec<String> {
-    let d = if dir.is_empty() { "." } else { dir };
-    if !has_magic(pat) {
-        let p = join(dir, pat);
-        let ok = if pat.is_empty() {
-            Path::new(d).is_dir()
-        } else if dirs_only {
-            Path::new(&p).is_dir()
-        } else {
-            std::fs::symlink_metadata(&p).is_ok()
-        };
-        return if ok {
-            vec![pat.to_string()]
-        } else {
-            Vec::new()
-        };
-    }
-    let Ok(rd) = std::fs::read_dir(d) else {
-        return Vec::new();
-    };
-    let compiled = compile(pat);
-    let mut out = Vec::new();
-    for ent in rd.flatten() {
-        let Ok(name) = ent.file_name().into_string() else {
-            continue;
-        };
-        if name.starts_with('.') && !pat.starts_with('.') {
-            continue;
-        }
-        if dirs_only && !ent.path().is_dir() {
-            continue;
-        }
-        if fnmatch_compiled(&name, &compiled) {
-            out.push(name);
-        }
-    }
-    out
-}
-
-fn has_magic(s: &str) -> bool {
-    s.contains(['*', '?', '['])
-}
-
-/// `os.path.split`.
-fn split(p: &str) -> (&str, &str) {
-    let i = p.rfind('/').map_or(0, |i| i + 1);
-    let head = p.get(..i).unwrap_or("");
-    let tail = p.get(i..).unwrap_or("");
-    let trimmed = head.trim_end_matches('/');
-    (if trimmed.is_empty() { head } else { trimmed }, tail)
-}
-
-fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
-        name.to_string()
-    } else if dir.ends_with('/') {
-        format!("{dir}{name}")
-    } else {
-        format!("{dir}/{name}")
-    }
-}
-
-#[derive(Debug)]
-enum Tok {
-    Star,
-    One,
-    Set { neg: bool, items: Vec<(char, char)> },
-    Lit(char),
-}
-
-fn compile(pat: &str) -> Vec<Tok> {
-    let chars: Vec<char> = pat.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while let Some(&c) = chars.get(i) {
-        i += 1;
-        match c {
-            '*' => {
-                if !matches!(out.last(), Some(Tok::Star)) {
-                    out.push(Tok::Star);
-                }
-            }
-            '?' => out.push(Tok::One),
-            '[' => {
-                // Find the closing `]` (a `]` right after `[` or `[!` is literal).
-                let mut j = i;
-                if chars.get(j) == Some(&'!') {
-                    j += 1;
-                }
-                if chars.get(j) == Some(&']') {
-                    j += 1;
-                }
-                while chars.get(j).is_some_and(|&c| c != ']') {
-                    j += 1;
-                }
-                if j >= chars.len() {
-                    out.push(Tok::Lit('['));
-                    continue;
-                }
-                let mut k = i;
-                let neg = chars.get(k) == Some(&'!');
-                if neg {
-                    k += 1;
-                }
-                let mut items = Vec::new();
-                let mut first = true;
-                while k < j {
-                    let Some(&a) = chars.get(k) else { break };
-                    if !first && a == ']' {
-                        break;
-                    }
-                    first = false;
-                    if chars.get(k + 1) == Some(&'-') && k + 2 < j {
-                        let b = chars.get(k + 2).copied().unwrap_or(a);
-                        if a <= b {
-                            items.push((a, b));
-                        }
-                        k += 3;
-                    } else {
-                        items.push((a, a));
-                        k += 1;
-                    }
-                }
-                out.push(Tok::Set { neg, items });
-                i = j + 1;
-            }
-            c => out.push(Tok::Lit(c)),
-        }
-    }
-    out
-}
-
-fn tok_matches(t: &Tok, c: char) -> bool {
-    match t {
-        Tok::Star => true,
-        Tok::One => true,
-        Tok::Lit(l) => *l == c,
-        Tok::Set { neg, items } => items.iter().any(|(a, b)| (*a..=*b).contains(&c)) != *neg,
-    }
-}
-
-/// Linear-time-ish wildcard matching (backtrack to the last `*` only).
-fn fnmatch_compiled(name: &str, toks: &[Tok]) -> bool {
-    let s: Vec<char> = name.chars().collect();
-    let (mut si, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        match toks.get(ti) {
-            Some(Tok::Star) => {
-                star = Some((ti, si));
-                ti += 1;
-            }
-            Some(t) if s.get(si).is_some_and(|c| tok_matches(t, *c)) => {
-                si += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((st, ss)) => {
-                    ti = st + 1;
-                    si = ss + 1;
-                    star = Some((st, ss + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    toks.get(ti..)
-        .is_some_and(|rest| rest.iter().all(|t| matches!(t, Tok::Star)))
-}
-
-/// Match one name against a glob pattern.
-pub fn fnmatch(name: &str, pat: &str) -> bool {
-    fnmatch_compiled(name, &compile(pat))
 }
 
 #[cfg(test)]
@@ -879,77 +588,5 @@ mod tests {
         assert_eq!(e.line, 3);
         assert!(e.message.contains("UTF-8"));
         assert!(decode("[s]\nname=é\n".as_bytes().to_vec()).is_ok());
-    }
-
-    #[test]
-    fn globbing() {
-        for (name, pat, ok) in [
-            ("a.conf", "*.conf", true),
-            ("a.ini", "*.conf", false),
-            ("ab", "a?", true),
-            ("a", "a?", false),
-            ("b1", "[a-c]1", true),
-            ("d1", "[!a-c]1", true),
-            ("a1", "[!a-c]1", false),
-            ("]", "[]]", true),
-            ("[x", "[x", true),
-            (
-                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-                "*a*a*a*a*a*a*a*a*b",
-                false,
-            ),
-            ("abc", "a*c", true),
-            ("abcbc", "a*bc", true),
-        ] {
-            assert_eq!(fnmatch(name, pat), ok, "{name} {pat}");
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().to_str().unwrap();
-        for f in ["b.conf", "a.conf", ".hidden.conf", "c.ini"] {
-            std::fs::write(dir.path().join(f), "").unwrap();
-        }
-        std::fs::create_dir(dir.path().join("sub")).unwrap();
-        std::fs::write(dir.path().join("sub/x.conf"), "").unwrap();
-        let mut got = glob(&format!("{d}/*.conf"));
-        got.sort();
-        assert_eq!(got, vec![format!("{d}/a.conf"), format!("{d}/b.conf")]);
-        assert_eq!(
-            glob(&format!("{d}/*/*.conf")),
-            vec![format!("{d}/sub/x.conf")]
-        );
-        assert_eq!(glob(&format!("{d}/c.ini")), vec![format!("{d}/c.ini")]);
-        assert!(glob(&format!("{d}/none.ini")).is_empty());
-        assert_eq!(
-            glob(&format!("{d}/.*.conf")),
-            vec![format!("{d}/.hidden.conf")]
-        );
-    }
-
-    #[test]
-    fn reading_refuses_fifos_and_devices() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("fifo");
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-        assert_eq!(read_file(&fifo, true), Err(ReadError::NotRegular("a FIFO")));
-        assert_eq!(
-            read_file(Path::new("/dev/zero"), true),
-            Err(ReadError::NotRegular("a character device"))
-        );
-        // As the root file, a FIFO without a writer reads as empty, never hangs.
-        assert_eq!(read_file(&fifo, false), Ok(Vec::new()));
-        assert_eq!(
-            read_file(&dir.path().join("nope"), true),
-            Err(ReadError::NotFound)
-        );
-        assert_eq!(
-            read_file(dir.path(), false),
-            Err(ReadError::NotRegular("a directory"))
-        );
-        let start = std::time::Instant::now();
-        assert_eq!(
-            read_file(Path::new("/dev/zero"), false),
-            Err(ReadError::TooLarge)
-        );
-        assert!(start.elapsed().as_secs() < 2);
     }
 }

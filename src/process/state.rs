@@ -380,6 +380,10 @@ impl Machine {
                 | ProcessState::Exited
                 | ProcessState::Fatal
                 | ProcessState::Backoff => self.spawn(p, now, &mut fx),
+                // Python's startProcess calls spawn() in STOPPING too, and
+                // spawn() refuses a live child with a warning before it
+                // looks at the state: keep that warning.
+                _ if self.pid != 0 => self.spawn(p, now, &mut fx),
                 other => fx.push(Effect::Log(
                     LogLevel::Debug,
                     format!("start of {} ignored in state {}", p.name, other.name()),
@@ -589,6 +593,9 @@ impl Machine {
         }
     }
 }
+
+#[cfg(test)]
+mod table_tests;
 
 #[cfg(test)]
 mod tests {
@@ -1113,6 +1120,27 @@ mod tests {
         }
         let mut m = running(&p, t0);
         assert!(changes(&m.step(Input::Start, &p, t0)).is_empty());
+    }
+
+    /// Regression: `start` on a STOPPING process (the RPC lets it through,
+    /// as Supervisor's does) logged a debug "ignored" line where
+    /// Supervisor's `spawn()` warns that the process is already running.
+    #[test]
+    fn start_while_stopping_warns_already_running() {
+        let p = policy();
+        let t0 = Instant::now();
+        let mut m = running(&p, t0);
+        m.step(Input::Stop, &p, t0 + secs(2.0));
+        let fx = m.step(Input::Start, &p, t0 + secs(2.5));
+        assert_eq!(
+            fx,
+            vec![Effect::Log(
+                LogLevel::Warn,
+                "process 'web' already running".into()
+            )]
+        );
+        assert_eq!(m.state(), Stopping);
+        assert_eq!(m.pid, 100);
     }
 
     #[test]
