@@ -4,8 +4,10 @@
 
 mod build;
 pub mod datatypes;
+pub mod diagnostic;
 pub mod expand;
 pub mod glob;
+pub mod options;
 mod os;
 #[cfg(test)]
 mod proptests;
@@ -17,7 +19,6 @@ pub mod types;
 pub use types::*;
 
 use std::collections::HashSet;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use build::Ctx;
@@ -25,106 +26,9 @@ use os::ReadError;
 use source::RawConfig;
 
 pub use build::{EVENT_TYPES, MAX_NUMPROCS};
+pub use diagnostic::{Diagnostic, Severity};
+pub use options::{LoadOptions, Loaded, Overrides};
 pub use source::{MAX_FILE_BYTES, MAX_VALUE_BYTES};
-
-/// How bad a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-/// One located problem in a config file (or on the command line).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub severity: Severity,
-    /// `None` for command-line values.
-    pub file: Option<PathBuf>,
-    pub line: Option<usize>,
-    pub section: Option<String>,
-    pub option: Option<String>,
-    /// The offending value, shortened for display if huge.
-    pub value: Option<String>,
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.file, self.line) {
-            (Some(file), Some(line)) => write!(f, "{}:{}: ", file.display(), line)?,
-            (Some(file), None) => write!(f, "{}: ", file.display())?,
-            (None, _) if self.section.is_none() && self.option.is_some() => {
-                write!(f, "command line: ")?
-            }
-            (None, _) => {}
-        }
-        if let Some(section) = &self.section {
-            write!(f, "[{section}] ")?;
-        }
-        if let Some(option) = &self.option {
-            write!(f, "{option}: ")?;
-        }
-        f.write_str(&self.message)
-    }
-}
-
-/// Raw command-line overrides of `[supervisord]` options, converted with the
-/// same rules as the file values.  Flags are `true` when given.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Overrides {
-    pub logfile: Option<String>,
-    pub logfile_maxbytes: Option<String>,
-    pub logfile_backups: Option<String>,
-    pub loglevel: Option<String>,
-    pub pidfile: Option<String>,
-    pub identifier: Option<String>,
-    pub childlogdir: Option<String>,
-    pub user: Option<String>,
-    pub umask: Option<String>,
-    pub directory: Option<String>,
-    pub minfds: Option<String>,
-    pub minprocs: Option<String>,
-    pub nodaemon: bool,
-    pub silent: bool,
-    pub nocleanup: bool,
-    pub strip_ansi: bool,
-}
-
-/// Inputs to [`load`] that come from the running process.
-#[derive(Debug, Clone)]
-pub struct LoadOptions {
-    /// supervisord's environment at startup (source of `%(ENV_X)s`).
-    pub env: Vec<(String, String)>,
-    /// `platform.node()`: the host name.
-    pub host_node_name: String,
-    /// `true` when starting the daemon: missing log directories, unknown users
-    /// and the like are errors, as in Supervisor.  `false` for `--check`, where
-    /// they are warnings (configs name paths inside images).
-    pub check_host: bool,
-    pub overrides: Overrides,
-}
-
-impl LoadOptions {
-    /// Options taken from this process (environment, host name).
-    pub fn from_process(overrides: Overrides, check_host: bool) -> LoadOptions {
-        LoadOptions {
-            env: os::environment(),
-            host_node_name: os::hostname(),
-            check_host,
-            overrides,
-        }
-    }
-}
-
-/// A successfully loaded config plus what should be logged about it.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    pub config: Config,
-    /// Warnings (severity Warning), to log at WARN and print by `--check`.
-    pub warnings: Vec<Diagnostic>,
-    /// Informational lines (e.g. `Included extra file "x" during parsing`).
-    pub infos: Vec<String>,
-}
 
 /// Load and validate a supervisord config.  On failure every diagnostic
 /// (errors and warnings) is returned; nothing is partially applied.

@@ -715,8 +715,7 @@ mod tests {
     fn fifo_is_not_rotated_and_never_seeks() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("fifo");
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         // No reader yet: opening fails instead of hanging.
         let err = RotatingFile::open(&p, 10, 3).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ENXIO));

@@ -495,6 +495,11 @@ struct Slots {
 /// (Linux 5.9); the copy then holds only the descriptors below `first`.
 const CLOSE_RANGE_UNSHARE: u32 = 1 << 1;
 
+/// Write all of `buf` with raw `write(2)` calls, giving up on an error.
+///
+/// # Safety
+/// For the forked child before `exec`: only async-signal-safe calls are
+/// made, and `fd` must be a descriptor the child may write to.
 unsafe fn write_all(fd: RawFd, mut buf: &[u8]) {
     while !buf.is_empty() {
         // SAFETY: writing from a valid slice.
@@ -507,6 +512,10 @@ unsafe fn write_all(fd: RawFd, mut buf: &[u8]) {
 }
 
 /// Write the pre-built message plus "child process was not spawned", exit 127.
+///
+/// # Safety
+/// Only in the forked child before `exec`: it ends the process with
+/// `_exit`, running no destructor and touching no lock.
 unsafe fn child_fail(parts: &[&[u8]]) -> ! {
     for p in parts {
         // SAFETY: async-signal-safe write.
@@ -521,6 +530,12 @@ unsafe fn child_fail(parts: &[&[u8]]) -> ! {
 
 /// The child side of `spawn`.  Async-signal-safe calls only: no allocation,
 /// no locks, no Rust I/O.
+///
+/// # Safety
+/// Only in the child of `fork`, which has one thread: `argv` and `envp`
+/// must be NULL-terminated arrays of C strings that outlive the call (the
+/// parent built them before forking), and the descriptors in `fds` and
+/// `slots` must be open.
 unsafe fn child_exec(
     plan: &SpawnPlan,
     fds: &ChildFds,

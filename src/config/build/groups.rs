@@ -7,8 +7,8 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
+use super::ctx::{ABSURD_BUFFER, At, Ctx, lookup_uid};
 use super::process::ProcKind;
-use super::{ABSURD_BUFFER, At, Ctx, lookup_uid};
 use crate::config::datatypes as dt;
 use crate::config::expand::{Expansions, Val};
 use crate::config::os;

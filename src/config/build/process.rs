@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ABSURD_CAPTURE_BYTES, ABSURD_LOG_BYTES, ABSURD_SECS, Ctx, count_u32};
+use super::ctx::{ABSURD_CAPTURE_BYTES, ABSURD_LOG_BYTES, ABSURD_SECS, Ctx, count_u32};
 use crate::config::datatypes::{self as dt, LogfileName};
 use crate::config::expand::{Expansions, Val, expand};
 use crate::config::os;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::Ctx;
+use super::ctx::Ctx;
 use crate::config::datatypes as dt;
 use crate::config::expand::{Expansions, Val};
 use crate::config::source::Section;

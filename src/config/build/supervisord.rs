@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{ABSURD_LOG_BYTES, ABSURD_MINFDS, ABSURD_MINPROCS, At, Ctx, count_u32};
+use super::ctx::{ABSURD_LOG_BYTES, ABSURD_MINFDS, ABSURD_MINPROCS, At, Ctx, count_u32};
 use crate::config::datatypes as dt;
 use crate::config::expand::{Val, expand, py_repr_short};
 use crate::config::os;
