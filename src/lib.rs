@@ -19,17 +19,22 @@
     clippy::missing_safety_doc
 )]
 
+// Public: what the binary runs (cli, ctl, daemon, pidproxy) and what
+// clients of the XML-RPC interface reuse (rpc, base64, the `{SHA}` hash).
+// Everything else is crate-private, so unused code is reported.
 pub mod base64;
 pub mod cli;
-pub mod config;
+pub(crate) mod config;
 pub mod ctl;
 pub mod daemon;
-pub mod events;
-pub mod http;
-pub mod logs;
+pub(crate) mod events;
+pub(crate) mod http;
+pub(crate) mod logs;
 pub mod pidproxy;
-pub mod process;
+pub(crate) mod process;
 pub mod rpc;
+
+pub use http::sha1_hex;
 
 /// The Supervisor version we are a drop-in for; reported by `-v` and the RPC.
 pub const SUPERVISOR_VERSION: &str = "4.3.0";

@@ -519,7 +519,7 @@ fn ctl_over_inet_with_plain_password_matches_reference() {
 
 #[test]
 fn ctl_over_inet_with_sha_password_matches_reference() {
-    let sha = supervisor_rs::http::sha1_hex(b"s3cret");
+    let sha = supervisor_rs::sha1_hex(b"s3cret");
     let server = Server::Inet {
         password: format!("{{SHA}}{sha}"),
         plain: "s3cret".into(),
@@ -798,7 +798,7 @@ fn xmlrpc_every_method_matches_reference() {
 fn xmlrpc_every_method_over_inet_matches_reference() {
     compare_methods(
         Server::Inet {
-            password: format!("{{SHA}}{}", supervisor_rs::http::sha1_hex(b"pw")),
+            password: format!("{{SHA}}{}", supervisor_rs::sha1_hex(b"pw")),
             plain: "pw".into(),
         },
         "rpc_methods_inet",

@@ -70,18 +70,6 @@ pub fn integer(s: &str) -> Result<i64, String> {
     })
 }
 
-/// An `integer` that must be at least `min` and fit the target type.
-pub fn integer_in<T: TryFrom<i64>>(s: &str, min: i64, max: i64) -> Result<T, String> {
-    let v = integer(s)?;
-    if v < min {
-        return Err(format!("value {v} is below the lower bound ({min})"));
-    }
-    if v > max {
-        return Err(format!("value {v} is above the upper bound ({max})"));
-    }
-    T::try_from(v).map_err(|_| format!("integer value {} is too large", repr(s)))
-}
-
 /// A value Supervisor accepts, as held here, and, when it had to change
 /// to be held (a negative count, a number beyond 64 bits, a mode beyond
 /// 7777), what it became: the caller turns that into a warning.
@@ -210,6 +198,7 @@ pub fn byte_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("byte size value {} is too large", repr(s)))
 }
 
+#[cfg(test)]
 /// `octal_type`: `int(x, 8)` (umask, chmod, socket_mode).
 pub fn octal(s: &str) -> Result<u32, String> {
     let bad = || format!("{s} can not be converted to an octal type");
@@ -297,6 +286,7 @@ pub fn signal_number(s: &str) -> Result<i32, String> {
     }
 }
 
+#[cfg(test)]
 /// The canonical name of a signal number (`TERM`), if any.
 pub fn signal_name(n: i32) -> Option<&'static str> {
     SIGNALS.iter().find(|(_, v)| *v == n).map(|(name, _)| *name)

@@ -232,6 +232,7 @@ fn fnmatch_compiled(name: &str, toks: &[Tok]) -> bool {
         .is_some_and(|rest| rest.iter().all(|t| matches!(t, Tok::Star)))
 }
 
+#[cfg(test)]
 /// Match one name against a glob pattern.
 pub fn fnmatch(name: &str, pat: &str) -> bool {
     fnmatch_compiled(name, &compile(pat))

@@ -25,10 +25,11 @@ use build::Ctx;
 use os::ReadError;
 use source::RawConfig;
 
-pub use build::{EVENT_TYPES, MAX_NUMPROCS};
+#[cfg(test)]
+use build::EVENT_TYPES;
 pub use diagnostic::{Diagnostic, Severity};
 pub use options::{LoadOptions, Loaded, Overrides};
-pub use source::{MAX_FILE_BYTES, MAX_VALUE_BYTES};
+use source::MAX_FILE_BYTES;
 
 /// Load and validate a supervisord config.  On failure every diagnostic
 /// (errors and warnings) is returned; nothing is partially applied.

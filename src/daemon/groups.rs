@@ -178,10 +178,7 @@ impl Groups {
         Some(ProcId::new(gid, i))
     }
 
-    pub fn len(&self) -> usize {
-        self.order.len()
-    }
-
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
     }

@@ -9,35 +9,34 @@
 // happen: the daemon reaches groups, processes and buffers through `get`.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
-pub mod api;
-pub mod bridge;
+mod api;
+mod bridge;
 mod calls;
 mod control;
-pub mod core;
+mod core;
 mod env;
 mod event_loop;
-pub mod groups;
-pub mod health;
+mod groups;
+mod health;
 mod listeners;
 #[cfg(test)]
 mod loop_tests;
-pub mod methods;
-pub mod os;
+mod methods;
+mod os;
 mod output;
-pub mod panic_guard;
-pub mod pid1;
+mod panic_guard;
+pub(crate) mod pid1;
 mod servers;
 mod shutdown;
-pub mod signals;
-pub mod sockets;
+mod signals;
+mod sockets;
 mod startup;
-pub mod waiters;
+mod waiters;
 
 use crate::cli::DaemonArgs;
 use crate::config::{self, Diagnostic, LoadOptions, Loaded, Severity};
 use std::path::{Path, PathBuf};
 
-pub use self::core::Supervisor;
 
 pub use startup::EXIT_USAGE;
 

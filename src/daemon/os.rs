@@ -148,13 +148,6 @@ pub mod fake {
                 self.exited.borrow_mut().push((pid, ExitInfo::exited(code)));
             }
         }
-        pub fn pid_of(&self, name: &str) -> Option<i32> {
-            self.live
-                .borrow()
-                .iter()
-                .find(|(_, n)| n == name)
-                .map(|(p, _)| *p)
-        }
         pub fn kills(&self) -> Vec<(String, i32, Duration)> {
             let names: Vec<(i32, String)> = self
                 .calls

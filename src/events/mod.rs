@@ -329,10 +329,12 @@ impl Bus {
         self.queue.drain(..)
     }
 
+    #[cfg(test)]
     pub fn published(&self) -> u64 {
         self.published
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }

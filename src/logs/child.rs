@@ -161,11 +161,13 @@ impl ChildLog {
         self.file.as_ref().is_some_and(|f| f.is_rotatable())
     }
 
+    #[cfg(test)]
     /// `maxbytes` is set but the target cannot rotate: worth a warning.
     pub fn rotation_skipped(&self) -> bool {
         self.file.as_ref().is_some_and(|f| f.rotation_skipped())
     }
 
+    #[cfg(test)]
     /// Bytes in the current file (tracked in memory).
     pub fn size(&self) -> u64 {
         self.file.as_ref().map_or(0, |f| f.size())

@@ -222,10 +222,7 @@ impl MainLog {
         !self.opened || level >= self.level
     }
 
-    pub fn level(&self) -> LogLevel {
-        self.level
-    }
-
+    #[cfg(test)]
     pub fn set_level(&mut self, level: LogLevel) {
         self.level = level;
     }
@@ -260,6 +257,7 @@ impl MainLog {
         }
     }
 
+    #[cfg(test)]
     /// False when the main log is not a regular file (stdout, a pipe...).
     pub fn is_rotatable(&self) -> bool {
         self.file.as_ref().is_some_and(|f| f.is_rotatable())
@@ -270,6 +268,7 @@ impl MainLog {
         self.file.as_ref().is_some_and(|f| f.rotation_skipped())
     }
 
+    #[cfg(test)]
     /// Write out lines still buffered because `open` was never reached
     /// (e.g. the daemon stops on a config error), so none are lost.
     pub fn flush_early_to_stderr(&mut self) {

@@ -40,12 +40,10 @@ mod rotate;
 mod syslog;
 mod timefmt;
 
-pub use ansi::{AnsiStripper, strip_ansi};
-pub use auto::{
-    CleanupReport, auto_log_path, cleanup_auto_logs, cleanup_auto_logs_report, is_auto_log_name,
-};
+pub use ansi::strip_ansi;
+pub use auto::{auto_log_path, cleanup_auto_logs};
 pub use child::ChildLog;
 pub use mainlog::MainLog;
-pub use rotate::{RotatingFile, Spliced};
-pub use syslog::{DEFAULT_SYSLOG_SOCKET, SyslogWriter};
-pub use timefmt::{log_timestamp, strftime_local};
+#[cfg(test)]
+pub use timefmt::log_timestamp;
+pub use timefmt::strftime_local;

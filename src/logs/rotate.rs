@@ -233,19 +233,13 @@ impl RotatingFile {
         &self.path
     }
 
-    pub fn maxbytes(&self) -> u64 {
-        self.maxbytes
-    }
-
-    pub fn backups(&self) -> u32 {
-        self.backups
-    }
-
+    #[cfg(test)]
     /// Bytes in the current file, as far as we know.
     pub fn size(&self) -> u64 {
         self.size
     }
 
+    #[cfg(test)]
     /// Whether a descriptor is currently open (false after a failure, until
     /// the next successful write or reopen).
     pub fn is_open(&self) -> bool {

@@ -87,11 +87,13 @@ impl SyslogWriter {
         w
     }
 
+    #[cfg(test)]
     /// Lines dropped because the syslog socket was full.
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
 
+    #[cfg(test)]
     /// Send one message (no newline splitting).
     pub fn send(&mut self, body: &[u8]) {
         self.send_prefixed(b"", body);

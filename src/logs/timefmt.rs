@@ -93,6 +93,7 @@ pub(crate) fn push_log_timestamp(out: &mut String, t: SystemTime) {
     let _ = write!(out, ",{millis:03}");
 }
 
+#[cfg(test)]
 /// `2026-01-12 06:42:25,426` in local time: Supervisor's `%(asctime)s`
 /// (milliseconds truncated, after a comma).
 pub fn log_timestamp(t: SystemTime) -> String {

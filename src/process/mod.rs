@@ -164,10 +164,6 @@ impl Process {
         })
     }
 
-    pub fn name(&self) -> &str {
-        &self.config.name
-    }
-
     /// Open the channel logs if they are not open yet (first spawn).
     pub fn ensure_logs(&mut self, strip_ansi: bool) -> std::io::Result<()> {
         if self.stdout_log.is_none() {

@@ -10,7 +10,7 @@
 //! turns into an error of `spawn()` instead.
 
 use std::ffi::{CString, OsStr, OsString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -671,15 +671,6 @@ pub fn errno_name(code: i32) -> &'static str {
         libc::ENOSYS => "ENOSYS",
         _ => "EUNKNOWN",
     }
-}
-
-/// Wrap a raw fd we were handed and now own.
-///
-/// # Safety
-/// `fd` must be open and owned by nobody else.
-pub unsafe fn own_fd(fd: RawFd) -> OwnedFd {
-    // SAFETY: guaranteed by the caller.
-    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 #[cfg(test)]

@@ -16,5 +16,5 @@ mod servers;
 mod supervisord;
 
 pub use ctx::Ctx;
+#[cfg(test)]
 pub use groups::EVENT_TYPES;
-pub use process::MAX_NUMPROCS;
