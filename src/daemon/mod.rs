@@ -1,9 +1,17 @@
-//! The daemon: startup (config, privileges, limits, logs, sockets,
-//! daemonizing), the one event loop, and shutdown / reload.
+//! The daemon: `run` loads the config and hands it to `startup`; then one
+//! thread owns all state (`core::Supervisor`) and sleeps in `poll(2)` until
+//! a signal, child output, an HTTP request or the earliest deadline (no
+//! fixed tick).  Where things are:
 //!
-//! One thread owns all state (`Supervisor`).  It sleeps in `poll(2)` until a
-//! signal, child output, or the earliest process deadline; there is no fixed
-//! tick.
+//! - `startup`, `servers`, `shutdown` (stop phases, reload, exit)
+//! - `event_loop` (the turn; where a signal such as SIGCHLD goes)
+//! - `control` (groups added and removed, spawn, stop, signal, reap),
+//!   `groups` (stable ids), `env`, `os` (the seam to the system)
+//! - `output` (child pipes into logs), `listeners` (event pools)
+//! - HTTP threads: `api`, `health`; `bridge` carries their messages to the
+//!   loop; `methods/` answers XML-RPC (`table` lists every method),
+//!   `waiters` holds deferred answers, `calls` checks arguments
+//! - `signals`, `sockets`, `pid1`, `panic_guard`
 
 // Positions that another operation can renumber were a panic waiting to
 // happen: the daemon reaches groups, processes and buffers through `get`.
