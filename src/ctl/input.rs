@@ -22,7 +22,6 @@ use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
 use super::client::Client;
-use super::commands::COMMANDS;
 use crate::rpc::Value;
 
 /// Longest line accepted from a pipe (a longer one is cut there).
@@ -61,10 +60,16 @@ pub trait Input {
 }
 
 /// The input for this process: rustyline on a terminal, else plain reads.
-pub fn for_terminal(history: Option<PathBuf>, interrupted: Arc<AtomicBool>) -> Box<dyn Input> {
+/// `actions` are the command names tab completion offers (given by the
+/// caller so that this module does not depend on `commands`).
+pub fn for_terminal(
+    history: Option<PathBuf>,
+    interrupted: Arc<AtomicBool>,
+    actions: &'static [&'static str],
+) -> Box<dyn Input> {
     if io::stdin().is_terminal()
         && io::stdout().is_terminal()
-        && let Some(ed) = EditorInput::new(history)
+        && let Some(ed) = EditorInput::new(history, actions)
     {
         return Box::new(ed);
     }
@@ -148,13 +153,17 @@ pub struct EditorInput {
 }
 
 impl EditorInput {
-    fn new(history: Option<PathBuf>) -> Option<EditorInput> {
+    fn new(history: Option<PathBuf>, actions: &'static [&'static str]) -> Option<EditorInput> {
         let config = Config::builder()
             .auto_add_history(true)
             .completion_type(CompletionType::List)
             .build();
         let mut editor = Editor::<Completion, FileHistory>::with_config(config).ok()?;
-        editor.set_helper(Some(Completion::default()));
+        editor.set_helper(Some(Completion {
+            actions,
+            client: None,
+            names: Default::default(),
+        }));
         if let Some(h) = &history {
             // A missing or unreadable history file is not an error.
             let _ = editor.load_history(h);
@@ -190,8 +199,9 @@ impl Input for EditorInput {
 /// Tab completion as in the reference's shell: action names first, then
 /// group names (add, remove, update) or process names (the commands that
 /// take one), fetched from the server once per line.
-#[derive(Default)]
 pub struct Completion {
+    /// The command names (`help` is always offered too).
+    actions: &'static [&'static str],
     client: Option<Client>,
     /// (group, name) of every process, once asked.
     names: std::cell::RefCell<Option<Vec<(String, String)>>>,
@@ -222,15 +232,17 @@ impl Completion {
     }
 }
 
-/// The candidates for `text` (the word being typed) on `line`.
+/// The candidates for `text` (the word being typed) on `line`; `actions`
+/// are the command names besides `help`.
 pub fn candidates(
     line: &str,
     text: &str,
+    actions: &[&str],
     processes: &mut dyn FnMut() -> Vec<(String, String)>,
 ) -> Vec<String> {
     let actions = || -> Vec<String> {
         std::iter::once("help")
-            .chain(COMMANDS.iter().copied())
+            .chain(actions.iter().copied())
             .filter(|a| a.starts_with(text))
             .map(|a| format!("{a} "))
             .collect()
@@ -290,7 +302,7 @@ impl Completer for Completion {
             .rfind(|c: char| c.is_whitespace() || "\"\\'`@$><=;|&{(".contains(c))
             .map_or(0, |i| i + 1);
         let text = before.get(start..).unwrap_or("");
-        let found = candidates(line, text, &mut || self.processes());
+        let found = candidates(line, text, self.actions, &mut || self.processes());
         Ok((
             start,
             found
@@ -374,10 +386,16 @@ mod tests {
 
     #[test]
     fn completes_like_the_reference() {
-        let c = |line: &str, text: &str| candidates(line, text, &mut procs);
+        // The shell's command names, as `commands::COMMANDS` has them.
+        const ACTIONS: &[&str] = &[
+            "add", "avail", "clear", "exit", "fg", "maintail", "open", "pid", "quit", "reload",
+            "remove", "reread", "restart", "shutdown", "signal", "start", "status", "stop", "tail",
+            "update", "version",
+        ];
+        let c = |line: &str, text: &str| candidates(line, text, ACTIONS, &mut procs);
         assert_eq!(c("", ""), {
             let mut v = vec!["help ".to_string()];
-            v.extend(COMMANDS.iter().map(|a| format!("{a} ")));
+            v.extend(ACTIONS.iter().map(|a| format!("{a} ")));
             v
         });
         assert_eq!(c("st", "st"), vec!["start ", "status ", "stop "]);

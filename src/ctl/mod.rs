@@ -71,7 +71,11 @@ pub fn run(args: Vec<String>) -> i32 {
         let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted));
     }
 
-    let input = input::for_terminal(settings.history_file.clone(), Arc::clone(&interrupted));
+    let input = input::for_terminal(
+        settings.history_file.clone(),
+        Arc::clone(&interrupted),
+        commands::COMMANDS,
+    );
     let mut ctl = Controller::new(
         settings,
         Box::new(std::io::stdout()),
