@@ -13,12 +13,13 @@
 //!
 //! * [`options`] — flags and config; [`commands`] — every action;
 //!   [`client`] — HTTP and XML-RPC; [`format`] — output shapes;
-//!   [`input`] — typed lines (rustyline on a terminal).
+//!   [`input`] — typed lines; [`lineedit`] — the shell's line editor.
 
 pub mod client;
 pub mod commands;
 pub mod format;
 pub mod input;
+pub mod lineedit;
 pub mod options;
 
 use std::io::Write;
