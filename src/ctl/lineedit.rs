@@ -1074,6 +1074,8 @@ mod tests {
         // A control byte inside a sequence ends it and counts.
         feed(&mut ed, b"\x1b[1\x01");
         assert_eq!(state(&ed), ("z", 0));
+        feed(&mut ed, b"\x1bO\x05");
+        assert_eq!(state(&ed), ("z", 1));
     }
 
     #[test]
