@@ -264,6 +264,14 @@ fn ctl_shell_pty_ctrl_c_ends_the_shell_like_the_reference() {
     );
     assert_eq!(h.read("ctl.history"), "status sleeper\nversion\n");
 
+    // SIGINT from elsewhere ends it the same way.
+    let mut sh = our_shell(&h);
+    sh.expect(&h, "RUNNING");
+    sh.expect(&h, PROMPT);
+    assert!(send_signal(sh.child.id() as i32, libc::SIGINT));
+    assert_eq!(sh.exit_code(&h), Some(0), "{:?}", sh.output());
+    assert!(sh.output().ends_with("\r\n"), "{:?}", sh.output());
+
     let Some(venv) = reference_venv() else {
         skip_unless(
             false,

@@ -1,4 +1,4 @@
-//! supervisorctl's line editor (keys, history, tab completion), hand-written because rustyline cost ~140 KiB of the static binary's 2 MB budget.
+//! The shell's line editor, hand-written: rustyline cost ~140 KiB of the 2 MB binary budget.
 //!
 //! ```text
 //! bytes ── Decoder ──> Key ── Editor::key ──> Action ── Terminal::read_line
@@ -731,7 +731,7 @@ fn show(s: &str) {
 impl Terminal {
     /// Show `prompt` and edit a line until Enter, Ctrl-D on an empty line
     /// or Ctrl-C.  `complete(line, cursor)` gives the start of the word to
-    /// complete and its candidates.  A signal that sets `interrupted` ends
+    /// complete and its candidates.  A SIGINT that sets `interrupted` ends
     /// the read as Ctrl-C does.
     pub fn read_line(
         &mut self,
@@ -786,19 +786,23 @@ impl Terminal {
                 show(&ed.render(prompt, terminal_width()));
                 dirty = false;
             }
+            if interrupted.load(Ordering::Relaxed) {
+                return Outcome::Interrupted;
+            }
+            // Wait in slices: SIGINT from elsewhere (its handler restarts
+            // reads) only sets `interrupted`, looked at between them.
             let stdin = io::stdin();
+            let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(100u16)) {
+                Ok(0) | Err(Errno::EINTR) => continue,
+                Ok(_) => {}
+                Err(_) => return Outcome::Eof,
+            }
             let mut buf = [0u8; 256];
             match nix::unistd::read(stdin.as_fd(), &mut buf) {
                 Ok(0) => return Outcome::Eof,
                 Ok(n) => self.unread.extend(buf.get(..n).unwrap_or_default()),
-                Err(Errno::EINTR) if interrupted.load(Ordering::Relaxed) => {
-                    return Outcome::Interrupted;
-                }
-                Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) => {
-                    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
-                    let _ = poll(&mut fds, PollTimeout::from(100u16));
-                }
+                Err(Errno::EINTR | Errno::EAGAIN) => {}
                 Err(_) => return Outcome::Eof,
             }
         }
