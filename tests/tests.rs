@@ -26,3 +26,4 @@ mod pid1;
 mod pidproxy;
 mod rpc_compat;
 mod rpc_robust;
+mod shell_pty;

@@ -1,8 +1,9 @@
 //! Where supervisorctl's typed input comes from: the shell's command
 //! lines, the y/N questions, `fg`'s stdin, and credentials after a 401.
 //!
-//! On a terminal (stdin and stdout both ttys) lines are read with
-//! rustyline: editing, and a history kept in `history_file`.  Otherwise,
+//! On a terminal (stdin and stdout both ttys) lines are read with the
+//! line editor of [`super::lineedit`]: editing, tab completion, and a
+//! history kept in `history_file` (plain lines, as readline).  Otherwise,
 //! as Python's `input()` does, the prompt is written to stdout and a line
 //! is read from stdin; that read waits in slices so Ctrl-C ends it.
 
@@ -13,16 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use rustyline::completion::{Completer, Pair};
-use rustyline::error::ReadlineError;
-use rustyline::highlight::Highlighter;
-use rustyline::hint::Hinter;
-use rustyline::history::FileHistory;
-use rustyline::validate::Validator;
-use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
 use super::client::Client;
-use super::commands::COMMANDS;
+use super::lineedit::{Outcome, RawMode, Terminal};
 use crate::rpc::Value;
 
 /// Longest line accepted from a pipe (a longer one is cut there).
@@ -60,13 +54,17 @@ pub trait Input {
     fn set_completion_server(&mut self, _client: Option<Client>) {}
 }
 
-/// The input for this process: rustyline on a terminal, else plain reads.
-pub fn for_terminal(history: Option<PathBuf>, interrupted: Arc<AtomicBool>) -> Box<dyn Input> {
-    if io::stdin().is_terminal()
-        && io::stdout().is_terminal()
-        && let Some(ed) = EditorInput::new(history)
-    {
-        return Box::new(ed);
+/// The input for this process: the line editor on a terminal, else plain
+/// reads.
+/// `actions` are the command names tab completion offers (given by the
+/// caller so that this module does not depend on `commands`).
+pub fn for_terminal(
+    history: Option<PathBuf>,
+    interrupted: Arc<AtomicBool>,
+    actions: &'static [&'static str],
+) -> Box<dyn Input> {
+    if io::stdin().is_terminal() && io::stdout().is_terminal() && RawMode::available() {
+        return Box::new(EditorInput::new(history, actions, interrupted));
     }
     Box::new(PlainInput::new(interrupted))
 }
@@ -141,65 +139,104 @@ impl Input for PlainInput {
     }
 }
 
-/// rustyline on a terminal.
+/// The line editor on a terminal.
 pub struct EditorInput {
-    editor: Editor<Completion, FileHistory>,
+    terminal: Terminal,
+    completion: Completion,
     history: Option<PathBuf>,
+    interrupted: Arc<AtomicBool>,
 }
 
 impl EditorInput {
-    fn new(history: Option<PathBuf>) -> Option<EditorInput> {
-        let config = Config::builder()
-            .auto_add_history(true)
-            .completion_type(CompletionType::List)
-            .build();
-        let mut editor = Editor::<Completion, FileHistory>::with_config(config).ok()?;
-        editor.set_helper(Some(Completion::default()));
-        if let Some(h) = &history {
-            // A missing or unreadable history file is not an error.
-            let _ = editor.load_history(h);
+    fn new(
+        history: Option<PathBuf>,
+        actions: &'static [&'static str],
+        interrupted: Arc<AtomicBool>,
+    ) -> EditorInput {
+        let mut terminal = Terminal::default();
+        // A missing or unreadable history file is not an error.
+        if let Some(Ok(text)) = history.as_ref().map(std::fs::read) {
+            terminal
+                .editor
+                .load_history(&String::from_utf8_lossy(&text));
         }
-        Some(EditorInput { editor, history })
+        EditorInput {
+            terminal,
+            completion: Completion {
+                actions,
+                client: None,
+                names: None,
+            },
+            history,
+            interrupted,
+        }
     }
 }
 
 impl Input for EditorInput {
     fn read_line(&mut self, prompt: &str) -> Line {
-        match self.editor.readline(prompt) {
-            Ok(l) => Line::Text(l),
-            Err(ReadlineError::Eof) => Line::Eof,
-            Err(ReadlineError::Interrupted) => Line::Interrupted,
-            Err(_) => Line::Eof,
+        let completion = &mut self.completion;
+        match self.terminal.read_line(
+            prompt,
+            |line: &str, pos| completion.complete(line, pos),
+            &self.interrupted,
+        ) {
+            Outcome::Accepted(l) => Line::Text(l),
+            Outcome::Eof => Line::Eof,
+            Outcome::Interrupted => Line::Interrupted,
         }
     }
 
     fn save_history(&mut self) {
         if let Some(h) = &self.history {
-            let _ = self.editor.save_history(h);
+            use std::os::unix::fs::OpenOptionsExt;
+            // Mode 0600, as readline creates it.
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(h)
+                .and_then(|mut f| f.write_all(self.terminal.editor.history_text().as_bytes()));
         }
     }
 
     fn set_completion_server(&mut self, client: Option<Client>) {
-        if let Some(helper) = self.editor.helper_mut() {
-            helper.client = client;
-            helper.names.replace(None);
-        }
+        self.completion.client = client;
+        self.completion.names = None;
     }
 }
 
 /// Tab completion as in the reference's shell: action names first, then
 /// group names (add, remove, update) or process names (the commands that
 /// take one), fetched from the server once per line.
-#[derive(Default)]
 pub struct Completion {
+    /// The command names (`help` is always offered too).
+    actions: &'static [&'static str],
     client: Option<Client>,
     /// (group, name) of every process, once asked.
-    names: std::cell::RefCell<Option<Vec<(String, String)>>>,
+    names: Option<Vec<(String, String)>>,
 }
 
 impl Completion {
-    fn processes(&self) -> Vec<(String, String)> {
-        if let Some(n) = self.names.borrow().as_ref() {
+    /// Where the word before `pos` starts in `line`, and its candidates.
+    fn complete(&mut self, line: &str, pos: usize) -> (usize, Vec<String>) {
+        let before = line.get(..pos).unwrap_or(line);
+        // readline's word breaks, less `:`, `*` and `-` (as the reference).
+        let start = before
+            .rfind(|c: char| c.is_whitespace() || "\"\\'`@$><=;|&{(".contains(c))
+            .map_or(0, |i| {
+                i + before[i..].chars().next().map_or(1, char::len_utf8)
+            });
+        let text = before.get(start..).unwrap_or("");
+        (
+            start,
+            candidates(line, text, self.actions, &mut || self.processes()),
+        )
+    }
+
+    fn processes(&mut self) -> Vec<(String, String)> {
+        if let Some(n) = &self.names {
             return n.clone();
         }
         let mut found = Vec::new();
@@ -217,20 +254,22 @@ impl Completion {
                 }
             }
         }
-        self.names.replace(Some(found.clone()));
+        self.names = Some(found.clone());
         found
     }
 }
 
-/// The candidates for `text` (the word being typed) on `line`.
+/// The candidates for `text` (the word being typed) on `line`; `actions`
+/// are the command names besides `help`.
 pub fn candidates(
     line: &str,
     text: &str,
+    actions: &[&str],
     processes: &mut dyn FnMut() -> Vec<(String, String)>,
 ) -> Vec<String> {
     let actions = || -> Vec<String> {
         std::iter::once("help")
-            .chain(COMMANDS.iter().copied())
+            .chain(actions.iter().copied())
             .filter(|a| a.starts_with(text))
             .map(|a| format!("{a} "))
             .collect()
@@ -274,45 +313,6 @@ pub fn candidates(
         .map(|c| format!("{c} "))
         .collect()
 }
-
-impl Completer for Completion {
-    type Candidate = Pair;
-
-    fn complete(
-        &self,
-        line: &str,
-        pos: usize,
-        _ctx: &Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let before = line.get(..pos).unwrap_or(line);
-        // readline's word breaks, less `:`, `*` and `-` (as the reference).
-        let start = before
-            .rfind(|c: char| c.is_whitespace() || "\"\\'`@$><=;|&{(".contains(c))
-            .map_or(0, |i| i + 1);
-        let text = before.get(start..).unwrap_or("");
-        let found = candidates(line, text, &mut || self.processes());
-        Ok((
-            start,
-            found
-                .into_iter()
-                .map(|c| Pair {
-                    display: c.trim_end().to_string(),
-                    replacement: c,
-                })
-                .collect(),
-        ))
-    }
-}
-
-impl Hinter for Completion {
-    type Hint = String;
-}
-
-impl Highlighter for Completion {}
-
-impl Validator for Completion {}
-
-impl Helper for Completion {}
 
 /// Read a password from /dev/tty with echo off; `None` without a tty.
 fn read_password_tty(prompt: &str) -> Option<Line> {
@@ -374,10 +374,16 @@ mod tests {
 
     #[test]
     fn completes_like_the_reference() {
-        let c = |line: &str, text: &str| candidates(line, text, &mut procs);
+        // The shell's command names, as `commands::COMMANDS` has them.
+        const ACTIONS: &[&str] = &[
+            "add", "avail", "clear", "exit", "fg", "maintail", "open", "pid", "quit", "reload",
+            "remove", "reread", "restart", "shutdown", "signal", "start", "status", "stop", "tail",
+            "update", "version",
+        ];
+        let c = |line: &str, text: &str| candidates(line, text, ACTIONS, &mut procs);
         assert_eq!(c("", ""), {
             let mut v = vec!["help ".to_string()];
-            v.extend(COMMANDS.iter().map(|a| format!("{a} ")));
+            v.extend(ACTIONS.iter().map(|a| format!("{a} ")));
             v
         });
         assert_eq!(c("st", "st"), vec!["start ", "status ", "stop "]);
@@ -390,6 +396,29 @@ mod tests {
         assert_eq!(c("status web:", "web:"), vec!["web:web ", "web:* "]);
         assert_eq!(c("update ", ""), vec!["web ", "grp "]);
         assert_eq!(c("version ", ""), Vec::<String>::new());
+    }
+
+    #[test]
+    fn completion_works_on_the_word_before_the_cursor() {
+        let mut c = Completion {
+            actions: &["start", "status", "stop"],
+            client: None,
+            names: Some(procs()),
+        };
+        assert_eq!(
+            c.complete("sta", 3),
+            (0, vec!["start ".into(), "status ".into()])
+        );
+        // `:`, `*` and `-` do not break words; blanks and `=` do.
+        assert_eq!(
+            c.complete("stop grp:", 9),
+            (5, vec!["grp:a ".into(), "grp:* ".into(), "grp:b ".into()])
+        );
+        assert_eq!(c.complete("stop x=w", 8), (7, vec!["web ".into()]));
+        assert_eq!(c.complete("stop\u{3000}w", 8), (7, vec!["web ".into()]));
+        // The word ends at the cursor (the action is read from the whole
+        // line, as the reference reads readline's line buffer).
+        assert_eq!(c.complete("stop we x", 7), (5, vec!["web ".into()]));
     }
 
     #[test]

@@ -13,12 +13,13 @@
 //!
 //! * [`options`] — flags and config; [`commands`] — every action;
 //!   [`client`] — HTTP and XML-RPC; [`format`] — output shapes;
-//!   [`input`] — typed lines (rustyline on a terminal).
+//!   [`input`] — typed lines; [`lineedit`] — the shell's line editor.
 
 pub mod client;
 pub mod commands;
 pub mod format;
 pub mod input;
+pub mod lineedit;
 pub mod options;
 
 use std::io::Write;
@@ -71,7 +72,11 @@ pub fn run(args: Vec<String>) -> i32 {
         let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted));
     }
 
-    let input = input::for_terminal(settings.history_file.clone(), Arc::clone(&interrupted));
+    let input = input::for_terminal(
+        settings.history_file.clone(),
+        Arc::clone(&interrupted),
+        commands::COMMANDS,
+    );
     let mut ctl = Controller::new(
         settings,
         Box::new(std::io::stdout()),
