@@ -45,7 +45,6 @@ use crate::cli::DaemonArgs;
 use crate::config::{self, Diagnostic, LoadOptions, Loaded, Severity};
 use std::path::{Path, PathBuf};
 
-
 pub use startup::EXIT_USAGE;
 
 /// Locate the config file: `-c`, else Supervisor's search order.
