@@ -3,7 +3,7 @@
 //!
 //! Error flow mirrors the reference.  A command handles the faults it
 //! knows (printing `x: ERROR (...)`) and returns any other failure as a
-//! [`CallError`]; [`Controller::onecmd`] then prints it as the reference
+//! `CallError`; `Controller::onecmd` then prints it as the reference
 //! prints an unexpected exception (`error: <class 'X'>, message: ...`) and
 //! sets the exit status to 1.  HTTP 401 is special: `Server requires
 //! authentication`, and in interactive mode a prompt for credentials.
