@@ -11,6 +11,38 @@ use crate::rpc::{Value, faults};
 pub(super) const RUNNING: i32 = 20;
 pub(super) const STOPPED_STATES: [i32; 4] = [0, 100, 200, 1000];
 impl Controller {
+    /// Print one line per result struct and fold their statuses into the
+    /// exit status (`ignored` is a fault that does not count).
+    fn show_results(
+        &mut self,
+        results: &Value,
+        render: fn(&Value) -> Result<String, CallError>,
+        ignored: Option<i32>,
+    ) -> Res {
+        for r in list(results)? {
+            let line = render(r)?;
+            self.output(&line);
+            self.set_exitstatus_from_fault(field(r, "status")?.as_int(), ignored);
+        }
+        Ok(())
+    }
+
+    /// Print a fault on one process as its result line would be.
+    fn show_fault(
+        &mut self,
+        group: &str,
+        process: &str,
+        f: &crate::rpc::Fault,
+        render: fn(&Value) -> Result<String, CallError>,
+        ignored: Option<i32>,
+    ) -> Res {
+        let r = fault_result(f.code, group, process, &f.string);
+        let line = render(&r)?;
+        self.output(&line);
+        self.set_exitstatus_from_fault(Some(f.code), ignored);
+        Ok(())
+    }
+
     pub(super) fn do_status(&mut self, arg: &str) -> Res {
         if !self.upcheck()? {
             self.exitstatus = exit::STATUS_UNKNOWN;
@@ -142,39 +174,28 @@ impl Controller {
         let ignored = Some(faults::ALREADY_STARTED);
         if names.contains(&"all") {
             let results = self.call_wait("supervisor.startAllProcesses", &[])?;
-            for r in list(&results)? {
-                let line = Self::start_result(r)?;
-                self.output(&line);
-                self.set_exitstatus_from_fault(field(r, "status")?.as_int(), ignored);
-            }
+            self.show_results(&results, Self::start_result, ignored)?;
             return Ok(());
         }
         for name in names {
             let (group, process) = split_namespec(name);
             match process {
-                None => match self
-                    .call_wait("supervisor.startProcessGroup", &[group.as_str().into()])
-                {
-                    Ok(results) => {
-                        for r in list(&results)? {
-                            let line = Self::start_result(r)?;
-                            self.output(&line);
-                            self.set_exitstatus_from_fault(field(r, "status")?.as_int(), ignored);
+                None => {
+                    match self.call_wait("supervisor.startProcessGroup", &[group.as_str().into()]) {
+                        Ok(results) => {
+                            self.show_results(&results, Self::start_result, ignored)?;
                         }
+                        Err(CallError::Fault(f)) if f.code == faults::BAD_NAME => {
+                            self.output(&format!("{group}: ERROR (no such group)"));
+                            self.exitstatus = exit::INVALID_ARGS;
+                        }
+                        Err(e) => return Err(e),
                     }
-                    Err(CallError::Fault(f)) if f.code == faults::BAD_NAME => {
-                        self.output(&format!("{group}: ERROR (no such group)"));
-                        self.exitstatus = exit::INVALID_ARGS;
-                    }
-                    Err(e) => return Err(e),
-                },
+                }
                 Some(process) => match self.call_wait("supervisor.startProcess", &[name.into()]) {
                     Ok(_) => self.output(&format!("{}: started", make_namespec(&group, &process))),
                     Err(CallError::Fault(f)) => {
-                        let r = fault_result(f.code, &group, &process, &f.string);
-                        let line = Self::start_result(&r)?;
-                        self.output(&line);
-                        self.set_exitstatus_from_fault(Some(f.code), ignored);
+                        self.show_fault(&group, &process, &f, Self::start_result, ignored)?;
                     }
                     Err(e) => return Err(e),
                 },
@@ -212,43 +233,42 @@ impl Controller {
         let ignored = Some(faults::NOT_RUNNING);
         if names.contains(&"all") {
             let results = self.call_wait("supervisor.stopAllProcesses", &[])?;
-            for r in list(&results)? {
-                let line = Self::signal_result(r, "stopped")?;
-                self.output(&line);
-                self.set_exitstatus_from_fault(field(r, "status")?.as_int(), ignored);
-            }
+            self.show_results(&results, |r| Self::signal_result(r, "stopped"), ignored)?;
             return Ok(());
         }
         for name in names {
             let (group, process) = split_namespec(name);
             match process {
-                None => match self
-                    .call_wait("supervisor.stopProcessGroup", &[group.as_str().into()])
-                {
-                    Ok(results) => {
-                        for r in list(&results)? {
-                            let line = Self::signal_result(r, "stopped")?;
-                            self.output(&line);
-                            self.set_exitstatus_from_fault(field(r, "status")?.as_int(), ignored);
+                None => {
+                    match self.call_wait("supervisor.stopProcessGroup", &[group.as_str().into()]) {
+                        Ok(results) => {
+                            self.show_results(
+                                &results,
+                                |r| Self::signal_result(r, "stopped"),
+                                ignored,
+                            )?;
                         }
-                    }
-                    Err(CallError::Fault(f)) => {
-                        self.exitstatus = exit::GENERIC;
-                        if f.code == faults::BAD_NAME {
-                            self.output(&format!("{group}: ERROR (no such group)"));
-                        } else {
-                            return Err(CallError::Fault(f));
+                        Err(CallError::Fault(f)) => {
+                            self.exitstatus = exit::GENERIC;
+                            if f.code == faults::BAD_NAME {
+                                self.output(&format!("{group}: ERROR (no such group)"));
+                            } else {
+                                return Err(CallError::Fault(f));
+                            }
                         }
+                        Err(e) => return Err(e),
                     }
-                    Err(e) => return Err(e),
-                },
+                }
                 Some(process) => match self.call_wait("supervisor.stopProcess", &[name.into()]) {
                     Ok(_) => self.output(&format!("{}: stopped", make_namespec(&group, &process))),
                     Err(CallError::Fault(f)) => {
-                        let r = fault_result(f.code, &group, &process, &f.string);
-                        let line = Self::signal_result(&r, "stopped")?;
-                        self.output(&line);
-                        self.set_exitstatus_from_fault(Some(f.code), ignored);
+                        self.show_fault(
+                            &group,
+                            &process,
+                            &f,
+                            |r| Self::signal_result(r, "stopped"),
+                            ignored,
+                        )?;
                     }
                     Err(e) => return Err(e),
                 },
@@ -275,11 +295,7 @@ impl Controller {
         self.supervisor()?;
         if names.contains(&"all") {
             let results = self.call("supervisor.signalAllProcesses", &[sig.into()])?;
-            for r in list(&results)? {
-                let line = Self::signal_result(r, "signalled")?;
-                self.output(&line);
-                self.set_exitstatus_from_fault(field(r, "status")?.as_int(), None);
-            }
+            self.show_results(&results, |r| Self::signal_result(r, "signalled"), None)?;
             return Ok(());
         }
         for &name in names {
@@ -290,11 +306,7 @@ impl Controller {
                     &[group.as_str().into(), sig.into()],
                 ) {
                     Ok(results) => {
-                        for r in list(&results)? {
-                            let line = Self::signal_result(r, "signalled")?;
-                            self.output(&line);
-                            self.set_exitstatus_from_fault(field(r, "status")?.as_int(), None);
-                        }
+                        self.show_results(&results, |r| Self::signal_result(r, "signalled"), None)?;
                     }
                     Err(CallError::Fault(f)) if f.code == faults::BAD_NAME => {
                         self.output(&format!("{group}: ERROR (no such group)"));
@@ -308,10 +320,13 @@ impl Controller {
                             self.output(&format!("{}: signalled", make_namespec(&group, &process)))
                         }
                         Err(CallError::Fault(f)) => {
-                            let r = fault_result(f.code, &group, &process, &f.string);
-                            let line = Self::signal_result(&r, "signalled")?;
-                            self.output(&line);
-                            self.set_exitstatus_from_fault(Some(f.code), None);
+                            self.show_fault(
+                                &group,
+                                &process,
+                                &f,
+                                |r| Self::signal_result(r, "signalled"),
+                                None,
+                            )?;
                         }
                         Err(e) => return Err(e),
                     }

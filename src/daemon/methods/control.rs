@@ -12,6 +12,9 @@ use crate::process::state::{Input, ProcessState};
 use crate::rpc::{Fault, Value, faults};
 use std::time::Instant;
 
+/// Start or stop one process: Ok(None) = done, Ok(Some) = wait.
+type OnOne = fn(&mut Supervisor, ProcId, &str, bool, Instant) -> Result<Option<Pending>, Fault>;
+
 impl Supervisor {
     pub(in crate::daemon) fn send_stdin(&mut self, p: &[Value]) -> RpcResult {
         let name = arg_str(p, 0)?.to_string();
@@ -46,9 +49,22 @@ impl Supervisor {
         wait: bool,
         now: Instant,
     ) -> Outcome {
+        self.on_spec(spec, wait, now, Self::start_one, Self::start_many)
+    }
+
+    /// A namespec's process through `one`, or its whole group (`g:*`)
+    /// through `many`.
+    fn on_spec(
+        &mut self,
+        spec: &str,
+        wait: bool,
+        now: Instant,
+        one: OnOne,
+        many: fn(&mut Self, Vec<ProcId>, bool, Instant) -> Outcome,
+    ) -> Outcome {
         match self.resolve(spec) {
-            Ok((_, Some(id))) => Outcome::from_start(self.start_one(id, spec, wait, now)),
-            Ok((gid, None)) => self.start_many(self.group_processes(gid), wait, now),
+            Ok((_, Some(id))) => Outcome::from_start(one(self, id, spec, wait, now)),
+            Ok((gid, None)) => many(self, self.group_processes(gid), wait, now),
             Err(f) => Outcome::Done(Err(f)),
         }
     }
@@ -175,11 +191,7 @@ impl Supervisor {
         wait: bool,
         now: Instant,
     ) -> Outcome {
-        match self.resolve(spec) {
-            Ok((_, Some(id))) => Outcome::from_start(self.stop_one(id, spec, wait, now)),
-            Ok((gid, None)) => self.stop_many(self.group_processes(gid), wait, now),
-            Err(f) => Outcome::Done(Err(f)),
-        }
+        self.on_spec(spec, wait, now, Self::stop_one, Self::stop_many)
     }
 
     pub(in crate::daemon) fn stop_one(

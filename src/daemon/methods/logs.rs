@@ -40,6 +40,23 @@ pub fn read_file(path: &Path, offset: i64, length: i64) -> Result<Vec<u8>, Fault
     Ok(out)
 }
 
+/// `readLog`/`readProcessLog`: the bytes as text, or NO_FILE naming the
+/// path (`None` when there is no log).
+fn read_log(path: Option<&Path>, offset: i64, length: i64) -> RpcResult {
+    let path = match path {
+        Some(x) if x.exists() => x,
+        other => {
+            return Err(bad(
+                faults::NO_FILE,
+                other
+                    .map(|x| x.display().to_string())
+                    .unwrap_or_else(|| "None".into()),
+            ));
+        }
+    };
+    read_file(path, offset, length).map(|b| Value::String(String::from_utf8_lossy(&b).into_owned()))
+}
+
 /// Supervisor's `tailFile`: `[bytes, offset, overflow]`.
 pub fn tail_file(path: &Path, offset: i64, length: i64) -> Value {
     let attempt = || -> std::io::Result<Value> {
@@ -82,19 +99,7 @@ pub fn tail_file(path: &Path, offset: i64, length: i64) -> Value {
 impl Supervisor {
     pub(in crate::daemon) fn read_main_log(&self, p: &[Value]) -> RpcResult {
         let (offset, length) = (arg_int(p, 0)?, arg_int(p, 1)?);
-        let path = match self.log.path() {
-            Some(x) if x.exists() => x.to_path_buf(),
-            other => {
-                return Err(bad(
-                    faults::NO_FILE,
-                    other
-                        .map(|x| x.display().to_string())
-                        .unwrap_or_else(|| "None".into()),
-                ));
-            }
-        };
-        read_file(&path, offset, length)
-            .map(|b| Value::String(String::from_utf8_lossy(&b).into_owned()))
+        read_log(self.log.path(), offset, length)
     }
 
     pub(in crate::daemon) fn clear_main_log(&mut self) -> RpcResult {
@@ -114,19 +119,7 @@ impl Supervisor {
         let (_, Some(id)) = self.resolve(name)? else {
             return Err(bad(faults::BAD_NAME, name));
         };
-        let path = match self.log_path(id, ch) {
-            Some(x) if x.exists() => x,
-            other => {
-                return Err(bad(
-                    faults::NO_FILE,
-                    other
-                        .map(|x| x.display().to_string())
-                        .unwrap_or_else(|| "None".into()),
-                ));
-            }
-        };
-        read_file(&path, offset, length)
-            .map(|b| Value::String(String::from_utf8_lossy(&b).into_owned()))
+        read_log(self.log_path(id, ch).as_deref(), offset, length)
     }
 
     pub(in crate::daemon) fn tail_process_log(&self, p: &[Value], ch: Channel) -> RpcResult {
