@@ -170,7 +170,15 @@ stopasgroup=true
 "#;
 
 fn zombies_in(e: &Engine, c: &str) -> Vec<String> {
-    let stats = e.ok(&["exec", c, "sh", "-c", "cat /proc/[0-9]*/stat 2>/dev/null"]);
+    // A process listed by the glob may be gone (reaped) before `cat` opens
+    // its stat file, which makes `cat` fail: what it read is still right.
+    let stats = e.ok(&[
+        "exec",
+        c,
+        "sh",
+        "-c",
+        "cat /proc/[0-9]*/stat 2>/dev/null; true",
+    ]);
     stats
         .lines()
         .filter(|l| {
@@ -241,4 +249,55 @@ fn docker_container_reaps_orphans_reports_health_and_stops_every_program() {
         assert!(logs.contains(want), "{want} missing:\n{logs}");
     }
     assert!(took < Duration::from_secs(1), "docker stop took {took:?}");
+}
+
+/// `exit_supervisor_on=any` under a real engine: `docker run` (attached,
+/// as a one-shot job is run) returns the program's status, and the other
+/// program was stopped first (its TERM trap prints to `docker logs`).
+const FAIL_FAST_CONF: &str = r#"[supervisord]
+nodaemon=true
+logfile=/dev/stdout
+logfile_maxbytes=0
+pidfile=/tmp/supervisord.pid
+
+[program:web]
+command=/bin/sh -c 'trap "echo web got TERM; exit 0" TERM; while :; do sleep 0.05; done'
+stdout_logfile=/dev/stdout
+stdout_logfile_maxbytes=0
+startsecs=0
+
+[program:job]
+command=/bin/sh -c 'sleep 0.5; exit 42'
+stdout_logfile=/dev/stdout
+stdout_logfile_maxbytes=0
+startsecs=0
+autorestart=false
+exit_supervisor_on=any
+"#;
+
+#[test]
+fn docker_run_returns_the_status_of_a_program_with_exit_supervisor_on() {
+    let Some((e, image)) = engine_with_image("failfast") else {
+        return;
+    };
+    let conf_dir = e.dir().join("conf");
+    std::fs::create_dir_all(&conf_dir).expect("conf dir");
+    std::fs::write(conf_dir.join("supervisord.conf"), FAIL_FAST_CONF).expect("conf");
+    let mount = format!(
+        "{}:/etc/supervisord.conf:ro",
+        conf_dir.join("supervisord.conf").display()
+    );
+    let c = "sv-failfast";
+    let out = e.docker(&["run", "--network=none", "-v", &mount, "--name", c, image]);
+    assert_eq!(
+        out.status.code(),
+        Some(42),
+        "docker run: {}\n{}",
+        output_text(&out),
+        e.logs(c)
+    );
+    let logs = e.logs(c);
+    assert!(logs.contains("web got TERM"), "{logs}");
+    assert!(logs.contains("exit_supervisor_on=any"), "{logs}");
+    let _ = e.docker(&["rm", "-f", c]);
 }

@@ -15,6 +15,7 @@ mod docker;
 mod dockerfiles;
 mod events;
 mod extreme_values;
+mod failfast;
 mod harness_selftest;
 mod health;
 mod k8s;

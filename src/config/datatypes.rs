@@ -4,7 +4,7 @@
 
 use super::os;
 use super::shlex::shlex_tokens_kv;
-use super::types::{AutoRestart, LogLevel, Owner};
+use super::types::{AutoRestart, ExitOn, LogLevel, Owner};
 
 /// Python's `str.isspace` for one character (Rust's set lacks `\x1c`..`\x1f`).
 pub fn py_isspace(c: char) -> bool {
@@ -210,6 +210,20 @@ pub fn octal(s: &str) -> Result<u32, String> {
 }
 
 /// `logging_level`: critical, error, warn, info, debug, trace, blather.
+/// `exit_supervisor_on`: `none`, `fatal`, `unexpected` or `any` (any case).
+pub fn exit_on(s: &str) -> Result<ExitOn, String> {
+    match s.to_lowercase().as_str() {
+        "none" => Ok(ExitOn::None),
+        "fatal" => Ok(ExitOn::Fatal),
+        "unexpected" => Ok(ExitOn::Unexpected),
+        "any" => Ok(ExitOn::Any),
+        _ => Err(format!(
+            "{} is not one of none, fatal, unexpected, any",
+            repr(s)
+        )),
+    }
+}
+
 pub fn logging_level(s: &str) -> Result<LogLevel, String> {
     match s.to_lowercase().as_str() {
         "critical" => Ok(LogLevel::Critical),

@@ -98,6 +98,9 @@ pub struct Supervisord {
     /// `environment=`, in file order.
     pub environment: Vec<(String, String)>,
     pub identifier: String,
+    /// `exit_when_all_exited=` (SPEC Part B): exit once every program is
+    /// stopped for good.
+    pub exit_when_all_exited: bool,
 }
 
 /// `user[:group]` as written in `chown=` / `socket_owner=` (unresolved).
@@ -180,6 +183,23 @@ pub struct ProcessConfig {
     pub environment: Vec<(String, String)>,
     /// `serverurl=`; `None` means AUTO.
     pub serverurl: Option<String>,
+    /// `exit_supervisor_on=` (SPEC Part B): which exits of this program end
+    /// the daemon.
+    pub exit_supervisor_on: ExitOn,
+}
+
+/// `exit_supervisor_on=`: the exits of a program that stop every program
+/// and end the daemon with that program's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitOn {
+    /// Never (the default).
+    None,
+    /// When it goes FATAL.
+    Fatal,
+    /// When it goes FATAL or exits with a code not in `exitcodes`.
+    Unexpected,
+    /// When it goes FATAL or exits at all (the "main process" pattern).
+    Any,
 }
 
 /// `[fcgi-program:x] socket=`.

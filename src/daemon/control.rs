@@ -125,6 +125,7 @@ impl Supervisor {
             pid,
         );
         self.bus.publish(ev);
+        self.exit_on(id, to, expected);
     }
 
     /// Feed an input to one process and carry out the effects (and the
@@ -370,6 +371,7 @@ impl Supervisor {
                         p.stdout = None;
                         p.stderr = None;
                         p.laststop_wall = Some(SystemTime::now());
+                        p.last_exit = Some(info.clone());
                     }
                     self.drive(id, Input::Exited(info), now);
                 }

@@ -72,6 +72,8 @@ pub struct Supervisor {
     pub(in crate::daemon) last_wait_report: Option<Instant>,
     pub(in crate::daemon) buf: Vec<u8>,
     pub(in crate::daemon) exit_code: i32,
+    /// The first unexpected exit's status (`exit_when_all_exited`).
+    pub(in crate::daemon) first_unexpected: Option<i32>,
     /// HTTP threads reach the loop through this.
     pub(in crate::daemon) bridge: Option<crate::daemon::bridge::Bridge>,
     /// Deferred `wait=true` answers.
@@ -129,6 +131,7 @@ impl Supervisor {
             last_wait_report: None,
             buf: vec![0u8; 64 * 1024],
             exit_code: 0,
+            first_unexpected: None,
             bridge: None,
             waiters: Vec::new(),
             serials: Serials::default(),

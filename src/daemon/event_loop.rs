@@ -223,6 +223,7 @@ impl Supervisor {
     /// through this with a fake clock.
     pub(in crate::daemon) fn decide(&mut self, now: Instant) -> Next {
         self.tick_due(now);
+        self.exit_when_all_exited(now);
         if self.mood != Mood::Running && self.stop_phase(now) {
             if self.mood == Mood::Shutdown {
                 return Next::Exit;

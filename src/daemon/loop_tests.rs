@@ -330,3 +330,45 @@ fn a_full_listener_buffer_drops_the_oldest_events_and_says_so() {
         .count();
     assert_eq!(overflowed, 3, "{}", h.main_log());
 }
+
+#[test]
+fn exit_supervisor_on_any_stops_the_others_and_keeps_the_programs_status() {
+    let mut h = harness(&format!(
+        "{}{}",
+        program("web", "priority=1"),
+        program("main", "exit_supervisor_on=any\nautorestart=true")
+    ));
+    h.world.die_on.borrow_mut().push(("web".into(), TERM));
+    h.run_for(Duration::from_millis(200));
+    h.world.exit("main", 3);
+    assert!(h.run_for(Duration::from_secs(2)), "the daemon ends");
+    assert_eq!(h.sup.exit_code, 3);
+    assert_eq!(h.sup.mood, Mood::Shutdown);
+    // `main` was not restarted, though autorestart=true, and `web` got
+    // its stop signal.
+    let spawns = h
+        .world
+        .calls
+        .borrow()
+        .iter()
+        .filter(|c| matches!(c, super::os::fake::Call::Spawn { .. }))
+        .count();
+    assert_eq!(spawns, 2);
+    let kills: Vec<(String, i32)> = h
+        .world
+        .kills()
+        .into_iter()
+        .map(|(n, s, _)| (n, s))
+        .collect();
+    assert_eq!(kills, [("web".to_string(), TERM)]);
+}
+
+#[test]
+fn a_requested_shutdown_keeps_status_0_though_programs_then_exit() {
+    let mut h = harness(&program("main", "exit_supervisor_on=any"));
+    h.world.die_on.borrow_mut().push(("main".into(), TERM));
+    h.run_for(Duration::from_millis(200));
+    h.sup.begin_stop(Mood::Shutdown);
+    assert!(h.run_for(Duration::from_secs(2)));
+    assert_eq!(h.sup.exit_code, 0);
+}

@@ -3,7 +3,8 @@
 //! a signal, child output, an HTTP request or the earliest deadline (no
 //! fixed tick).  Where things are:
 //!
-//! - `startup`, `servers`, `shutdown` (stop phases, reload, exit)
+//! - `startup`, `servers`, `shutdown` (stop phases, reload, exit),
+//!   `exits` (when the daemon ends on its own, and with what status)
 //! - `event_loop` (the turn; where a signal such as SIGCHLD goes)
 //! - `control` (groups added and removed, spawn, stop, signal, reap),
 //!   `groups` (stable ids), `env`, `os` (the seam to the system)
@@ -24,6 +25,7 @@ mod control;
 mod core;
 mod env;
 mod event_loop;
+mod exits;
 mod groups;
 mod health;
 mod listeners;

@@ -62,6 +62,8 @@ pub struct Process {
     pub warned_unrotatable: bool,
     /// The states it entered lately, for deferred RPC answers.
     pub trail: StateTrail,
+    /// How it ended last time (`exit_supervisor_on` reports it).
+    pub last_exit: Option<state::ExitInfo>,
 }
 
 /// The last states a process entered, numbered in order.  A deferred
@@ -158,6 +160,7 @@ impl Process {
             log_failing: false,
             warned_unrotatable: false,
             trail: StateTrail::default(),
+            last_exit: None,
             listener: None,
             listener_event: None,
             capture,

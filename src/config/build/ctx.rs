@@ -54,10 +54,8 @@ pub(super) const INCLUDE_KEYS: &[&str] = &["files"];
 /// key does something it is reported as not implemented, never silently
 /// accepted.
 pub(super) const NOT_YET: &[&str] = &[
-    "exit_when_all_exited",
     "log_format",
     "forward_signals",
-    "exit_supervisor_on",
     "log_prefix",
     "depends_on",
     "readiness_check",

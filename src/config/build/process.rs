@@ -90,6 +90,9 @@ impl<'a> Ctx<'a> {
         let redirect_stderr = self
             .conv(sec, "redirect_stderr", "false", &exp, dt::boolean)
             .unwrap_or(false);
+        let exit_supervisor_on = self
+            .conv(sec, "exit_supervisor_on", "none", &exp, dt::exit_on)
+            .unwrap_or(ExitOn::None);
         let numprocs = self
             .conv(sec, "numprocs", "1", &exp, |s| {
                 let v = dt::integer(s)?;
@@ -354,6 +357,7 @@ impl<'a> Ctx<'a> {
                 redirect_stderr,
                 environment,
                 serverurl: serverurl.clone(),
+                exit_supervisor_on,
             });
         }
         // Once per section, not per process.

@@ -26,6 +26,8 @@ const SUPERVISORD_KEYS: &[&str] = &[
     "strip_ansi",
     "environment",
     "identifier",
+    // SPEC Part B.
+    "exit_when_all_exited",
 ];
 
 impl<'a> Ctx<'a> {
@@ -61,6 +63,7 @@ impl<'a> Ctx<'a> {
             strip_ansi: false,
             environment: Vec::new(),
             identifier: "supervisor".into(),
+            exit_when_all_exited: false,
         };
 
         if let Some(sec) = found {
@@ -95,6 +98,9 @@ impl<'a> Ctx<'a> {
             }
             if let Some(v) = self.conv_noted(sec, "logfile_backups", "10", &exp, count_u32) {
                 sd.logfile_backups = v;
+            }
+            if let Some(v) = self.conv(sec, "exit_when_all_exited", "false", &exp, dt::boolean) {
+                sd.exit_when_all_exited = v;
             }
             if let Some(v) = self.conv(sec, "loglevel", "info", &exp, dt::logging_level) {
                 sd.loglevel = v;
