@@ -86,6 +86,32 @@ impl Harness {
         self.sup.dispatch(method, params, now)
     }
 
+    /// `method(name, wait=true)`, which must defer: where its answer comes.
+    fn waiting_call(
+        &mut self,
+        method: &str,
+        name: &str,
+    ) -> std::sync::mpsc::Receiver<super::bridge::Answer> {
+        let super::waiters::Outcome::Wait(pending) =
+            self.call(method, &[Value::String(name.into()), Value::Bool(true)])
+        else {
+            panic!("{method}({name}, wait=true) answered at once")
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.sup.waiters.push((pending, tx));
+        rx
+    }
+
+    /// How many spawns the loop asked for.
+    fn spawns(&self) -> usize {
+        self.world
+            .calls
+            .borrow()
+            .iter()
+            .filter(|c| matches!(c, super::os::fake::Call::Spawn { .. }))
+            .count()
+    }
+
     fn main_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("main.log")).unwrap_or_default()
     }
@@ -196,13 +222,7 @@ fn reload_removes_adds_and_changes_groups_and_old_ids_find_nothing() {
     let keep = h.sup.resolve("keep").expect("keep").1.expect("a process");
     let env = &h.sup.groups.proc(keep).expect("keep").config.environment;
     assert!(env.iter().any(|(k, v)| k == "CHANGED" && v == "1"));
-    let spawns = h
-        .world
-        .calls
-        .borrow()
-        .iter()
-        .filter(|c| matches!(c, super::os::fake::Call::Spawn { .. }))
-        .count();
+    let spawns = h.spawns();
     assert_eq!(spawns, 4, "keep and gone, then keep and new");
 }
 
@@ -238,14 +258,7 @@ fn removing_a_group_while_others_run_leaves_their_ids_valid() {
 #[test]
 fn a_waiting_start_stopped_by_another_client_gets_abnormal_termination() {
     let mut h = harness(&program("web", "autostart=false\nstartsecs=5"));
-    let super::waiters::Outcome::Wait(pending) = h.call(
-        "supervisor.startProcess",
-        &[Value::String("web".into()), Value::Bool(true)],
-    ) else {
-        panic!("a waiting start defers")
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    h.sup.waiters.push((pending, tx));
+    let rx = h.waiting_call("supervisor.startProcess", "web");
     h.run_for(Duration::from_secs(1));
     assert!(rx.try_recv().is_err(), "still STARTING");
     // Another client stops it before startsecs.
@@ -269,14 +282,8 @@ fn a_waiting_start_stopped_by_another_client_gets_abnormal_termination() {
 fn a_waiting_stop_is_answered_though_another_client_restarts_the_program() {
     let mut h = harness(&program("web", "stopwaitsecs=3"));
     h.run_for(Duration::from_millis(200));
-    let super::waiters::Outcome::Wait(pending) = h.call(
-        "supervisor.stopProcess",
-        &[Value::String("web".into()), Value::Bool(true)],
-    ) else {
-        panic!("web ignores TERM: the stop waits")
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    h.sup.waiters.push((pending, tx));
+    // `web` ignores TERM: the stop waits.
+    let rx = h.waiting_call("supervisor.stopProcess", "web");
     h.run_for(Duration::from_millis(500));
     assert!(rx.try_recv().is_err());
     // It dies; before the next turn another client starts it again.
@@ -346,13 +353,7 @@ fn exit_supervisor_on_any_stops_the_others_and_keeps_the_programs_status() {
     assert_eq!(h.sup.mood, Mood::Shutdown);
     // `main` was not restarted, though autorestart=true, and `web` got
     // its stop signal.
-    let spawns = h
-        .world
-        .calls
-        .borrow()
-        .iter()
-        .filter(|c| matches!(c, super::os::fake::Call::Spawn { .. }))
-        .count();
+    let spawns = h.spawns();
     assert_eq!(spawns, 2);
     let kills: Vec<(String, i32)> = h
         .world
