@@ -677,6 +677,16 @@ pub fn errno_name(code: i32) -> &'static str {
 mod tests {
     use super::*;
 
+    /// The daemon spawns from its one loop thread; the child briefly
+    /// shares our descriptor table and uses the three reserved slots, so
+    /// two tests spawning at once in this process would clobber each
+    /// other's slots.  Tests spawn one at a time.
+    fn spawn_alone(plan: &SpawnPlan, max_fd: i32) -> Spawned {
+        static SPAWNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = SPAWNING.lock().unwrap_or_else(|e| e.into_inner());
+        spawn(plan, "t", max_fd).expect("spawn")
+    }
+
     #[test]
     fn resolve_finds_on_path_and_reports_like_supervisor() {
         let argv = vec!["sh".to_string()];
@@ -717,7 +727,7 @@ mod tests {
             (OsString::from("X"), OsString::from("y z")),
         ];
         let plan = SpawnPlan::new(&file, &argv, &env, dir, Some(0o027), user, false).expect("plan");
-        let child = spawn(&plan, "t", 1024).expect("spawn");
+        let child = spawn_alone(&plan, 1024);
         let mut status = 0;
         // SAFETY: waiting for our own child.
         unsafe { libc::waitpid(child.pid, &mut status, 0) };
@@ -776,7 +786,7 @@ mod tests {
         let file =
             resolve_command(&argv, None, std::env::var_os("PATH").as_deref()).expect("resolve");
         let plan = SpawnPlan::new(&file, &argv, &[], None, None, None, false).expect("plan");
-        let child = spawn(&plan, "t", 4096).expect("spawn");
+        let child = spawn_alone(&plan, 4096);
         let mut status = 0;
         // SAFETY: waiting for our own child.
         unsafe { libc::waitpid(child.pid, &mut status, 0) };
