@@ -602,7 +602,9 @@ mod tests {
     use super::*;
     use ProcessState::*;
 
-    fn policy() -> Policy {
+    /// startsecs 1, startretries 3, autorestart unexpected, exitcodes 0,
+    /// stopwaitsecs 10, TERM to the pid.
+    pub(super) fn policy() -> Policy {
         Policy {
             name: "web".into(),
             autostart: true,

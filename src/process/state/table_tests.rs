@@ -141,16 +141,8 @@ impl Col {
 /// stopwaitsecs 10, TERM to the pid, KILL to the group.
 fn policy() -> Policy {
     Policy {
-        name: "web".into(),
-        autostart: true,
-        startsecs: 1,
-        startretries: 3,
-        autorestart: AutoRestart::Unexpected,
-        exitcodes: vec![0],
-        stopsignal: libc::SIGTERM,
-        stopwaitsecs: 10,
-        stopasgroup: false,
         killasgroup: true,
+        ..super::tests::policy()
     }
 }
 
