@@ -45,6 +45,14 @@ pub struct Method {
     pub encoded: Option<Encoder>,
 }
 
+/// The method of exactly this name in `table` (sorted by name).
+pub fn find<'t>(table: &'t [Method], name: &str) -> Option<&'t Method> {
+    table
+        .binary_search_by(|m| m.name.cmp(name))
+        .ok()
+        .and_then(|i| table.get(i))
+}
+
 /// `[rtype, ptype...]` from the help tags; None without an `@return` tag.
 pub fn signature(m: &Method) -> Option<Vec<String>> {
     let mut rtype = None;

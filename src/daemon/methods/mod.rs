@@ -41,9 +41,15 @@ impl Supervisor {
 
     /// Run one call (top level or inside multicall).
     pub fn dispatch(&mut self, method: &str, params: &[Value], now: Instant) -> Outcome {
-        let Some(m) = table::lookup(method) else {
-            return Outcome::Done(Err(Fault::new(faults::UNKNOWN_METHOD)));
-        };
+        match table::lookup(method) {
+            Some(m) => self.run_method(m, params, now),
+            None => Outcome::Done(Err(Fault::new(faults::UNKNOWN_METHOD))),
+        }
+    }
+
+    /// Check and run one method of the table.
+    fn run_method(&mut self, m: &Method, params: &[Value], now: Instant) -> Outcome {
+        let method = m.name;
         if self.log.enabled(LogLevel::Trace) {
             self.log.log(
                 LogLevel::Trace,
@@ -64,13 +70,15 @@ impl Supervisor {
     /// Run a call that came over HTTP: a method with an encoder answers
     /// with a body written straight from the state.
     pub fn call_from_client(&mut self, method: &str, params: &[Value], now: Instant) -> Reply {
-        if let Some(m) = table::lookup(method)
-            && let Some(encode) = m.encoded
+        let Some(m) = table::lookup(method) else {
+            return Reply::Now(Answer::Result(Err(Fault::new(faults::UNKNOWN_METHOD))));
+        };
+        if let Some(encode) = m.encoded
             && self.admit(m, params).is_ok()
         {
             return Reply::Now(Answer::Body(encode(self)));
         }
-        match self.dispatch(method, params, now) {
+        match self.run_method(m, params, now) {
             Outcome::Done(r) => Reply::Now(Answer::Result(r)),
             Outcome::Wait(p) => Reply::Later(p),
         }

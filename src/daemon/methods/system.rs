@@ -1,7 +1,7 @@
 //! `system.*`: the table described (listMethods, methodHelp,
 //! methodSignature) and `system.multicall`.
 
-use super::call::{Call, signature};
+use super::call::{Call, find, signature};
 use crate::daemon::calls::{arg_str, incorrect};
 use crate::daemon::core::Supervisor;
 use crate::daemon::waiters::{self, Outcome, Pending};
@@ -9,10 +9,7 @@ use crate::rpc::{Fault, Value, faults};
 
 fn named<'t>(c: &Call<'t>) -> Result<&'t super::call::Method, Fault> {
     let n = arg_str(c.params, 0)?;
-    c.table
-        .iter()
-        .find(|m| m.name == n)
-        .ok_or_else(|| Fault::new(faults::SIGNATURE_UNSUPPORTED))
+    find(c.table, n).ok_or_else(|| Fault::new(faults::SIGNATURE_UNSUPPORTED))
 }
 
 pub(super) fn list_methods(_: &mut Supervisor, c: &Call<'_>) -> Outcome {

@@ -9,18 +9,13 @@ use super::call::{Method, When};
 use super::{config, control, info, logs, system};
 
 macro_rules! m {
-    ($name:expr, $min:expr, $max:expr, $help:expr, $when:ident, $run:path) => {
-        Method {
-            name: $name,
-            min_args: $min,
-            max_args: $max,
-            help: $help,
-            when: When::$when,
-            run: $run,
-            encoded: None,
-        }
+    (@encoded) => {
+        None
     };
-    ($name:expr, $min:expr, $max:expr, $help:expr, $when:ident, $run:path, encoded = $enc:path) => {
+    (@encoded $enc:path) => {
+        Some($enc)
+    };
+    ($name:expr, $min:expr, $max:expr, $help:expr, $when:ident, $run:path $(, encoded = $enc:path)?) => {
         Method {
             name: $name,
             min_args: $min,
@@ -28,7 +23,7 @@ macro_rules! m {
             help: $help,
             when: When::$when,
             run: $run,
-            encoded: Some($enc),
+            encoded: m!(@encoded $($enc)?),
         }
     };
 }
@@ -377,10 +372,7 @@ pub static METHODS: &[Method] = &[
 
 /// The method of exactly this name.
 pub fn lookup(name: &str) -> Option<&'static Method> {
-    METHODS
-        .binary_search_by(|m| m.name.cmp(name))
-        .ok()
-        .and_then(|i| METHODS.get(i))
+    super::call::find(METHODS, name)
 }
 
 #[cfg(test)]
