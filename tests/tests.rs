@@ -11,6 +11,7 @@ mod cli_smoke;
 mod config_errors;
 mod ctl;
 mod daemon_life;
+mod depends;
 mod docker;
 mod dockerfiles;
 mod events;

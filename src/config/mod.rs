@@ -83,6 +83,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> 
     let supervisord = ctx.supervisord();
     let rpcinterfaces = ctx.rpcinterfaces();
     let groups = ctx.groups();
+    ctx.check_depends(&groups);
     let (unix_http_servers, inet_http_servers) = ctx.servers();
     let health_server = ctx.health_server();
     // supervisord does not read [supervisorctl]: its problems are warnings here.

@@ -1227,7 +1227,7 @@ fn non_root_user_warning() {
 #[test]
 fn unknown_options_and_sections_are_warnings() {
     let l = ok(
-        "[supervisord]\nbogus=1\n[program:a]\ncommand=true\nautostrat=true\ndepends_on=b\n[nonsense]\nx=1\n[program]\nx=1\n",
+        "[supervisord]\nbogus=1\n[program:a]\ncommand=true\nautostrat=true\n[nonsense]\nx=1\n[program]\nx=1\n",
     );
     let w = warnings(&l);
     assert!(
@@ -1243,14 +1243,7 @@ fn unknown_options_and_sections_are_warnings() {
     ));
     assert!(has(&w, "[nonsense] unknown section [nonsense] is ignored"));
     assert!(has(&w, "[program] unknown section [program] is ignored"));
-    assert!(
-        has(
-            &w,
-            ":6: [program:a] depends_on: 'depends_on' is not implemented in this version of supervisor-rs and is ignored"
-        ),
-        "a container key that does nothing yet must say so: {w:?}"
-    );
-    assert_eq!(w.len(), 5, "{w:?}");
+    assert_eq!(w.len(), 4, "{w:?}");
     let l = ok("[supervisord]\n[program:x\ncommand=true\n");
     assert!(
         has(&warnings(&l), "a [section] header missing its ']'"),
@@ -1684,4 +1677,98 @@ fn values_supervisor_accepts_load_with_a_warning_saying_what_they_became() {
     ] {
         assert!(has(&w, want), "{want} missing in {w:#?}");
     }
+}
+
+// ------------------------------------------------------------ depends_on
+
+#[test]
+fn depends_on_lists_programs_of_any_kind_and_in_groups() {
+    let l = ok(&format!(
+        "{SD}[program:db]\ncommand=true\n[program:cache]\ncommand=true\n\
+         [program:web]\ncommand=true\ndepends_on = db , cache,db,\nnumprocs=2\nprocess_name=%(program_name)s_%(process_num)s\n\
+         [group:g]\nprograms=db,cache\n[fcgi-program:f]\ncommand=true\nsocket=tcp://127.0.0.1:9999\ndepends_on=web\n"
+    ));
+    let web = &group(&l.config, "web").processes;
+    assert_eq!(web.len(), 2);
+    for p in web {
+        assert_eq!(
+            p.depends_on,
+            ["db", "cache"],
+            "duplicates and empty items dropped"
+        );
+    }
+    assert_eq!(proc0(&l.config, "f").depends_on, ["web"]);
+    assert!(
+        group(&l.config, "g")
+            .processes
+            .iter()
+            .all(|p| p.depends_on.is_empty())
+    );
+}
+
+#[test]
+fn depends_on_unknown_names_are_errors_with_the_line() {
+    let e = errs(&format!(
+        "{SD}[program:web]\ncommand=true\ndepends_on=db,cache\n[program:db]\ncommand=true\n"
+    ));
+    assert!(
+        has(
+            &e,
+            ":4: [program:web] depends_on: program web depends on cache, which is not a program of this configuration"
+        ),
+        "{e:?}"
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    // A group name is not a program name.
+    let e = errs(&format!(
+        "{SD}[program:a]\ncommand=true\ndepends_on=g\n[program:b]\ncommand=true\n[group:g]\nprograms=b\n"
+    ));
+    assert!(has(&e, "program a depends on g, which is not"), "{e:?}");
+    let e = errs(&format!("{SD}[program:a]\ncommand=true\ndepends_on=b c\n"));
+    assert!(has(&e, ":4: [program:a] depends_on:"), "{e:?}");
+}
+
+#[test]
+fn depends_on_cycles_are_errors_naming_the_programs() {
+    let e = errs(&format!(
+        "{SD}[program:c]\ncommand=true\ndepends_on=a\n[program:a]\ncommand=true\ndepends_on=b\n\
+         [program:b]\ncommand=true\ndepends_on=c\n[program:d]\ncommand=true\ndepends_on=a\n"
+    ));
+    assert!(
+        has(
+            &e,
+            ":7: [program:a] depends_on: depends_on forms a cycle: a -> b -> c -> a"
+        ),
+        "{e:?}"
+    );
+    assert_eq!(e.len(), 1, "one cycle, reported once: {e:?}");
+    let e = errs(&format!("{SD}[program:a]\ncommand=true\ndepends_on=a\n"));
+    assert!(
+        has(
+            &e,
+            ":4: [program:a] depends_on: depends_on forms a cycle: a -> a"
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn depends_on_a_chain_of_thousands_is_checked_without_recursion() {
+    let n = 20_000;
+    let mut text = String::from(SD);
+    for i in 0..n {
+        text.push_str(&format!("[program:p{i}]\ncommand=true\nautostart=false\n"));
+        if i + 1 < n {
+            text.push_str(&format!("depends_on=p{}\n", i + 1));
+        } else {
+            text.push_str("depends_on=p0\n");
+        }
+    }
+    let e = errs(&text);
+    assert_eq!(e.len(), 1, "{:?}", e.first());
+    assert!(
+        has(&e, "depends_on forms a cycle: p0 -> p1 -> p2"),
+        "{:?}",
+        e.first().map(|m| &m[..200])
+    );
 }

@@ -186,6 +186,9 @@ pub struct ProcessConfig {
     /// `exit_supervisor_on=` (SPEC Part B): which exits of this program end
     /// the daemon.
     pub exit_supervisor_on: ExitOn,
+    /// `depends_on=` (SPEC Part B): the programs that must be RUNNING (and
+    /// ready) before this one starts, and that stop only after it.
+    pub depends_on: Vec<String>,
 }
 
 /// `exit_supervisor_on=`: the exits of a program that stop every program

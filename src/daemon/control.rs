@@ -12,6 +12,7 @@ use crate::events::pool::PoolBuffer;
 use crate::process::spawn::{SpawnError, SpawnPlan};
 use crate::process::state::{Effect, Input, ProcessState};
 use crate::process::{Channel, Process, spawn};
+use std::collections::HashSet;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, RawFd};
@@ -126,6 +127,9 @@ impl Supervisor {
         );
         self.bus.publish(ev);
         self.exit_on(id, to, expected);
+        if to == ProcessState::Fatal {
+            self.report_held_dependents(id);
+        }
     }
 
     /// Feed an input to one process and carry out the effects (and the
@@ -387,8 +391,10 @@ impl Supervisor {
 
     /// Supervisor's `stop_all` for one group: descending priority; RUNNING
     /// and STARTING are stopped, BACKOFF gives up.
-    pub fn stop_group(&mut self, gid: GroupId, now: Instant) {
+    /// The processes in `held` are left out (`depends_on`).
+    pub fn stop_group(&mut self, gid: GroupId, held: &HashSet<ProcId>, now: Instant) {
         let mut order = self.group_processes(gid);
+        order.retain(|id| !held.contains(id));
         order.sort_by_key(|&id| {
             std::cmp::Reverse(self.groups.proc(id).map_or(0, |p| p.config.priority))
         });

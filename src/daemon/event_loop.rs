@@ -38,25 +38,30 @@ impl Supervisor {
     /// Run Tick for every process whose deadline has come.
     pub(in crate::daemon) fn tick_due(&mut self, now: Instant) {
         let may_start = self.may_start();
-        let due: Vec<ProcId> = self
+        let gate = self.dep_gate();
+        let due: Vec<(ProcId, bool)> = self
             .groups
             .processes()
-            .filter(|(_, p)| {
+            .filter_map(|(id, p)| {
+                let may_start = may_start && gate.as_ref().is_none_or(|g| g.allows(&p.config));
                 p.machine
                     .next_deadline(&p.policy, may_start, now)
                     .is_some_and(|d| d <= now)
+                    .then_some((id, may_start))
             })
-            .map(|(id, _)| id)
             .collect();
-        for id in due {
+        drop(gate);
+        for (id, may_start) in due {
             self.drive(id, Input::Tick { may_start }, now);
         }
     }
 
     pub(in crate::daemon) fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let may_start = self.may_start();
+        let gate = self.dep_gate();
         let mut best: Option<Instant> = None;
         for (_, p) in self.groups.processes() {
+            let may_start = may_start && gate.as_ref().is_none_or(|g| g.allows(&p.config));
             if let Some(d) = p.machine.next_deadline(&p.policy, may_start, now) {
                 best = Some(best.map_or(d, |b| b.min(d)));
             }

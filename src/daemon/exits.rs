@@ -72,6 +72,8 @@ impl Supervisor {
         if !self.config.supervisord.exit_when_all_exited || self.mood != Mood::Running {
             return;
         }
+        let gate = self.dep_gate();
+        // A program held back by its dependencies is down once they are.
         let down = self
             .groups
             .iter()
@@ -81,8 +83,16 @@ impl Supervisor {
                 matches!(
                     p.machine.state(),
                     ProcessState::Stopped | ProcessState::Exited | ProcessState::Fatal
-                ) && p.machine.next_deadline(&p.policy, true, now).is_none()
+                ) && p
+                    .machine
+                    .next_deadline(
+                        &p.policy,
+                        gate.as_ref().is_none_or(|g| g.allows(&p.config)),
+                        now,
+                    )
+                    .is_none()
             });
+        drop(gate);
         if !down {
             return;
         }

@@ -373,3 +373,132 @@ fn a_requested_shutdown_keeps_status_0_though_programs_then_exit() {
     assert!(h.run_for(Duration::from_secs(2)));
     assert_eq!(h.sup.exit_code, 0);
 }
+
+/// Spawned program names, in order.
+fn spawn_order(h: &Harness) -> Vec<String> {
+    h.world
+        .calls
+        .borrow()
+        .iter()
+        .filter_map(|c| match c {
+            super::os::fake::Call::Spawn { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn depends_on_starts_after_the_dependency_runs_whatever_the_priorities() {
+    let mut h = harness(&format!(
+        "{}{}",
+        program("web", "priority=1\ndepends_on=db"),
+        program("db", "priority=999\nstartsecs=1"),
+    ));
+    h.run_for(Duration::from_millis(500));
+    assert_eq!(h.state("db"), Some(ProcessState::Starting));
+    assert_eq!(h.state("web"), Some(ProcessState::Stopped), "waits for db");
+    h.run_for(Duration::from_millis(700));
+    assert_eq!(h.state("db"), Some(ProcessState::Running));
+    assert_eq!(h.state("web"), Some(ProcessState::Running));
+    assert_eq!(spawn_order(&h), ["db", "web"]);
+}
+
+#[test]
+fn depends_on_a_one_shot_job_that_exited_as_expected_counts_as_up() {
+    let mut h = harness(&format!(
+        "{}{}",
+        program("app", "depends_on=migrate"),
+        program("migrate", "autorestart=false\nstartsecs=0\nexitcodes=0,3"),
+    ));
+    h.run_for(Duration::from_millis(100));
+    h.world.exit("migrate", 3);
+    h.run_for(Duration::from_millis(200));
+    assert_eq!(h.state("migrate"), Some(ProcessState::Exited));
+    assert_eq!(h.state("app"), Some(ProcessState::Running));
+}
+
+#[test]
+fn shutdown_stops_dependents_first_whatever_the_priorities() {
+    let mut h = harness(&format!(
+        "{}{}{}",
+        // By priority alone db (999) would stop first.
+        program("db", "priority=999\nstopwaitsecs=2"),
+        program("web", "priority=1\ndepends_on=db\nstopwaitsecs=1"),
+        program("other", "priority=500"),
+    ));
+    h.world
+        .die_on
+        .borrow_mut()
+        .extend([("db".to_string(), TERM), ("other".to_string(), TERM)]);
+    h.run_for(Duration::from_millis(300));
+    assert_eq!(h.state("web"), Some(ProcessState::Running));
+    let t0 = h.world.elapsed.get();
+    h.sup.begin_stop(Mood::Shutdown);
+    assert!(h.run_for(Duration::from_secs(10)), "shutdown completes");
+    let kills: Vec<(String, i32, Duration)> = h
+        .world
+        .kills()
+        .into_iter()
+        .map(|(n, s, at)| (n, s, at - t0))
+        .collect();
+    let order: Vec<(&str, i32)> = kills.iter().map(|(n, s, _)| (n.as_str(), *s)).collect();
+    // `other` (500) goes with the first level; web ignores TERM and is
+    // killed after its 1 s; only then db.
+    assert_eq!(
+        order,
+        [("other", TERM), ("web", TERM), ("web", KILL), ("db", TERM)],
+        "{kills:?}"
+    );
+    assert!(kills[3].2 >= Duration::from_secs(1), "{kills:?}");
+}
+
+#[test]
+fn a_fatal_dependency_keeps_its_dependents_unstarted_and_says_why() {
+    let mut h = harness(&format!(
+        "{}{}{}",
+        program("db", "startretries=1\nautorestart=false"),
+        program("web", "depends_on=db"),
+        program("worker", "depends_on=web"),
+    ));
+    h.world.unspawnable.borrow_mut().push("db".into());
+    h.run_for(Duration::from_secs(5));
+    assert_eq!(h.state("db"), Some(ProcessState::Fatal));
+    assert_eq!(h.state("web"), Some(ProcessState::Stopped));
+    assert_eq!(h.state("worker"), Some(ProcessState::Stopped));
+    assert!(spawn_order(&h).iter().all(|n| n == "db"));
+    let log = h.main_log();
+    assert!(
+        log.contains("not starting web: its dependency db is FATAL (depends_on)"),
+        "{log}"
+    );
+    // An operator may still start it, and is told.
+    let _ = h.call(
+        "supervisor.startProcess",
+        &[Value::String("web".into()), Value::Bool(false)],
+    );
+    h.run_for(Duration::from_millis(200));
+    assert_eq!(h.state("web"), Some(ProcessState::Running));
+    assert!(
+        h.main_log().contains(
+            "starting web on request although its dependencies are not up: db (depends_on)"
+        ),
+        "{}",
+        h.main_log()
+    );
+    // Its own dependent follows automatically.
+    assert_eq!(h.state("worker"), Some(ProcessState::Running));
+}
+
+#[test]
+fn exit_when_all_exited_is_not_held_up_by_a_program_waiting_on_a_fatal_dependency() {
+    let dir_conf = format!(
+        "{}{}",
+        program("db", "startretries=0\nautorestart=false"),
+        program("web", "depends_on=db"),
+    );
+    let mut h = harness(&dir_conf);
+    h.sup.config.supervisord.exit_when_all_exited = true;
+    h.world.unspawnable.borrow_mut().push("db".into());
+    assert!(h.run_for(Duration::from_secs(5)), "the daemon ends");
+    assert_eq!(h.state("web"), Some(ProcessState::Stopped));
+}

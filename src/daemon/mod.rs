@@ -23,6 +23,7 @@ mod bridge;
 mod calls;
 mod control;
 mod core;
+mod depends;
 mod env;
 mod event_loop;
 mod exits;

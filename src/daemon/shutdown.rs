@@ -4,12 +4,13 @@
 use crate::config::{Loaded, LogLevel};
 use crate::daemon::core::{Mood, Supervisor};
 use crate::daemon::env::{base_env, server_url};
-use crate::daemon::groups::GroupId;
+use crate::daemon::groups::{GroupId, ProcId};
 use crate::daemon::pid1;
 use crate::daemon::sockets::PidFile;
 use crate::daemon::startup::warn_if_main_log_unrotatable;
 use crate::events::Event;
 use crate::process::state::ProcessState;
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -29,13 +30,25 @@ impl Supervisor {
     /// Stop everything, one priority level at a time: every group of the
     /// highest remaining priority at once (SPEC Part C), lower priorities
     /// only after those are down.  Returns true when nothing is left running.
+    /// `depends_on` comes first: a process that another running process
+    /// depends on waits until that one is down, whatever the priorities.
     pub(in crate::daemon) fn stop_phase(&mut self, now: Instant) -> bool {
-        let unstopped: Vec<(GroupId, i64)> = self
-            .groups
-            .iter()
-            .filter(|(_, g)| g.processes.iter().any(|p| !p.machine.state().is_stopped()))
-            .map(|(gid, g)| (gid, g.config.priority))
-            .collect();
+        let mut held = self.held_by_dependents();
+        let unstopped_groups = |held: &HashSet<ProcId>| -> Vec<(GroupId, i64)> {
+            self.groups
+                .processes()
+                .filter(|(id, p)| !p.machine.state().is_stopped() && !held.contains(id))
+                .filter_map(|(id, _)| Some((id.group, self.groups.get(id.group)?.config.priority)))
+                .collect()
+        };
+        let mut unstopped = unstopped_groups(&held);
+        if unstopped.is_empty() && !held.is_empty() {
+            // Only a cycle could hold everything; config loading rejects
+            // them, but never wait forever on one.
+            held.clear();
+            unstopped = unstopped_groups(&held);
+        }
+        unstopped.dedup();
         let Some(top) = unstopped.iter().map(|&(_, prio)| prio).max() else {
             return true;
         };
@@ -44,11 +57,13 @@ impl Supervisor {
             .filter(|&(_, prio)| prio == top)
             .map(|(gid, _)| gid)
             .collect();
+        let mut top_groups = top_groups;
+        top_groups.dedup();
         if self.draining(top, &top_groups, now) {
             return false;
         }
         for gid in top_groups {
-            self.stop_group(gid, now);
+            self.stop_group(gid, &held, now);
         }
         if self.last_wait_report.is_none_or(|t| now >= t + WAIT_REPORT) {
             let names: Vec<&str> = self

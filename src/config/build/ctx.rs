@@ -57,7 +57,6 @@ pub(super) const NOT_YET: &[&str] = &[
     "log_format",
     "forward_signals",
     "log_prefix",
-    "depends_on",
     "readiness_check",
     "readiness_interval",
     "readiness_timeout",

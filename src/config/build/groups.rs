@@ -83,6 +83,7 @@ const PROGRAM_KEYS: &[&str] = &[
     "serverurl",
     // SPEC Part B.
     "exit_supervisor_on",
+    "depends_on",
 ];
 
 const LISTENER_EXTRA: &[&str] = &["buffer_size", "events", "result_handler"];

@@ -10,6 +10,7 @@
 //! health).
 
 mod ctx;
+mod depends;
 mod groups;
 mod process;
 mod servers;

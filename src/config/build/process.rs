@@ -93,6 +93,9 @@ impl<'a> Ctx<'a> {
         let exit_supervisor_on = self
             .conv(sec, "exit_supervisor_on", "none", &exp, dt::exit_on)
             .unwrap_or(ExitOn::None);
+        let depends_on = self
+            .conv(sec, "depends_on", "", &exp, super::depends::depends_on)
+            .unwrap_or_default();
         let numprocs = self
             .conv(sec, "numprocs", "1", &exp, |s| {
                 let v = dt::integer(s)?;
@@ -358,6 +361,7 @@ impl<'a> Ctx<'a> {
                 environment,
                 serverurl: serverurl.clone(),
                 exit_supervisor_on,
+                depends_on: depends_on.clone(),
             });
         }
         // Once per section, not per process.

@@ -105,6 +105,14 @@ impl Supervisor {
             }
             _ => {}
         }
+        let down = self.deps_down(&p.config);
+        if !down.is_empty() {
+            let msg = format!(
+                "starting {spec} on request although its dependencies are not up: {} (depends_on)",
+                down.join(", ")
+            );
+            self.log.log(crate::config::LogLevel::Warn, &msg);
+        }
         self.drive(id, Input::Start, now);
         self.reap(now);
         if self
