@@ -83,6 +83,9 @@ wanted_packages() {
     want python3-venv py_venv
     want docker.io has dockerd
     want busybox-static static_busybox
+    # The web UI's browser tests drive headless Chromium through ChromeDriver.
+    want chromium has chromium
+    want chromium-driver has chromedriver
 }
 want() {
     local pkg=$1

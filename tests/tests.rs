@@ -29,3 +29,4 @@ mod pidproxy;
 mod rpc_compat;
 mod rpc_robust;
 mod shell_pty;
+mod webui;

@@ -10,7 +10,6 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Credentials of one server section.
@@ -42,6 +41,15 @@ pub fn handler(handle: LoopHandle, auth: Option<Auth>, health: bool) -> http::Ha
         }
         let path = req.path().to_string();
         if path.starts_with("/RPC2") {
+            // A browser page of another site must not drive the RPC with
+            // the credentials the browser keeps (SPEC Part C).
+            if let Some(why) = super::web::cross_site(&req) {
+                return Reply::Full(Response::new(
+                    403,
+                    "text/plain;charset=utf-8",
+                    why.into_bytes(),
+                ));
+            }
             return xmlrpc(&handle, req);
         }
         if req.method != "GET" && req.method != "HEAD" {
@@ -60,6 +68,9 @@ pub fn handler(handle: LoopHandle, auth: Option<Auth>, health: bool) -> http::Ha
             return tail(&handle, LogWhat::Main);
         }
         if health && let Some(reply) = super::health::route(&handle, &req) {
+            return reply;
+        }
+        if let Some(reply) = super::web::route(&handle, &req) {
             return reply;
         }
         Reply::Full(Response::error(404))
@@ -107,24 +118,12 @@ fn xmlrpc(handle: &LoopHandle, req: Request) -> Reply {
             "system.multicall of {n} calls; at most {MAX_MULTICALL_CALLS} in one request"
         ));
     }
-    let (tx, rx) = std::sync::mpsc::channel();
-    handle.in_flight.fetch_add(1, Ordering::SeqCst);
-    let reply = if handle.send(LoopMsg::Call {
-        method,
-        params,
-        reply: tx,
-    }) {
-        match rx.recv() {
-            Ok(Answer::Body(body)) => Reply::Full(Response::shared(200, "text/xml", body)),
-            Ok(Answer::Result(Ok(v))) => xml_reply(codec::encode_response(&v)),
-            Ok(Answer::Result(Err(f))) => xml_reply(codec::encode_fault(&f)),
-            Err(_) => Reply::Full(Response::error(500)),
-        }
-    } else {
-        Reply::Full(Response::error(500))
-    };
-    handle.in_flight.fetch_sub(1, Ordering::SeqCst);
-    reply
+    match handle.call(method, params, true) {
+        Some(Answer::Body(body)) => Reply::Full(Response::shared(200, "text/xml", body)),
+        Some(Answer::Result(Ok(v))) => xml_reply(codec::encode_response(&v)),
+        Some(Answer::Result(Err(f))) => xml_reply(codec::encode_fault(&f)),
+        None => Reply::Full(Response::error(500)),
+    }
 }
 
 fn tail(handle: &LoopHandle, what: LogWhat) -> Reply {

@@ -5,7 +5,7 @@ use crate::rpc::{Fault, Value};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 
 pub type RpcResult = Result<Value, Fault>;
@@ -34,6 +34,9 @@ pub enum LoopMsg {
     Call {
         method: String,
         params: Vec<Value>,
+        /// An answer already encoded as an XML-RPC response body will do
+        /// (the RPC server); false when the caller wants the value.
+        encoded: bool,
         reply: Sender<Answer>,
     },
     /// Resolve a log file path for `/logtail` and `/mainlogtail`:
@@ -67,6 +70,26 @@ impl LoopHandle {
         // A full pipe already means "wake up"; nothing else can go wrong here.
         let _ = nix::unistd::write(&*self.wake, b"x");
         true
+    }
+
+    /// Run one RPC call on the loop and wait for its answer (deferred calls
+    /// included); `None` if the loop is gone.  Counted in `in_flight` so that
+    /// shutdown waits for the answer to go out.
+    pub fn call(&self, method: String, params: Vec<Value>, encoded: bool) -> Option<Answer> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let answer = if self.send(LoopMsg::Call {
+            method,
+            params,
+            encoded,
+            reply: tx,
+        }) {
+            rx.recv().ok()
+        } else {
+            None
+        };
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        answer
     }
 }
 

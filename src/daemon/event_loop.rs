@@ -324,8 +324,9 @@ impl Supervisor {
                 LoopMsg::Call {
                     method,
                     params,
+                    encoded,
                     reply,
-                } => match self.call_from_client(&method, &params, now) {
+                } => match self.call_from_client(&method, &params, encoded, now) {
                     Reply::Now(answer) => {
                         let _ = reply.send(answer);
                     }

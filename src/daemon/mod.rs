@@ -43,6 +43,7 @@ mod signals;
 mod sockets;
 mod startup;
 mod waiters;
+mod web;
 
 use crate::cli::DaemonArgs;
 use crate::config::{self, Diagnostic, LoadOptions, Loaded, Severity};

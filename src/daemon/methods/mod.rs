@@ -69,11 +69,17 @@ impl Supervisor {
 
     /// Run a call that came over HTTP: a method with an encoder answers
     /// with a body written straight from the state.
-    pub fn call_from_client(&mut self, method: &str, params: &[Value], now: Instant) -> Reply {
+    pub fn call_from_client(
+        &mut self,
+        method: &str,
+        params: &[Value],
+        encoded: bool,
+        now: Instant,
+    ) -> Reply {
         let Some(m) = table::lookup(method) else {
             return Reply::Now(Answer::Result(Err(Fault::new(faults::UNKNOWN_METHOD))));
         };
-        if let Some(encode) = m.encoded
+        if let Some(encode) = m.encoded.filter(|_| encoded)
             && self.admit(m, params).is_ok()
         {
             return Reply::Now(Answer::Body(encode(self)));
