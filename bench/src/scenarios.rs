@@ -92,7 +92,7 @@ impl Plan {
     }
 }
 
-pub const NAMES: [&str; 15] = [
+pub const NAMES: [&str; 16] = [
     "size",
     "start",
     "rpc",
@@ -108,6 +108,7 @@ pub const NAMES: [&str; 15] = [
     "hostile",
     "container",
     "depends",
+    "webui",
 ];
 
 pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
@@ -127,6 +128,7 @@ pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
         "hostile" => crate::hostile::run(env),
         "container" => crate::container::container(env, plan),
         "depends" => crate::depends::depends(env, plan),
+        "webui" => crate::webui::webui(env, plan),
         _ => Vec::new(),
     }
 }
