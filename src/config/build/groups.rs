@@ -83,6 +83,9 @@ const PROGRAM_KEYS: &[&str] = &[
     "serverurl",
     // SPEC Part B.
     "exit_supervisor_on",
+    "start_delay",
+    "fatal_restart_delay",
+    "capabilities",
 ];
 
 const LISTENER_EXTRA: &[&str] = &["buffer_size", "events", "result_handler"];

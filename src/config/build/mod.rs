@@ -11,6 +11,7 @@
 
 mod ctx;
 mod groups;
+mod launch;
 mod process;
 mod servers;
 mod supervisord;

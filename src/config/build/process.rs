@@ -93,6 +93,7 @@ impl<'a> Ctx<'a> {
         let exit_supervisor_on = self
             .conv(sec, "exit_supervisor_on", "none", &exp, dt::exit_on)
             .unwrap_or(ExitOn::None);
+        let launch = self.launch_keys(sec, &exp);
         let numprocs = self
             .conv(sec, "numprocs", "1", &exp, |s| {
                 let v = dt::integer(s)?;
@@ -358,6 +359,7 @@ impl<'a> Ctx<'a> {
                 environment,
                 serverurl: serverurl.clone(),
                 exit_supervisor_on,
+                launch,
             });
         }
         // Once per section, not per process.
