@@ -26,6 +26,7 @@ mod core;
 mod env;
 mod event_loop;
 mod exits;
+mod forward;
 mod groups;
 mod health;
 mod listeners;

@@ -20,9 +20,9 @@ const OWN_SIGNALS: &[i32] = &[
     libc::SIGCHLD,
 ];
 
-/// Signals that cannot be forwarded: KILL and STOP cannot be caught, and
-/// the others report a fault of the daemon itself (catching them would
-/// hide its own crash).
+/// Signals that cannot be forwarded: KILL and STOP cannot be caught, most
+/// others report a fault of the daemon itself (catching them would hide
+/// its own crash), and PIPE is raised by the daemon's own writes.
 const NOT_FORWARDABLE: &[(i32, &str)] = &[
     (libc::SIGKILL, "it cannot be caught"),
     (libc::SIGSTOP, "it cannot be caught"),
@@ -32,6 +32,10 @@ const NOT_FORWARDABLE: &[(i32, &str)] = &[
     (libc::SIGFPE, "it reports a fault of supervisord itself"),
     (libc::SIGSEGV, "it reports a fault of supervisord itself"),
     (libc::SIGSYS, "it reports a fault of supervisord itself"),
+    (
+        libc::SIGPIPE,
+        "supervisord's own writes to a closed connection raise it",
+    ),
 ];
 
 /// `SIGTERM` for 15.

@@ -107,6 +107,7 @@ fn forwarded_signals_by_name_or_number_once_each() {
         ("sigstop", "SIGSTOP cannot be forwarded: it cannot be caught"),
         ("SEGV", "SIGSEGV cannot be forwarded: it reports a fault"),
         ("USR1,BUS", "SIGBUS cannot be forwarded"),
+        ("PIPE", "SIGPIPE cannot be forwarded: supervisord's own writes"),
         ("USR3", "value 'USR3' is not a valid signal name"),
         ("99", "value '99' is not a valid signal number"),
     ] {
