@@ -373,3 +373,5 @@ fn a_requested_shutdown_keeps_status_0_though_programs_then_exit() {
     assert!(h.run_for(Duration::from_secs(2)));
     assert_eq!(h.sup.exit_code, 0);
 }
+
+mod launch;
