@@ -19,6 +19,7 @@ mod failfast;
 mod harness_selftest;
 mod health;
 mod k8s;
+mod launch;
 mod layout;
 mod lifecycle;
 mod logs;

@@ -9,6 +9,7 @@ use crate::daemon::output::SPLICE_PIPE_SIZE;
 use crate::daemon::sockets;
 use crate::events::Event;
 use crate::events::pool::PoolBuffer;
+use crate::process::caps::CapsPlan;
 use crate::process::spawn::{SpawnError, SpawnPlan};
 use crate::process::state::{Effect, Input, ProcessState};
 use crate::process::{Channel, Process, spawn};
@@ -262,6 +263,7 @@ impl Supervisor {
             user,
             p.config.redirect_stderr,
         )?;
+        plan.caps = CapsPlan::for_spawn(p.config.launch.capabilities);
         for w in warnings {
             self.log.log(LogLevel::Warn, &w);
         }
