@@ -34,7 +34,10 @@ fn start_delay_holds_the_first_spawn_in_starting() {
         let st = status(&h, "web");
         assert!(st.contains("STARTING"), "{st}");
     }
-    h.wait_log("delaying: web will be spawned in 3 seconds (start_delay)", T);
+    h.wait_log(
+        "delaying: web will be spawned in 3 seconds (start_delay)",
+        T,
+    );
     h.wait_pid_file("web.pid", T);
     assert!(
         begun.elapsed() >= Duration::from_secs(3),
@@ -55,7 +58,10 @@ fn fatal_restart_delay_starts_a_fatal_program_again_until_stopped() {
     // One try, FATAL, then a new try a second later, and again.
     h.eventually(T, "three tries", || tries(&h) >= 3);
     let log = h.main_log();
-    assert!(log.contains("bad will be started again in 1 seconds (fatal_restart_delay)"), "{log}");
+    assert!(
+        log.contains("bad will be started again in 1 seconds (fatal_restart_delay)"),
+        "{log}"
+    );
     assert!(
         log.contains("retrying: bad was FATAL for 1 seconds (fatal_restart_delay), starting it again with 0 start retries"),
         "{log}"
@@ -71,7 +77,11 @@ fn fatal_restart_delay_starts_a_fatal_program_again_until_stopped() {
     let more = wait_until(Duration::from_millis(3500), "another try", || {
         tries(&h) > after_stop
     });
-    assert!(more.is_err(), "tried again after the stop: {}", h.main_log());
+    assert!(
+        more.is_err(),
+        "tried again after the stop: {}",
+        h.main_log()
+    );
     h.stop(T);
 }
 
@@ -93,7 +103,12 @@ fn forward_signals_reach_the_group_with_stopasgroup_else_the_pid() {
         probe("plain", ""),
     );
     let mut h = started("launch_forward", &sections);
-    for f in ["grouped.out", "grouped-child.out", "plain.out", "plain-child.out"] {
+    for f in [
+        "grouped.out",
+        "grouped-child.out",
+        "plain.out",
+        "plain-child.out",
+    ] {
         h.wait_file_contains(f, "ready", T);
     }
     let plain_child = h.wait_pid_file("plain-child.pid", T);
@@ -196,7 +211,7 @@ fn capabilities_let_a_non_root_program_bind_port_below_1024_and_nothing_else() {
         ),
     );
     for name in ["with", "without", "rootcaps"] {
-        h.wait_file_contains(&format!("{name}.out"), "\n", T);
+        h.wait_file_contains(format!("{name}.out"), "\n", T);
     }
     assert_eq!(h.read("with.out"), "bound\n", "{}", h.diagnostics());
     assert_eq!(h.read("without.out"), "denied\n");

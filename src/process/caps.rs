@@ -22,7 +22,9 @@
 //! CapEff, CapInh, CapAmb and CapBnd.  Without `user=` the program is root
 //! with only those capabilities.
 
-use super::spawn::{child_fail, errno_name};
+/// A failed step in the child: the message prefix and the errno, for the
+/// caller to report on the program's stderr before exiting 127.
+pub type StepError<'a> = (&'a [u8], i32);
 
 /// `_LINUX_CAPABILITY_VERSION_3`: 64-bit sets, two data structs.
 const CAPS_V3: u32 = 0x2008_0522;
@@ -68,7 +70,8 @@ impl CapsPlan {
             permitted: bits,
             inheritable: bits,
         };
-        let msg = |what: &str| format!("supervisor: couldn't set capabilities ({what}): ").into_bytes();
+        let msg =
+            |what: &str| format!("supervisor: couldn't set capabilities ({what}): ").into_bytes();
         Some(CapsPlan {
             keep,
             data: [set(keep as u32), set((keep >> 32) as u32)],
@@ -84,7 +87,7 @@ impl CapsPlan {
     /// # Safety
     /// Only in the spawned child before `exec`: raw system calls on data
     /// prepared by the parent, no allocation.
-    pub(super) unsafe fn before_user_switch(&self) {
+    pub(super) unsafe fn before_user_switch(&self) -> Result<(), StepError<'_>> {
         // SAFETY: prctl(2) with integer arguments; errno read right after.
         unsafe {
             for cap in 0..64u32 {
@@ -97,20 +100,21 @@ impl CapsPlan {
                     if e == libc::EINVAL {
                         break;
                     }
-                    fail(&self.msg_bounding, e);
+                    return Err((&self.msg_bounding, e));
                 }
             }
             if libc::prctl(libc::PR_SET_KEEPCAPS, 1 as libc::c_ulong, 0, 0, 0) != 0 {
-                fail(&self.msg_keepcaps, *libc::__errno_location());
+                return Err((&self.msg_keepcaps, *libc::__errno_location()));
             }
         }
+        Ok(())
     }
 
     /// Steps 4 and 5, after the user switch.
     ///
     /// # Safety
     /// As for [`CapsPlan::before_user_switch`].
-    pub(super) unsafe fn after_user_switch(&self) {
+    pub(super) unsafe fn after_user_switch(&self) -> Result<(), StepError<'_>> {
         let mut header = CapHeader {
             version: CAPS_V3,
             pid: 0,
@@ -123,7 +127,7 @@ impl CapsPlan {
                 self.data.as_ptr(),
             ) != 0
             {
-                fail(&self.msg_capset, *libc::__errno_location());
+                return Err((&self.msg_capset, *libc::__errno_location()));
             }
             let ambient = libc::PR_CAP_AMBIENT as libc::c_int;
             if libc::prctl(
@@ -134,7 +138,7 @@ impl CapsPlan {
                 0,
             ) != 0
             {
-                fail(&self.msg_ambient, *libc::__errno_location());
+                return Err((&self.msg_ambient, *libc::__errno_location()));
             }
             for cap in 0..64u32 {
                 if self.keep & (1 << cap) != 0
@@ -146,21 +150,12 @@ impl CapsPlan {
                         0,
                     ) != 0
                 {
-                    fail(&self.msg_ambient, *libc::__errno_location());
+                    return Err((&self.msg_ambient, *libc::__errno_location()));
                 }
             }
         }
+        Ok(())
     }
-}
-
-/// Report on the program's stderr and exit 127, like the other child
-/// setup failures.
-///
-/// # Safety
-/// As for [`CapsPlan::before_user_switch`].
-unsafe fn fail(prefix: &[u8], errno: i32) -> ! {
-    // SAFETY: the caller is the child before exec.
-    unsafe { child_fail(&[prefix, errno_name(errno).as_bytes(), b"\n"]) }
 }
 
 #[cfg(test)]

@@ -521,7 +521,7 @@ unsafe fn write_all(fd: RawFd, mut buf: &[u8]) {
 /// # Safety
 /// Only in the forked child before `exec`: it ends the process with
 /// `_exit`, running no destructor and touching no lock.
-pub(super) unsafe fn child_fail(parts: &[&[u8]]) -> ! {
+unsafe fn child_fail(parts: &[&[u8]]) -> ! {
     for p in parts {
         // SAFETY: async-signal-safe write.
         unsafe { write_all(2, p) };
@@ -609,8 +609,10 @@ unsafe fn child_exec(
             }
         }
 
-        if let Some(c) = &plan.caps {
-            c.before_user_switch();
+        if let Some(c) = &plan.caps
+            && let Err((msg, e)) = c.before_user_switch()
+        {
+            child_fail(&[msg, errno_name(e).as_bytes(), b"\n"]);
         }
         if let Some(u) = &plan.user {
             let current = libc::getuid();
@@ -629,8 +631,10 @@ unsafe fn child_exec(
                 }
             }
         }
-        if let Some(c) = &plan.caps {
-            c.after_user_switch();
+        if let Some(c) = &plan.caps
+            && let Err((msg, e)) = c.after_user_switch()
+        {
+            child_fail(&[msg, errno_name(e).as_bytes(), b"\n"]);
         }
         if let Some(dir) = &plan.directory
             && libc::chdir(dir.as_ptr()) != 0

@@ -595,9 +595,7 @@ impl Machine {
                     self.spawn(p, now, fx)
                 }
                 Phase::StartDelay { spawn_at } if now >= spawn_at => self.spawn(p, now, fx),
-                Phase::Fatal {
-                    retry_at: Some(at),
-                } if now >= at => {
+                Phase::Fatal { retry_at: Some(at) } if now >= at => {
                     fx.push(Effect::Log(
                         LogLevel::Info,
                         format!(
@@ -677,9 +675,7 @@ impl Machine {
             }
             Phase::Stopping { kill_at } => Some(kill_at),
             Phase::StartDelay { spawn_at } if may_start => Some(spawn_at),
-            Phase::Fatal {
-                retry_at: Some(at),
-            } if may_start => Some(at),
+            Phase::Fatal { retry_at: Some(at) } if may_start => Some(at),
             Phase::Exited if may_start && self.wants_restart(p) => Some(now),
             Phase::Stopped if may_start && self.laststart.is_none() && p.autostart => Some(now),
             _ => None,
@@ -717,11 +713,11 @@ mod tests {
         }
     }
 
-    fn secs(s: f64) -> Duration {
+    pub(super) fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s)
     }
 
-    fn changes(fx: &[Effect]) -> Vec<(ProcessState, ProcessState)> {
+    pub(super) fn changes(fx: &[Effect]) -> Vec<(ProcessState, ProcessState)> {
         fx.iter()
             .filter_map(|e| match e {
                 Effect::Changed { from, to, .. } => Some((*from, *to)),

@@ -8,7 +8,6 @@ use crate::config::expand::{Expansions, py_repr};
 use crate::config::source::Section;
 use crate::config::types::Launch;
 
-
 /// Signals whose meaning to supervisord is fixed by SPEC A5: listing one in
 /// `forward_signals` is a warning and it is not forwarded.
 const OWN_SIGNALS: &[i32] = &[
@@ -108,10 +107,7 @@ pub fn forward_list(s: &str) -> Result<Forward, String> {
     for item in items(s) {
         let sig = dt::signal_number(item)?;
         if let Some((_, why)) = NOT_FORWARDABLE.iter().find(|(n, _)| *n == sig) {
-            return Err(format!(
-                "{} cannot be forwarded: {why}",
-                sig_name(sig)
-            ));
+            return Err(format!("{} cannot be forwarded: {why}", sig_name(sig)));
         }
         let list = if OWN_SIGNALS.contains(&sig) {
             &mut out.own
@@ -162,11 +158,7 @@ impl<'a> Ctx<'a> {
             return Vec::new();
         };
         if !fwd.own.is_empty() {
-            let names: Vec<String> = fwd
-                .own
-                .iter()
-                .map(|&s| sig_name(s))
-                .collect();
+            let names: Vec<String> = fwd.own.iter().map(|&s| sig_name(s)).collect();
             let at = self.at(sec, "forward_signals");
             self.warn(
                 at,

@@ -101,13 +101,25 @@ fn forwarded_signals_by_name_or_number_once_each() {
             own: vec![libc::SIGTERM, libc::SIGHUP, libc::SIGCHLD],
         })
     );
-    assert_eq!(forward_list(""), Ok(Forward { signals: vec![], own: vec![] }));
+    assert_eq!(
+        forward_list(""),
+        Ok(Forward {
+            signals: vec![],
+            own: vec![]
+        })
+    );
     for (bad, why) in [
         ("KILL", "SIGKILL cannot be forwarded: it cannot be caught"),
-        ("sigstop", "SIGSTOP cannot be forwarded: it cannot be caught"),
+        (
+            "sigstop",
+            "SIGSTOP cannot be forwarded: it cannot be caught",
+        ),
         ("SEGV", "SIGSEGV cannot be forwarded: it reports a fault"),
         ("USR1,BUS", "SIGBUS cannot be forwarded"),
-        ("PIPE", "SIGPIPE cannot be forwarded: supervisord's own writes"),
+        (
+            "PIPE",
+            "SIGPIPE cannot be forwarded: supervisord's own writes",
+        ),
         ("USR3", "value 'USR3' is not a valid signal name"),
         ("99", "value '99' is not a valid signal number"),
     ] {
@@ -154,7 +166,11 @@ fn a_negative_or_malformed_delay_is_an_error_at_its_line() {
         "fatal_restart_delay",
         "'-1' is negative",
     );
-    one_error_at_line_4("start_delay=2s", "start_delay", "invalid integer value '2s'");
+    one_error_at_line_4(
+        "start_delay=2s",
+        "start_delay",
+        "invalid integer value '2s'",
+    );
 }
 
 #[test]
@@ -162,8 +178,8 @@ fn an_absurd_delay_is_a_warning() {
     let l = loaded(&program("fatal_restart_delay=999999999999"));
     let w = warnings(&l);
     assert!(
-        w.iter().any(|w| w.contains(":4: [program:web] fatal_restart_delay: ")
-            && w.contains("absurd")),
+        w.iter()
+            .any(|w| w.contains(":4: [program:web] fatal_restart_delay: ") && w.contains("absurd")),
         "{w:?}"
     );
 }
@@ -209,12 +225,10 @@ fn forward_signals_in_supervisord() {
     let e = errors("[supervisord]\nforward_signals=USR1,KILL\n");
     assert_eq!(
         e,
-        vec![
-            format!(
-                "{}:2: [supervisord] forward_signals: SIGKILL cannot be forwarded: it cannot be caught",
-                e[0].split(":2:").next().unwrap_or_default()
-            )
-        ]
+        vec![format!(
+            "{}:2: [supervisord] forward_signals: SIGKILL cannot be forwarded: it cannot be caught",
+            e[0].split(":2:").next().unwrap_or_default()
+        )]
     );
     let e = errors("[supervisord]\nforward_signals=USR1,NOPE\n");
     assert!(

@@ -27,7 +27,10 @@ fn start_delay_sleeps_until_the_spawn_and_the_start_rpc_waits_through_it() {
     h.run_for(Duration::from_millis(200));
     assert_eq!(h.spawns(), 1);
     assert_eq!(h.state("web"), Some(ProcessState::Running));
-    assert!(h.main_log().contains("delaying: web will be spawned in 2 seconds"));
+    assert!(
+        h.main_log()
+            .contains("delaying: web will be spawned in 2 seconds")
+    );
 
     // stop, then start with wait=true: answered only once it runs, after
     // the delay again.
@@ -62,7 +65,10 @@ fn a_stop_during_start_delay_cancels_the_spawn() {
     assert_eq!(sleep_deadline(&mut h), None, "nothing left to wake up for");
     h.run_for(Duration::from_secs(5));
     assert_eq!(h.spawns(), 0);
-    assert!(h.main_log().contains("stopped: web (before its start_delay ended"));
+    assert!(
+        h.main_log()
+            .contains("stopped: web (before its start_delay ended")
+    );
 }
 
 #[test]
@@ -84,7 +90,11 @@ fn fatal_restart_delay_tries_again_with_a_new_budget_until_stopped() {
     h.run_for(Duration::from_millis(1500));
     assert_eq!(h.state("bad"), Some(ProcessState::Fatal));
     let log = h.main_log();
-    assert_eq!(log.matches("spawnerr: fake: cannot spawn bad").count(), 2, "{log}");
+    assert_eq!(
+        log.matches("spawnerr: fake: cannot spawn bad").count(),
+        2,
+        "{log}"
+    );
     assert!(log.contains("bad will be started again in 5 seconds (fatal_restart_delay)"));
     // The loop sleeps until the retry.
     let d = sleep_deadline(&mut h).expect("a deadline for the retry");
@@ -95,7 +105,11 @@ fn fatal_restart_delay_tries_again_with_a_new_budget_until_stopped() {
         log.contains("retrying: bad was FATAL for 5 seconds (fatal_restart_delay), starting it again with 1 start retries"),
         "{log}"
     );
-    assert_eq!(log.matches("spawnerr: fake: cannot spawn bad").count(), 4, "{log}");
+    assert_eq!(
+        log.matches("spawnerr: fake: cannot spawn bad").count(),
+        4,
+        "{log}"
+    );
     assert_eq!(h.state("bad"), Some(ProcessState::Fatal));
 
     // stop on FATAL: NOT_RUNNING as in Supervisor, but the retry is off.

@@ -2,6 +2,7 @@
 //! wait, what a stop does meanwhile, and the new budget of a retried FATAL
 //! process.
 
+use super::tests::{changes, secs};
 use super::*;
 use ProcessState::*;
 
@@ -13,21 +14,8 @@ fn policy(start_delay: u64, fatal_restart_delay: u64) -> Policy {
     }
 }
 
-fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s)
-}
-
 fn tick(m: &mut Machine, p: &Policy, at: Instant) -> Vec<Effect> {
     m.step(Input::Tick { may_start: true }, p, at)
-}
-
-fn changes(fx: &[Effect]) -> Vec<(ProcessState, ProcessState)> {
-    fx.iter()
-        .filter_map(|e| match e {
-            Effect::Changed { from, to, .. } => Some((*from, *to)),
-            _ => None,
-        })
-        .collect()
 }
 
 fn logged(fx: &[Effect], text: &str) -> bool {
@@ -43,13 +31,21 @@ fn crash_until_fatal(m: &mut Machine, p: &Policy, mut now: Instant) -> (u32, Ins
         let fx = tick(m, p, now);
         if fx.contains(&Effect::Spawn) {
             spawns += 1;
-            m.step(Input::Spawned { pid: 100 + spawns as i32 }, p, now);
+            m.step(
+                Input::Spawned {
+                    pid: 100 + spawns as i32,
+                },
+                p,
+                now,
+            );
             m.step(Input::Exited(ExitInfo::exited(1)), p, now + secs(0.1));
         }
         if m.state() == Fatal {
             return (spawns, now);
         }
-        now = m.next_deadline(p, true, now).expect("a deadline while crashing");
+        now = m
+            .next_deadline(p, true, now)
+            .expect("a deadline while crashing");
     }
     panic!("never FATAL");
 }
@@ -62,7 +58,10 @@ fn autostart_waits_start_delay_in_starting_with_no_child() {
     let fx = tick(&mut m, &p, t0);
     assert_eq!(changes(&fx), vec![(Stopped, Starting)]);
     assert!(!fx.contains(&Effect::Spawn), "no spawn before the delay");
-    assert!(logged(&fx, "delaying: web will be spawned in 5 seconds (start_delay)"));
+    assert!(logged(
+        &fx,
+        "delaying: web will be spawned in 5 seconds (start_delay)"
+    ));
     assert_eq!(m.pid, 0);
     assert_eq!(m.next_deadline(&p, true, t0), Some(t0 + secs(5.0)));
     // No wake-up while the daemon may not start programs.
@@ -152,9 +151,18 @@ fn fatal_is_retried_after_the_delay_with_a_new_budget() {
     let (spawns, fatal_at) = crash_until_fatal(&mut m, &p, t0);
     assert_eq!(spawns, 4);
     let due = fatal_at + secs(30.0);
-    assert_eq!(m.phase, Phase::Fatal { retry_at: Some(due) });
+    assert_eq!(
+        m.phase,
+        Phase::Fatal {
+            retry_at: Some(due)
+        }
+    );
     assert_eq!(m.next_deadline(&p, true, fatal_at), Some(due));
-    assert_eq!(m.next_deadline(&p, false, fatal_at), None, "not while stopping");
+    assert_eq!(
+        m.next_deadline(&p, false, fatal_at),
+        None,
+        "not while stopping"
+    );
     assert!(tick(&mut m, &p, due - secs(0.001)).is_empty());
     let fx = tick(&mut m, &p, due);
     assert_eq!(changes(&fx), vec![(Fatal, Starting)]);
@@ -186,7 +194,10 @@ fn a_stop_cancels_the_retry_and_a_start_does_not_wait_for_it() {
     let (_, fatal_at) = crash_until_fatal(&mut m, &p, Instant::now());
     let fx = m.step(Input::Stop, &p, fatal_at);
     assert!(changes(&fx).is_empty(), "stays FATAL");
-    assert!(logged(&fx, "stop request: web stays FATAL (fatal_restart_delay retry cancelled)"));
+    assert!(logged(
+        &fx,
+        "stop request: web stays FATAL (fatal_restart_delay retry cancelled)"
+    ));
     assert_eq!(m.next_deadline(&p, true, fatal_at), None);
     // A second stop has nothing to cancel.
     assert!(m.step(Input::Stop, &p, fatal_at).is_empty());

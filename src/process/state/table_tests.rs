@@ -779,11 +779,10 @@ fn deadlines_are_sufficient_and_necessary() {
                     let mut m = m.clone();
                     let fx = m.step(Input::Tick { may_start }, &p, at);
                     assert!(
-                        fx.iter()
-                            .any(|e| matches!(
-                                e,
-                                Effect::Changed { .. } | Effect::Kill { .. } | Effect::Spawn
-                            )),
+                        fx.iter().any(|e| matches!(
+                            e,
+                            Effect::Changed { .. } | Effect::Kill { .. } | Effect::Spawn
+                        )),
                         "{r:?} may_start={may_start}: nothing happens at its deadline"
                     );
                 }
