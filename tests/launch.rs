@@ -45,6 +45,22 @@ fn start_delay_holds_the_first_spawn_in_starting() {
         begun.elapsed()
     );
     h.eventually(T, "web RUNNING", || status(&h, "web").contains("RUNNING"));
+    // Its uptime counts from the spawn, not from the start request.
+    let st = status(&h, "web");
+    let uptime = st
+        .split("uptime ")
+        .nth(1)
+        .and_then(|u| u.split_whitespace().next())
+        .unwrap_or_default()
+        .to_string();
+    let secs: u64 = uptime
+        .split(':')
+        .filter_map(|x| x.parse::<u64>().ok())
+        .fold(0, |acc, x| acc * 60 + x);
+    assert!(
+        secs < 3 && !uptime.is_empty(),
+        "uptime {uptime:?} includes the delay: {st}"
+    );
     h.stop(T);
 }
 

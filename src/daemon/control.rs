@@ -278,6 +278,9 @@ impl Supervisor {
         }
         let child = self.os.spawn(&plan, &name, max_fd)?;
         let p = self.groups.proc_mut(id).ok_or_else(gone)?;
+        // Supervisor's laststart is the spawn's time; with start_delay the
+        // STARTING event came earlier.
+        p.laststart_wall = Some(SystemTime::now());
         p.stdin = child.stdin;
         p.stdout = Some(child.stdout);
         p.stderr = child.stderr;
