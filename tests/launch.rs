@@ -156,6 +156,26 @@ fn forward_signals_reach_the_group_with_stopasgroup_else_the_pid() {
 }
 
 #[test]
+fn forward_signals_added_by_a_reload_are_caught_from_then_on() {
+    let program = "[program:p]\ncommand={fixtures}/print_signals.sh {dir}/p.out\nstartsecs=0\n";
+    let mut h = started("launch_forward_reload", program);
+    h.wait_file_contains("p.out", "ready", T);
+    // WINCH is not one of the daemon's own signals: only the reloaded
+    // config makes it catch and forward it.
+    h.write_standard_conf(&h.subst(&format!(
+        "[supervisord]\nforward_signals=WINCH\n\n{program}"
+    )));
+    let o = h.ctl(&["reload"]);
+    assert!(o.status.success(), "{}", output_text(&o));
+    h.eventually(T, "p restarted by the reload", || {
+        h.read("p.out").matches("ready").count() == 2
+    });
+    h.signal(libc::SIGWINCH);
+    h.wait_file_contains("p.out", &libc::SIGWINCH.to_string(), T);
+    h.stop(T);
+}
+
+#[test]
 fn check_reports_bad_values_of_these_keys_with_their_lines() {
     let h = Harness::new("launch_check");
     h.write_conf(
