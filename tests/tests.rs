@@ -20,6 +20,7 @@ mod failfast;
 mod harness_selftest;
 mod health;
 mod k8s;
+mod launch;
 mod layout;
 mod lifecycle;
 mod logs;

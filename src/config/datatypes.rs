@@ -300,7 +300,6 @@ pub fn signal_number(s: &str) -> Result<i32, String> {
     }
 }
 
-#[cfg(test)]
 /// The canonical name of a signal number (`TERM`), if any.
 pub fn signal_name(n: i32) -> Option<&'static str> {
     SIGNALS.iter().find(|(_, v)| *v == n).map(|(name, _)| *name)

@@ -101,6 +101,9 @@ pub struct Supervisord {
     /// `exit_when_all_exited=` (SPEC Part B): exit once every program is
     /// stopped for good.
     pub exit_when_all_exited: bool,
+    /// `forward_signals=` (SPEC Part B): signals relayed to every running
+    /// process, in the order written, without duplicates.
+    pub forward_signals: Vec<i32>,
 }
 
 /// `user[:group]` as written in `chown=` / `socket_owner=` (unresolved).
@@ -189,6 +192,21 @@ pub struct ProcessConfig {
     /// `depends_on=` (SPEC Part B): the programs that must be RUNNING (and
     /// ready) before this one starts, and that stop only after it.
     pub depends_on: Vec<String>,
+    /// `start_delay`, `fatal_restart_delay`, `capabilities` (SPEC Part B).
+    pub launch: Launch,
+}
+
+/// How a program is launched beyond Supervisor's options (SPEC Part B).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Launch {
+    /// `start_delay=`: seconds between a start and its first spawn.
+    pub start_delay: u64,
+    /// `fatal_restart_delay=`: seconds after which a FATAL process is
+    /// started again with a fresh `startretries` budget; 0 = never.
+    pub fatal_restart_delay: u64,
+    /// `capabilities=`: the bit mask (bit n = capability n) of the only
+    /// capabilities the program keeps; `None` when the key is not set.
+    pub capabilities: Option<u64>,
 }
 
 /// `exit_supervisor_on=`: the exits of a program that stop every program

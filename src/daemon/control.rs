@@ -9,6 +9,7 @@ use crate::daemon::output::SPLICE_PIPE_SIZE;
 use crate::daemon::sockets;
 use crate::events::Event;
 use crate::events::pool::PoolBuffer;
+use crate::process::caps::CapsPlan;
 use crate::process::spawn::{SpawnError, SpawnPlan};
 use crate::process::state::{Effect, Input, ProcessState};
 use crate::process::{Channel, Process, spawn};
@@ -266,6 +267,7 @@ impl Supervisor {
             user,
             p.config.redirect_stderr,
         )?;
+        plan.caps = CapsPlan::for_spawn(p.config.launch.capabilities);
         for w in warnings {
             self.log.log(LogLevel::Warn, &w);
         }
@@ -280,6 +282,9 @@ impl Supervisor {
         }
         let child = self.os.spawn(&plan, &name, max_fd)?;
         let p = self.groups.proc_mut(id).ok_or_else(gone)?;
+        // Supervisor's laststart is the spawn's time; with start_delay the
+        // STARTING event came earlier.
+        p.laststart_wall = Some(SystemTime::now());
         p.stdin = child.stdin;
         p.stdout = Some(child.stdout);
         p.stderr = child.stderr;

@@ -131,6 +131,7 @@ impl Supervisor {
                     );
                     self.reopen_logs();
                 }
+                _ if self.forwards(sig) => self.forward_signal(sig),
                 _ => self.log.log(
                     LogLevel::Blather,
                     &format!("received {name} indicating nothing"),

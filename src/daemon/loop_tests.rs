@@ -502,3 +502,4 @@ fn exit_when_all_exited_is_not_held_up_by_a_program_waiting_on_a_fatal_dependenc
     assert!(h.run_for(Duration::from_secs(5)), "the daemon ends");
     assert_eq!(h.state("web"), Some(ProcessState::Stopped));
 }
+mod launch;

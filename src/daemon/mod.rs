@@ -27,6 +27,7 @@ mod depends;
 mod env;
 mod event_loop;
 mod exits;
+mod forward;
 mod groups;
 mod health;
 mod listeners;

@@ -194,6 +194,7 @@ impl Supervisor {
         self.base_env = base_env(&config);
         self.serverurl = server_url(&config);
         self.config = config;
+        self.listen_for_forwarded();
         if let Err(e) = self.log.open(
             &sd.logfile,
             sd.logfile_maxbytes,

@@ -19,8 +19,8 @@ pub const HANDLED: [i32; 7] = [
 
 pub struct Signals {
     read: OwnedFd,
-    // Kept so the write end stays open for the handlers.
-    _write: OwnedFd,
+    // The write end, cloned for the handler of each signal.
+    write: OwnedFd,
     flags: Vec<(i32, Arc<AtomicBool>)>,
 }
 
@@ -30,19 +30,32 @@ impl Signals {
         let (read, write) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
                 .map_err(std::io::Error::from)?;
-        let mut flags = Vec::new();
+        let mut s = Signals {
+            read,
+            write,
+            flags: Vec::new(),
+        };
+        s.ensure(sigs)?;
+        Ok(s)
+    }
+
+    /// Also catch those of `sigs` not caught yet (`forward_signals`).
+    /// signal-hook refuses the signals it cannot or must not handle (KILL,
+    /// STOP, ILL, FPE, SEGV): the config rejects them first.
+    pub fn ensure(&mut self, sigs: &[i32]) -> std::io::Result<()> {
         for &sig in sigs {
+            if self.flags.iter().any(|(s, _)| *s == sig)
+                || signal_hook::consts::FORBIDDEN.contains(&sig)
+            {
+                continue;
+            }
             let flag = Arc::new(AtomicBool::new(false));
             signal_hook::flag::register(sig, Arc::clone(&flag))?;
-            let w = write.try_clone()?;
+            let w = self.write.try_clone()?;
             signal_hook::low_level::pipe::register(sig, w)?;
-            flags.push((sig, flag));
+            self.flags.push((sig, flag));
         }
-        Ok(Signals {
-            read,
-            _write: write,
-            flags,
-        })
+        Ok(())
     }
 
     pub fn fd(&self) -> RawFd {
@@ -50,7 +63,7 @@ impl Signals {
     }
 
     /// Empty the pipe, then return the signals that arrived (each once, in
-    /// the order of `HANDLED`).
+    /// the order of `HANDLED`, then of the forwarded ones).
     pub fn drain(&self) -> Vec<i32> {
         let mut buf = [0u8; 256];
         loop {

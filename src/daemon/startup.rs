@@ -247,6 +247,7 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
         Box::new(crate::daemon::os::RealOs),
         open_files_limit(),
     );
+    sup.listen_for_forwarded();
     if let Err(e) = sup.open_servers() {
         sup.log.log(LogLevel::Critical, &e);
         eprintln!("Error: {e}");

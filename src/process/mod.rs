@@ -1,6 +1,7 @@
 //! Processes: the pure state machine (`state`), spawning (`spawn`), and the
 //! per-process record the daemon keeps (`Process`).
 
+pub mod caps;
 pub mod spawn;
 pub mod state;
 

@@ -15,6 +15,8 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use super::caps::CapsPlan;
+
 /// A parent-side spawn failure, classified like Supervisor's
 /// `ProcessException` subclasses (the RPC maps them to NO_FILE,
 /// NOT_EXECUTABLE or SPAWN_ERROR).
@@ -147,6 +149,8 @@ pub struct SpawnPlan {
     pub redirect_stderr: bool,
     /// For `[fcgi-program:x]`: this socket becomes fd 0 (no stdin pipe).
     pub fd0: Option<RawFd>,
+    /// `capabilities=`: what the child keeps (None: untouched).
+    pub caps: Option<CapsPlan>,
     // Messages the child may write to fd 2, pre-formatted.
     msg_setuid_nonroot: Vec<u8>,
     msg_setgroups: Vec<u8>,
@@ -201,6 +205,7 @@ impl SpawnPlan {
             user: user.map(|(u, _)| u),
             redirect_stderr,
             fd0: None,
+            caps: None,
             msg_setuid_nonroot: setuid_msg("Can't drop privilege as nonroot user"),
             msg_setgroups: setuid_msg("Could not set groups of effective user"),
             msg_setgid: setuid_msg("Could not set group id of effective user"),
@@ -604,6 +609,11 @@ unsafe fn child_exec(
             }
         }
 
+        if let Some(c) = &plan.caps
+            && let Err((msg, e)) = c.before_user_switch()
+        {
+            child_fail(&[msg, errno_name(e).as_bytes(), b"\n"]);
+        }
         if let Some(u) = &plan.user {
             let current = libc::getuid();
             if current != u.uid {
@@ -620,6 +630,11 @@ unsafe fn child_exec(
                     child_fail(&[&plan.msg_setuid]);
                 }
             }
+        }
+        if let Some(c) = &plan.caps
+            && let Err((msg, e)) = c.after_user_switch()
+        {
+            child_fail(&[msg, errno_name(e).as_bytes(), b"\n"]);
         }
         if let Some(dir) = &plan.directory
             && libc::chdir(dir.as_ptr()) != 0

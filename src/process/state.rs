@@ -9,6 +9,11 @@
 //! Differences in representation, not in behaviour: Python's `killing` flag is
 //! "the state is STOPPING", and its `delay` lives in the variant that uses it
 //! (`Backoff { retry_at }`, `Stopping { kill_at }`).
+//!
+//! Two Part B keys add deadlines of their own, both off by default:
+//! `start_delay` (a start waits in STARTING, with no child yet, before its
+//! first spawn: `StartDelay { spawn_at }`) and `fatal_restart_delay` (a
+//! process that gave up is started again later: `Fatal { retry_at }`).
 
 use crate::config::{AutoRestart, LogLevel, ProcessConfig};
 use std::time::{Duration, Instant};
@@ -77,6 +82,11 @@ impl ProcessState {
 pub enum Phase {
     Stopped,
     Starting,
+    /// STARTING before the first spawn of a start, for `start_delay`
+    /// seconds: no child yet; a stop cancels it (-> STOPPED).
+    StartDelay {
+        spawn_at: Instant,
+    },
     Running,
     /// Waiting to retry the spawn; `retry_at` = failure time + backoff seconds.
     Backoff {
@@ -87,7 +97,11 @@ pub enum Phase {
         kill_at: Instant,
     },
     Exited,
-    Fatal,
+    /// Gave up.  With `fatal_restart_delay`, `retry_at` is when it is
+    /// started again (a stop cancels that); None = stays FATAL.
+    Fatal {
+        retry_at: Option<Instant>,
+    },
     Unknown,
 }
 
@@ -95,12 +109,12 @@ impl Phase {
     pub fn state(self) -> ProcessState {
         match self {
             Phase::Stopped => ProcessState::Stopped,
-            Phase::Starting => ProcessState::Starting,
+            Phase::Starting | Phase::StartDelay { .. } => ProcessState::Starting,
             Phase::Running => ProcessState::Running,
             Phase::Backoff { .. } => ProcessState::Backoff,
             Phase::Stopping { .. } => ProcessState::Stopping,
             Phase::Exited => ProcessState::Exited,
-            Phase::Fatal => ProcessState::Fatal,
+            Phase::Fatal { .. } => ProcessState::Fatal,
             Phase::Unknown => ProcessState::Unknown,
         }
     }
@@ -119,6 +133,10 @@ pub struct Policy {
     pub stopwaitsecs: u64,
     pub stopasgroup: bool,
     pub killasgroup: bool,
+    /// `start_delay`: seconds from a start to its first spawn.
+    pub start_delay: u64,
+    /// `fatal_restart_delay`: seconds from FATAL to a new start; 0 = never.
+    pub fatal_restart_delay: u64,
 }
 
 impl Policy {
@@ -134,6 +152,8 @@ impl Policy {
             stopwaitsecs: c.stopwaitsecs,
             stopasgroup: c.stopasgroup,
             killasgroup: c.killasgroup,
+            start_delay: c.launch.start_delay,
+            fatal_restart_delay: c.launch.fatal_restart_delay,
         }
     }
 }
@@ -322,9 +342,42 @@ impl Machine {
         fx.push(Effect::Spawn);
     }
 
+    /// A start (operator, RPC or autostart): spawn at once, or with
+    /// `start_delay`, enter STARTING now and spawn when the delay is over.
+    fn start(&mut self, p: &Policy, now: Instant, fx: &mut Vec<Effect>) {
+        if p.start_delay == 0 || self.pid != 0 {
+            return self.spawn(p, now, fx);
+        }
+        self.spawnerr = None;
+        self.exitstatus = None;
+        self.held = false;
+        // Set now so a cancelled delayed autostart is not autostarted again.
+        self.laststart = Some(now);
+        let spawn_at = saturating_after(now, Duration::from_secs(p.start_delay));
+        self.change(Phase::StartDelay { spawn_at }, true, now, fx);
+        fx.push(Effect::Log(
+            LogLevel::Info,
+            format!(
+                "delaying: {} will be spawned in {} seconds (start_delay)",
+                p.name, p.start_delay
+            ),
+        ));
+    }
+
     /// Supervisor's `kill(sig)`: RUNNING/STARTING/STOPPING -> STOPPING, or
-    /// BACKOFF -> STOPPED.
+    /// BACKOFF -> STOPPED (and a STARTING that waits for `start_delay`).
     fn kill(&mut self, p: &Policy, sig: i32, now: Instant, fx: &mut Vec<Effect>) {
+        if let Phase::StartDelay { .. } = self.phase {
+            fx.push(Effect::Log(
+                LogLevel::Info,
+                format!(
+                    "stopped: {} (before its start_delay ended: not spawned)",
+                    p.name
+                ),
+            ));
+            self.change(Phase::Stopped, true, now, fx);
+            return;
+        }
         if let Phase::Backoff { .. } = self.phase {
             fx.push(Effect::Log(
                 LogLevel::Debug,
@@ -364,10 +417,11 @@ impl Machine {
         fx.push(Effect::Kill { sig, group });
     }
 
-    /// Supervisor's `give_up()`: -> FATAL.
-    fn give_up(&mut self, now: Instant, fx: &mut Vec<Effect>) {
+    /// Supervisor's `give_up()`: -> FATAL; `retry_at` is set when the
+    /// start retries ran out and `fatal_restart_delay` asks for another go.
+    fn give_up(&mut self, retry_at: Option<Instant>, now: Instant, fx: &mut Vec<Effect>) {
         self.backoff = 0;
-        self.change(Phase::Fatal, true, now, fx);
+        self.change(Phase::Fatal { retry_at }, true, now, fx);
     }
 
     /// Feed one input; returns the effects in the order they must happen.
@@ -379,7 +433,7 @@ impl Machine {
                 ProcessState::Stopped
                 | ProcessState::Exited
                 | ProcessState::Fatal
-                | ProcessState::Backoff => self.spawn(p, now, &mut fx),
+                | ProcessState::Backoff => self.start(p, now, &mut fx),
                 // Python's startProcess calls spawn() in STOPPING too, and
                 // spawn() refuses a live child with a warning before it
                 // looks at the state: keep that warning.
@@ -406,11 +460,22 @@ impl Machine {
                         ),
                     ));
                 }
+                // A FATAL process due to be tried again: the stop cancels it.
+                ProcessState::Fatal if self.phase != (Phase::Fatal { retry_at: None }) => {
+                    self.phase = Phase::Fatal { retry_at: None };
+                    fx.push(Effect::Log(
+                        LogLevel::Info,
+                        format!(
+                            "stop request: {} stays FATAL (fatal_restart_delay retry cancelled)",
+                            p.name
+                        ),
+                    ));
+                }
                 _ => {}
             },
             Input::GiveUp => {
                 if self.state() == ProcessState::Backoff {
-                    self.give_up(now, &mut fx);
+                    self.give_up(None, now, &mut fx);
                 }
             }
             Input::Spawned { pid } => {
@@ -525,8 +590,19 @@ impl Machine {
         if may_start {
             match state {
                 Phase::Exited if self.wants_restart(p) => self.spawn(p, now, fx),
-                Phase::Stopped if self.laststart.is_none() && p.autostart => self.spawn(p, now, fx),
+                Phase::Stopped if self.laststart.is_none() && p.autostart => self.start(p, now, fx),
                 Phase::Backoff { retry_at } if self.backoff <= p.startretries && now > retry_at => {
+                    self.spawn(p, now, fx)
+                }
+                Phase::StartDelay { spawn_at } if now >= spawn_at => self.spawn(p, now, fx),
+                Phase::Fatal { retry_at: Some(at) } if now >= at => {
+                    fx.push(Effect::Log(
+                        LogLevel::Info,
+                        format!(
+                            "retrying: {} was FATAL for {} seconds (fatal_restart_delay), starting it again with {} start retries",
+                            p.name, p.fatal_restart_delay, p.startretries
+                        ),
+                    ));
                     self.spawn(p, now, fx)
                 }
                 _ => {}
@@ -550,7 +626,9 @@ impl Machine {
                 }
             }
             Phase::Backoff { .. } if self.backoff > p.startretries => {
-                self.give_up(now, fx);
+                let retry_at = (p.fatal_restart_delay > 0)
+                    .then(|| saturating_after(now, Duration::from_secs(p.fatal_restart_delay)));
+                self.give_up(retry_at, now, fx);
                 fx.push(Effect::Log(
                     LogLevel::Info,
                     format!(
@@ -558,6 +636,15 @@ impl Machine {
                         p.name
                     ),
                 ));
+                if retry_at.is_some() {
+                    fx.push(Effect::Log(
+                        LogLevel::Info,
+                        format!(
+                            "{} will be started again in {} seconds (fatal_restart_delay)",
+                            p.name, p.fatal_restart_delay
+                        ),
+                    ));
+                }
             }
             Phase::Stopping { kill_at } if now >= kill_at => {
                 fx.push(Effect::Log(
@@ -587,6 +674,8 @@ impl Machine {
                 }
             }
             Phase::Stopping { kill_at } => Some(kill_at),
+            Phase::StartDelay { spawn_at } if may_start => Some(spawn_at),
+            Phase::Fatal { retry_at: Some(at) } if may_start => Some(at),
             Phase::Exited if may_start && self.wants_restart(p) => Some(now),
             Phase::Stopped if may_start && self.laststart.is_none() && p.autostart => Some(now),
             _ => None,
@@ -596,6 +685,9 @@ impl Machine {
 
 #[cfg(test)]
 mod table_tests;
+
+#[cfg(test)]
+mod delay_tests;
 
 #[cfg(test)]
 mod tests {
@@ -616,14 +708,16 @@ mod tests {
             stopwaitsecs: 10,
             stopasgroup: false,
             killasgroup: false,
+            start_delay: 0,
+            fatal_restart_delay: 0,
         }
     }
 
-    fn secs(s: f64) -> Duration {
+    pub(super) fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s)
     }
 
-    fn changes(fx: &[Effect]) -> Vec<(ProcessState, ProcessState)> {
+    pub(super) fn changes(fx: &[Effect]) -> Vec<(ProcessState, ProcessState)> {
         fx.iter()
             .filter_map(|e| match e {
                 Effect::Changed { from, to, .. } => Some((*from, *to)),
@@ -1106,7 +1200,7 @@ mod tests {
             Machine::new(),
             {
                 let mut m = Machine::new();
-                m.phase = Phase::Fatal;
+                m.phase = Phase::Fatal { retry_at: None };
                 m
             },
             {

@@ -55,7 +55,6 @@ pub(super) const INCLUDE_KEYS: &[&str] = &["files"];
 /// accepted.
 pub(super) const NOT_YET: &[&str] = &[
     "log_format",
-    "forward_signals",
     "log_prefix",
     "readiness_check",
     "readiness_interval",
@@ -64,9 +63,6 @@ pub(super) const NOT_YET: &[&str] = &[
     "liveness_interval",
     "liveness_timeout",
     "liveness_failures",
-    "start_delay",
-    "fatal_restart_delay",
-    "capabilities",
 ];
 
 /// The state of one load: inputs plus collected diagnostics.

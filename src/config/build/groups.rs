@@ -84,6 +84,9 @@ const PROGRAM_KEYS: &[&str] = &[
     // SPEC Part B.
     "exit_supervisor_on",
     "depends_on",
+    "start_delay",
+    "fatal_restart_delay",
+    "capabilities",
 ];
 
 const LISTENER_EXTRA: &[&str] = &["buffer_size", "events", "result_handler"];

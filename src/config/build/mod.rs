@@ -12,6 +12,7 @@
 mod ctx;
 mod depends;
 mod groups;
+mod launch;
 mod process;
 mod servers;
 mod supervisord;

@@ -96,6 +96,7 @@ impl<'a> Ctx<'a> {
         let depends_on = self
             .conv(sec, "depends_on", "", &exp, super::depends::depends_on)
             .unwrap_or_default();
+        let launch = self.launch_keys(sec, &exp);
         let numprocs = self
             .conv(sec, "numprocs", "1", &exp, |s| {
                 let v = dt::integer(s)?;
@@ -362,6 +363,7 @@ impl<'a> Ctx<'a> {
                 serverurl: serverurl.clone(),
                 exit_supervisor_on,
                 depends_on: depends_on.clone(),
+                launch,
             });
         }
         // Once per section, not per process.

@@ -251,8 +251,9 @@ impl Supervisor {
     /// A program caught between two runs of a crash loop (EXITED, its
     /// autorestart due) is not in Supervisor's RUNNING_STATES, so a stop
     /// skips it, and the restart would undo the stop: cancel that restart.
+    /// Likewise a FATAL one's `fatal_restart_delay` retry.
     pub(in crate::daemon) fn hold_if_exited(&mut self, id: ProcId, now: Instant) {
-        if self.state_of(id) == Some(ProcessState::Exited) {
+        if let Some(ProcessState::Exited | ProcessState::Fatal) = self.state_of(id) {
             self.drive(id, Input::Stop, now);
         }
     }

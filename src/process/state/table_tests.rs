@@ -75,6 +75,7 @@ enumerated!(rows {
     StoppedFresh => Stopped,
     StoppedAfterStop => Stopped,
     Starting => Starting,
+    StartDelayed => Starting,
     Running => Running,
     Backoff => Backoff,
     BackoffSpent => Backoff,
@@ -83,6 +84,7 @@ enumerated!(rows {
     ExitedCrashed => Exited,
     ExitedHeld => Exited,
     Fatal => Fatal,
+    FatalRetrying => Fatal,
     Unknown => Unknown,
 });
 
@@ -166,6 +168,11 @@ fn fixture(r: Row, d: Instant) -> Machine {
             m.pid = CHILD;
             m.backoff = 2;
         }
+        Row::StartDelayed => {
+            // start_delay: STARTING since d - 5 s, the spawn due at d.
+            m.phase = Phase::StartDelay { spawn_at: d };
+            m.laststart = Some(d - s(5));
+        }
         Row::Running => {
             m.phase = Phase::Running;
             m.laststart = long_ago;
@@ -195,7 +202,12 @@ fn fixture(r: Row, d: Instant) -> Machine {
             m.held = r == Row::ExitedHeld;
         }
         Row::Fatal => {
-            m.phase = Phase::Fatal;
+            m.phase = Phase::Fatal { retry_at: None };
+            m.laststart = Some(d - s(5));
+        }
+        Row::FatalRetrying => {
+            // fatal_restart_delay: the new start is due at d.
+            m.phase = Phase::Fatal { retry_at: Some(d) };
             m.laststart = Some(d - s(5));
         }
         Row::Unknown => {
@@ -405,6 +417,27 @@ fn table(r: Row) -> [(Col, Cell); NCOLS] {
                 .note("autorestart=unexpected: restart due at once"),
             KillFailed => unknown(2, CHILD).note(STRAY_KILLFAILED),
         ],
+        Row::StartDelayed => row![
+            TickBefore => nop().note("start_delay not over yet"),
+            TickAt => nop().spawn().dl(START)
+                .note("start_delay over: the spawn, already STARTING so no event"),
+            TickAfter => nop().spawn().dl(START),
+            TickDown => nop().note("no spawn while shutting down; the stop cancels it"),
+            Start => nop().note(ALREADY_STARTED),
+            Stop => go(&[(Stopped, true, 0, 0)]).dl(Dl::Never)
+                .log(LogLevel::Info, "stopped: web (before its start_delay ended")
+                .note("nothing to signal: STARTING -> STOPPED, no autostart after it"),
+            GiveUp => nop().note(NO_GIVE_UP),
+            Spawned => nop().pid(NEW_CHILD).note(STRAY_SPAWNED),
+            SpawnFailed => failed(1, 0).note(STRAY_SPAWNFAILED),
+            ExitQuick => go(&[(Running, true, 0, 0), (Exited, true, 0, 0)])
+                .backoff(0).pid(0).dl(Dl::Never).note(STRAY_EXIT),
+            ExitOk => go(&[(Running, true, 0, 0), (Exited, true, 0, 0)])
+                .backoff(0).pid(0).dl(Dl::Never).note(STRAY_EXIT),
+            ExitBad => go(&[(Running, true, 0, 0), (Exited, false, 0, 0)])
+                .backoff(0).pid(0).dl(Dl::Now).note(STRAY_EXIT),
+            KillFailed => unknown(0, 0).note(STRAY_KILLFAILED),
+        ],
         Row::Running => row![
             TickBefore => nop(),
             TickAt => nop(),
@@ -540,6 +573,24 @@ fn table(r: Row) -> [(Col, Cell); NCOLS] {
             TickDown => nop(),
             Start => spawn(0),
             Stop => nop().note(NOT_RUNNING),
+            GiveUp => nop().note(NO_GIVE_UP),
+            Spawned => nop().pid(NEW_CHILD).note(STRAY_SPAWNED),
+            SpawnFailed => failed(1, 0).note(STRAY_SPAWNFAILED),
+            ExitQuick => exited(true, 0).note(STRAY_EXIT),
+            ExitOk => exited(true, 0).note(STRAY_EXIT),
+            ExitBad => exited(false, 0).note(STRAY_EXIT),
+            KillFailed => unknown(0, 0).note(STRAY_KILLFAILED),
+        ],
+        Row::FatalRetrying => row![
+            TickBefore => nop().note("fatal_restart_delay not over yet"),
+            TickAt => spawn(0).log(LogLevel::Info, "retrying: web was FATAL")
+                .note("a new start: backoff was reset by give_up(), a fresh budget"),
+            TickAfter => spawn(0),
+            TickDown => nop().note("no retry while shutting down"),
+            Start => spawn(0),
+            Stop => nop().dl(Dl::Never)
+                .log(LogLevel::Info, "stop request: web stays FATAL")
+                .note("the RPC answers NOT_RUNNING after cancelling the retry"),
             GiveUp => nop().note(NO_GIVE_UP),
             Spawned => nop().pid(NEW_CHILD).note(STRAY_SPAWNED),
             SpawnFailed => failed(1, 0).note(STRAY_SPAWNFAILED),
@@ -728,8 +779,10 @@ fn deadlines_are_sufficient_and_necessary() {
                     let mut m = m.clone();
                     let fx = m.step(Input::Tick { may_start }, &p, at);
                     assert!(
-                        fx.iter()
-                            .any(|e| matches!(e, Effect::Changed { .. } | Effect::Kill { .. })),
+                        fx.iter().any(|e| matches!(
+                            e,
+                            Effect::Changed { .. } | Effect::Kill { .. } | Effect::Spawn
+                        )),
                         "{r:?} may_start={may_start}: nothing happens at its deadline"
                     );
                 }
