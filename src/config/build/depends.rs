@@ -5,8 +5,6 @@
 //! be checked once every section is built, here, with the option's file and
 //! line in each error.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use super::ctx::{At, Ctx};
 use crate::config::datatypes as dt;
 use crate::config::types::GroupConfig;
@@ -32,119 +30,101 @@ impl<'a> Ctx<'a> {
     /// Every `depends_on` name must be a program of this config and the
     /// dependencies must not form a cycle.
     pub fn check_depends(&mut self, groups: &[GroupConfig]) {
-        // Program name -> (its dependencies, where they were written).
-        let mut graph: BTreeMap<&str, (&[String], Option<At<'a>>)> = BTreeMap::new();
-        let raw = self.raw;
-        let sections: BTreeMap<&str, &'a crate::config::source::Section> = raw
-            .sections
+        // One entry per program, by name: (name, its dependencies).
+        let mut progs: Vec<(&str, &[String])> = groups
             .iter()
-            .filter_map(|sec| {
-                let (kind, name) = sec.name.split_once(':')?;
-                matches!(kind, "program" | "fcgi-program" | "eventlistener").then_some((name, sec))
-            })
+            .flat_map(|g| &g.processes)
+            .map(|p| (p.program_name.as_str(), p.depends_on.as_slice()))
             .collect();
-        for p in groups.iter().flat_map(|g| &g.processes) {
-            let at = sections
-                .get(p.program_name.as_str())
-                .map(|sec| self.at(sec, "depends_on"));
-            graph
-                .entry(p.program_name.as_str())
-                .or_insert((p.depends_on.as_slice(), at));
-        }
-        for (&prog, &(deps, at)) in &graph {
-            for dep in deps {
-                if !graph.contains_key(dep.as_str()) {
-                    let at = at.unwrap_or(At {
-                        sec: None,
-                        entry: None,
-                    });
-                    self.error(
-                        at,
-                        Some("depends_on"),
-                        format!("program {prog} depends on {dep}, which is not a program of this configuration"),
-                    );
-                }
-            }
-        }
-        // Depth-first search; a node met again while on the path closes a
-        // cycle, reported once, at the first program of the cycle in name order.
-        let mut done: BTreeSet<&str> = BTreeSet::new();
-        let mut reported: BTreeSet<Vec<&str>> = BTreeSet::new();
-        for &start in graph.keys() {
-            let mut cycles: Vec<Vec<&str>> = Vec::new();
-            walk(start, &graph, &mut done, &mut cycles);
-            for cycle in cycles {
-                let first = cycle
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|&(_, n)| *n)
-                    .map_or(0, |(i, _)| i);
-                let mut key = cycle.clone();
-                key.rotate_left(first);
-                if !reported.insert(key.clone()) {
-                    continue;
-                }
-                let at = graph.get(key[0]).and_then(|&(_, at)| at).unwrap_or(At {
-                    sec: None,
-                    entry: None,
-                });
-                let mut shown = key.clone();
-                shown.push(key[0]);
+        progs.sort_by(|a, b| a.0.cmp(b.0));
+        progs.dedup_by(|a, b| a.0 == b.0);
+        let index = |name: &str| progs.binary_search_by(|p| p.0.cmp(name)).ok();
+        for &(prog, deps) in &progs {
+            for dep in deps.iter().filter(|d| index(d).is_none()) {
+                let at = self.depends_at(prog);
                 self.error(
                     at,
                     Some("depends_on"),
-                    format!("depends_on forms a cycle: {}", shown.join(" -> ")),
+                    format!("program {prog} depends on {dep}, which is not a program of this configuration"),
                 );
             }
+        }
+        // Depth-first, iterative (a chain of thousands of programs must not
+        // exhaust the stack): a dependency met again while on the path
+        // closes a cycle.  0 = not seen, 1 = on the path, 2 = done.
+        let mut mark = vec![0u8; progs.len()];
+        let mut on_path_at = vec![0usize; progs.len()];
+        let mut reported: Vec<Vec<usize>> = Vec::new();
+        for start in 0..progs.len() {
+            if mark.get(start) != Some(&0) {
+                continue;
+            }
+            let mut path: Vec<(usize, usize)> = vec![(start, 0)];
+            mark[start] = 1;
+            while let Some((node, next)) = path.last_mut() {
+                let node = *node;
+                let dep = progs.get(node).and_then(|p| p.1.get(*next));
+                *next += 1;
+                let Some(dep) = dep else {
+                    mark[node] = 2;
+                    path.pop();
+                    continue;
+                };
+                let Some(d) = index(dep) else { continue };
+                match mark[d] {
+                    0 => {
+                        mark[d] = 1;
+                        on_path_at[d] = path.len();
+                        path.push((d, 0));
+                    }
+                    1 => {
+                        let mut cycle: Vec<usize> =
+                            path.iter().skip(on_path_at[d]).map(|&(k, _)| k).collect();
+                        // Reported once, from its first program by name.
+                        let first = cycle
+                            .iter()
+                            .enumerate()
+                            .min_by_key(|&(_, k)| k)
+                            .map_or(0, |(i, _)| i);
+                        cycle.rotate_left(first);
+                        if !reported.contains(&cycle) {
+                            reported.push(cycle);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for cycle in reported {
+            let names: Vec<&str> = cycle
+                .iter()
+                .chain(cycle.first())
+                .filter_map(|&k| progs.get(k).map(|p| p.0))
+                .collect();
+            let at = self.depends_at(names.first().copied().unwrap_or_default());
+            self.error(
+                at,
+                Some("depends_on"),
+                format!("depends_on forms a cycle: {}", names.join(" -> ")),
+            );
         }
     }
-}
 
-type Graph<'g, 'a> = BTreeMap<&'g str, (&'g [String], Option<At<'a>>)>;
-
-/// Depth-first from `start`, iterative (a chain of thousands of programs
-/// must not exhaust the stack): a node met again while on the path closes
-/// a cycle.
-fn walk<'g>(
-    start: &'g str,
-    graph: &Graph<'g, '_>,
-    done: &mut BTreeSet<&'g str>,
-    cycles: &mut Vec<Vec<&'g str>>,
-) {
-    // The path, each node with the index of its next dependency to visit.
-    let mut path: Vec<(&'g str, usize)> = Vec::new();
-    // Each node on the path, with its position there.
-    let mut on_path: BTreeMap<&'g str, usize> = BTreeMap::new();
-    let mut next = Some(start);
-    loop {
-        if let Some(node) = next.take() {
-            if let Some(&i) = on_path.get(node) {
-                cycles.push(
-                    path.get(i..)
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|&(n, _)| n)
-                        .collect(),
-                );
-            } else if !done.contains(node) && graph.contains_key(node) {
-                on_path.insert(node, path.len());
-                path.push((node, 0));
-            }
-        }
-        let Some((node, i)) = path.last_mut() else {
-            return;
-        };
-        let deps = graph.get(*node).map_or(&[][..], |&(d, _)| d);
-        match deps.get(*i) {
-            Some(dep) => {
-                *i += 1;
-                next = Some(dep.as_str());
-            }
-            None => {
-                done.insert(*node);
-                on_path.remove(*node);
-                path.pop();
-            }
+    /// Where program `name`'s `depends_on` is written (only looked up for
+    /// an error).
+    fn depends_at(&self, name: &str) -> At<'a> {
+        let raw = self.raw;
+        let sec = raw.sections.iter().find(|sec| {
+            sec.name.split_once(':').is_some_and(|(kind, n)| {
+                n == name && matches!(kind, "program" | "fcgi-program" | "eventlistener")
+            })
+        });
+        match sec {
+            Some(sec) => self.at(sec, "depends_on"),
+            None => At {
+                sec: None,
+                entry: None,
+            },
         }
     }
 }
