@@ -122,6 +122,19 @@ impl Harness {
     }
 }
 
+/// Shut down (within 10 s of fake time) and list the signals sent, by
+/// program name, with their time since the shutdown began.
+fn shutdown_kills(h: &mut Harness) -> Vec<(String, i32, Duration)> {
+    let t0 = h.world.elapsed.get();
+    h.sup.begin_stop(Mood::Shutdown);
+    assert!(h.run_for(Duration::from_secs(10)), "shutdown completes");
+    h.world
+        .kills()
+        .into_iter()
+        .map(|(n, s, at)| (n, s, at - t0))
+        .collect()
+}
+
 fn program(name: &str, extra: &str) -> String {
     format!(
         "[program:{name}]\ncommand=/bin/sleep 1000\nstartsecs=0\nstdout_logfile=NONE\nstderr_logfile=NONE\n{extra}\n\n"
@@ -149,15 +162,7 @@ fn shutdown_goes_by_priority_and_kills_each_level_after_its_own_stopwaitsecs() {
     for p in ["late", "slow", "quick", "first"] {
         assert_eq!(h.state(p), Some(ProcessState::Running), "{p}");
     }
-    let t0 = h.world.elapsed.get();
-    h.sup.begin_stop(Mood::Shutdown);
-    assert!(h.run_for(Duration::from_secs(10)), "shutdown completes");
-    let kills: Vec<(String, i32, Duration)> = h
-        .world
-        .kills()
-        .into_iter()
-        .map(|(n, s, at)| (n, s, at - t0))
-        .collect();
+    let kills = shutdown_kills(&mut h);
     let order: Vec<(&str, i32)> = kills.iter().map(|(n, s, _)| (n.as_str(), *s)).collect();
     assert_eq!(order.len(), 6, "{kills:?}");
     assert_eq!(&order[..2], [("late", TERM), ("late", KILL)], "{kills:?}");
@@ -432,15 +437,7 @@ fn shutdown_stops_dependents_first_whatever_the_priorities() {
         .extend([("db".to_string(), TERM), ("other".to_string(), TERM)]);
     h.run_for(Duration::from_millis(300));
     assert_eq!(h.state("web"), Some(ProcessState::Running));
-    let t0 = h.world.elapsed.get();
-    h.sup.begin_stop(Mood::Shutdown);
-    assert!(h.run_for(Duration::from_secs(10)), "shutdown completes");
-    let kills: Vec<(String, i32, Duration)> = h
-        .world
-        .kills()
-        .into_iter()
-        .map(|(n, s, at)| (n, s, at - t0))
-        .collect();
+    let kills = shutdown_kills(&mut h);
     let order: Vec<(&str, i32)> = kills.iter().map(|(n, s, _)| (n.as_str(), *s)).collect();
     // `other` (500) goes with the first level; web ignores TERM and is
     // killed after its 1 s; only then db.
