@@ -429,6 +429,24 @@ fn browse(h: &Harness, scenario: &str, url: &str, extra: &[&str], expect: &[&str
     }
 }
 
+/// A daemon with [`PROGRAMS`], `ready` RUNNING, then one browser
+/// scenario; the harness for what the test does next (None: skipped).
+fn browser_run(
+    name: &str,
+    scenario: &str,
+    ready: &str,
+    extra: &[&str],
+    expect: &[&str],
+) -> Option<Harness> {
+    if !browser_ready() {
+        return None;
+    }
+    let (h, url) = daemon(name, PROGRAMS, false);
+    wait_state(&h, ready, "RUNNING");
+    browse(&h, scenario, &url, extra, expect);
+    Some(h)
+}
+
 #[test]
 fn browser_stop_start_restart_all_keyboard_and_escaping_without_a_reload() {
     if !browser_ready() {
@@ -459,36 +477,28 @@ fn browser_stop_start_restart_all_keyboard_and_escaping_without_a_reload() {
 
 #[test]
 fn browser_tail_view_follows_output_and_rotation() {
-    if !browser_ready() {
-        return;
-    }
-    let (mut h, url) = daemon("webui_browser_tail", PROGRAMS, false);
-    wait_state(&h, "web", "RUNNING");
-    browse(
-        &h,
+    let Some(mut h) = browser_run(
+        "webui_browser_tail",
         "tail",
-        &url,
+        "web",
         &[],
         &[
             "new output appears live (0)",
             "new output appears live (2)",
             "the live view follows rotation",
         ],
-    );
+    ) else {
+        return;
+    };
     h.stop(T);
 }
 
 #[test]
 fn browser_without_javascript_still_stops_starts_and_filters() {
-    if !browser_ready() {
-        return;
-    }
-    let (mut h, url) = daemon("webui_browser_nojs", PROGRAMS, false);
-    wait_state(&h, "web", "RUNNING");
-    browse(
-        &h,
+    let Some(mut h) = browser_run(
+        "webui_browser_nojs",
         "nojs",
-        &url,
+        "web",
         &[],
         &[
             "the page lists the processes without JavaScript",
@@ -497,27 +507,26 @@ fn browser_without_javascript_still_stops_starts_and_filters() {
             "Start works without JavaScript",
             "the filter works without JavaScript",
         ],
-    );
+    ) else {
+        return;
+    };
     h.stop(T);
 }
 
 #[test]
 fn browser_phone_width_has_no_horizontal_scroll_and_big_tap_targets() {
-    if !browser_ready() {
-        return;
-    }
-    let (mut h, url) = daemon("webui_browser_phone", PROGRAMS, false);
-    wait_state(&h, "pool:pool_2", "RUNNING");
-    browse(
-        &h,
+    let Some(mut h) = browser_run(
+        "webui_browser_phone",
         "phone",
-        &url,
+        "pool:pool_2",
         &[],
         &[
             "no horizontal scrolling at 375 px",
             "every tap target is at least 40 px high",
         ],
-    );
+    ) else {
+        return;
+    };
     // Screenshots for the README, refreshed when asked to.
     if std::env::var_os("WEBUI_SCREENSHOTS").is_some() {
         for shot in ["desktop.png", "phone.png"] {
