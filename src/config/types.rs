@@ -101,6 +101,8 @@ pub struct Supervisord {
     /// `exit_when_all_exited=` (SPEC Part B): exit once every program is
     /// stopped for good.
     pub exit_when_all_exited: bool,
+    /// `log_format=` (SPEC Part B): the daemon's own lines, and the default of every program's.
+    pub log_format: LogFormat,
 }
 
 /// `user[:group]` as written in `chown=` / `socket_owner=` (unresolved).
@@ -186,6 +188,8 @@ pub struct ProcessConfig {
     /// `exit_supervisor_on=` (SPEC Part B): which exits of this program end
     /// the daemon.
     pub exit_supervisor_on: ExitOn,
+    /// `log_prefix=` / `log_format=` (SPEC Part B): how each line of output is written.
+    pub lines: LineFormat,
 }
 
 /// `exit_supervisor_on=`: the exits of a program that stop every program
@@ -200,6 +204,35 @@ pub enum ExitOn {
     Unexpected,
     /// When it goes FATAL or exits at all (the "main process" pattern).
     Any,
+}
+
+/// `log_format=` (SPEC Part B): plain lines, or one JSON object per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// The program's bytes as they come (the daemon's lines in Supervisor's format).
+    #[default]
+    Text,
+    /// `{"time":..., "program":..., "stream":..., "message":...}` per line.
+    Json,
+}
+
+/// One process's `log_prefix` and `log_format` (SPEC Part B), expanded.
+/// With a prefix or JSON, output reaches the log target line by line:
+/// whole lines only, a long line split into marked pieces.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LineFormat {
+    /// `log_prefix` expanded for stdout and for stderr (`%(channel)s`);
+    /// `Some("")` when set but empty (whole lines, no prefix).
+    pub prefix: Option<[String; 2]>,
+    /// The program's `log_format`, else `[supervisord] log_format`.
+    pub format: LogFormat,
+}
+
+impl LineFormat {
+    /// True when output must be cut into lines (plain text passes raw bytes).
+    pub fn by_line(&self) -> bool {
+        self.prefix.is_some() || self.format == LogFormat::Json
+    }
 }
 
 /// `[fcgi-program:x] socket=`.

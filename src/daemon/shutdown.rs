@@ -179,6 +179,7 @@ impl Supervisor {
         self.base_env = base_env(&config);
         self.serverurl = server_url(&config);
         self.config = config;
+        self.log.set_format(sd.log_format);
         if let Err(e) = self.log.open(
             &sd.logfile,
             sd.logfile_maxbytes,

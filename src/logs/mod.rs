@@ -3,7 +3,8 @@
 //!
 //! - [`MainLog`]: the daemon's own lines, `2026-01-12 06:42:25,426 INFO msg`,
 //!   to a file / syslog / stdout mirror; buffered until the config is known.
-//! - [`ChildLog`]: one output channel of one process, raw bytes.
+//! - [`ChildLog`]: one output channel of one process, raw bytes, or whole
+//!   lines prefixed or as JSON in line mode ([`Lines`], SPEC Part B).
 //! - [`RotatingFile`]: Supervisor's size-based rotation, shared by both;
 //!   non-seekable targets (stdout, pipes, FIFOs) are never rotated.
 //! - [`auto_log_path`] / [`cleanup_auto_logs`]: `AUTO` child log files.
@@ -35,6 +36,7 @@ mod ansi;
 mod auto;
 pub mod capture;
 mod child;
+mod lines;
 mod mainlog;
 mod rotate;
 mod syslog;
@@ -43,6 +45,7 @@ mod timefmt;
 pub use ansi::strip_ansi;
 pub use auto::{auto_log_path, cleanup_auto_logs};
 pub use child::ChildLog;
+pub use lines::Lines;
 pub use mainlog::MainLog;
 #[cfg(test)]
 pub use timefmt::log_timestamp;

@@ -173,26 +173,32 @@ impl Process {
             let c = &self.config.stdout;
             let tag = c.syslog.then(|| self.config.name.clone());
             if self.stdout_logfile.is_some() || tag.is_some() {
-                self.stdout_log = Some(ChildLog::open(
-                    self.stdout_logfile.as_deref(),
-                    c.maxbytes,
-                    c.backups,
-                    tag,
-                    strip_ansi,
-                )?);
+                self.stdout_log = Some(
+                    ChildLog::open(
+                        self.stdout_logfile.as_deref(),
+                        c.maxbytes,
+                        c.backups,
+                        tag,
+                        strip_ansi,
+                    )?
+                    .with_lines(crate::logs::Lines::for_process(&self.config, 0)),
+                );
             }
         }
         if self.stderr_log.is_none() && !self.config.redirect_stderr {
             let c = &self.config.stderr;
             let tag = c.syslog.then(|| self.config.name.clone());
             if self.stderr_logfile.is_some() || tag.is_some() {
-                self.stderr_log = Some(ChildLog::open(
-                    self.stderr_logfile.as_deref(),
-                    c.maxbytes,
-                    c.backups,
-                    tag,
-                    strip_ansi,
-                )?);
+                self.stderr_log = Some(
+                    ChildLog::open(
+                        self.stderr_logfile.as_deref(),
+                        c.maxbytes,
+                        c.backups,
+                        tag,
+                        strip_ansi,
+                    )?
+                    .with_lines(crate::logs::Lines::for_process(&self.config, 1)),
+                );
             }
         }
         Ok(())

@@ -54,9 +54,7 @@ pub(super) const INCLUDE_KEYS: &[&str] = &["files"];
 /// key does something it is reported as not implemented, never silently
 /// accepted.
 pub(super) const NOT_YET: &[&str] = &[
-    "log_format",
     "forward_signals",
-    "log_prefix",
     "depends_on",
     "readiness_check",
     "readiness_interval",

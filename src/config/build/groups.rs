@@ -83,6 +83,8 @@ const PROGRAM_KEYS: &[&str] = &[
     "serverurl",
     // SPEC Part B.
     "exit_supervisor_on",
+    "log_prefix",
+    "log_format",
 ];
 
 const LISTENER_EXTRA: &[&str] = &["buffer_size", "events", "result_handler"];

@@ -11,6 +11,7 @@
 
 mod ctx;
 mod groups;
+mod lines;
 mod process;
 mod servers;
 mod supervisord;

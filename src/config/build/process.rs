@@ -259,6 +259,7 @@ impl<'a> Ctx<'a> {
                 }
                 stderr.logfile = ChildLogTarget::None;
             }
+            let lines = self.line_format(sec, &exp);
             let command = match self.get(sec, "command", None, &exp) {
                 Ok(Some(c)) => Some(c),
                 Ok(None) => {
@@ -358,6 +359,7 @@ impl<'a> Ctx<'a> {
                 environment,
                 serverurl: serverurl.clone(),
                 exit_supervisor_on,
+                lines,
             });
         }
         // Once per section, not per process.

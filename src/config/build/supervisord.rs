@@ -28,6 +28,7 @@ const SUPERVISORD_KEYS: &[&str] = &[
     "identifier",
     // SPEC Part B.
     "exit_when_all_exited",
+    "log_format",
 ];
 
 impl<'a> Ctx<'a> {
@@ -64,6 +65,7 @@ impl<'a> Ctx<'a> {
             environment: Vec::new(),
             identifier: "supervisor".into(),
             exit_when_all_exited: false,
+            log_format: LogFormat::Text,
         };
 
         if let Some(sec) = found {
@@ -102,6 +104,7 @@ impl<'a> Ctx<'a> {
             if let Some(v) = self.conv(sec, "exit_when_all_exited", "false", &exp, dt::boolean) {
                 sd.exit_when_all_exited = v;
             }
+            sd.log_format = self.sd_log_format(sec, &exp);
             if let Some(v) = self.conv(sec, "loglevel", "info", &exp, dt::logging_level) {
                 sd.loglevel = v;
             }
