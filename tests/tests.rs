@@ -21,6 +21,7 @@ mod health;
 mod k8s;
 mod layout;
 mod lifecycle;
+mod log_lines;
 mod logs;
 mod loop_robust;
 mod pid1;
