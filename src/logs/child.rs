@@ -135,6 +135,11 @@ impl ChildLog {
             && self.file.as_ref().is_some_and(|f| f.is_rotatable())
     }
 
+    /// True in line mode (`log_prefix`, JSON) with a file to write.
+    pub fn by_line(&self) -> bool {
+        self.lines.is_some() && self.file.is_some()
+    }
+
     /// Move up to `max` bytes from the child's pipe into the file without
     /// copying them through the daemon (see [`RotatingFile::splice_from`]).
     pub fn splice_from(

@@ -110,21 +110,27 @@ pub struct Lines {
     partial: Vec<u8>,
     /// The formatted lines of the current call (reused).
     out: Vec<u8>,
-    /// The JSON `time` of the current call (one per read).
-    time: Option<String>,
-    /// Prefix + piece, for a JSON message (reused).
+    /// JSON: everything before the message, with the `time` of the
+    /// current call (one per read); empty until needed.
+    head: Vec<u8>,
+    /// JSON: the prefix, escaped, starting every message.
+    json_prefix: Vec<u8>,
+    /// For escaping (reused).
     scratch: Vec<u8>,
 }
 
 impl Lines {
     /// `prefix` before every line; `json`: `(program, stream)` for JSON.
     pub fn new(prefix: &str, json: Option<(String, &'static str)>) -> Lines {
+        let mut json_prefix = Vec::new();
+        push_json_str_body(&mut json_prefix, prefix.as_bytes(), &mut Vec::new());
         Lines {
             prefix: prefix.as_bytes().to_vec(),
             json,
             partial: Vec::new(),
             out: Vec::new(),
-            time: None,
+            head: Vec::new(),
+            json_prefix,
             scratch: Vec::new(),
         }
     }
@@ -150,7 +156,7 @@ impl Lines {
     /// an incomplete last line is held back (or cut if over [`MAX_LINE`]).
     pub fn feed(&mut self, data: &[u8]) -> &[u8] {
         self.out.clear();
-        self.time = None;
+        self.head.clear();
         let mut rest = data;
         while let Some(i) = find_newline(rest) {
             let (line, after) = rest.split_at(i);
@@ -185,7 +191,7 @@ impl Lines {
     /// The process is gone: the held-back partial line, newline-terminated.
     pub fn flush(&mut self) -> &[u8] {
         self.out.clear();
-        self.time = None;
+        self.head.clear();
         if !self.partial.is_empty() {
             let held = std::mem::take(&mut self.partial);
             self.piece(&held, false);
@@ -214,28 +220,61 @@ impl Lines {
             self.out.push(b'\n');
             return;
         };
-        let time = self
-            .time
-            .get_or_insert_with(|| super::timefmt::rfc3339_utc(SystemTime::now()));
-        let bytes = if self.prefix.is_empty() {
-            piece
+        if self.head.is_empty() {
+            // What serde_json writes before the message, built once per
+            // read: `{"time":"...","program":"...","stream":"...","message":"`.
+            let time = super::timefmt::rfc3339_utc(SystemTime::now());
+            push_json(
+                &mut self.head,
+                &ChildLine {
+                    time: &time,
+                    program,
+                    stream,
+                    message: "",
+                    partial: false,
+                },
+            );
+            self.head
+                .truncate(self.head.len().saturating_sub(b"\"}\n".len()));
+        }
+        self.out.extend_from_slice(&self.head);
+        self.out.extend_from_slice(&self.json_prefix);
+        push_json_str_body(&mut self.out, piece, &mut self.scratch);
+        self.out.extend_from_slice(if split {
+            b"\",\"partial\":true}\n"
         } else {
-            self.scratch.clear();
-            self.scratch.extend_from_slice(&self.prefix);
-            self.scratch.extend_from_slice(piece);
-            &self.scratch
-        };
-        let message = String::from_utf8_lossy(bytes);
-        push_json(
-            &mut self.out,
-            &ChildLine {
-                time,
-                program,
-                stream,
-                message: &message,
-                partial: split,
-            },
-        );
+            b"\"}\n"
+        });
+    }
+}
+
+/// Whether JSON needs more than a copy of `bytes`: a control character,
+/// `"` or `\\` to escape, or non-ASCII to check.  Tested 16 bytes at a
+/// time without an early exit inside, which the compiler vectorizes.
+fn needs_escape(bytes: &[u8]) -> bool {
+    let bad = |b: u8| !(0x20..0x80).contains(&b) || b == b'"' || b == b'\\';
+    let mut chunks = bytes.chunks_exact(16);
+    for c in &mut chunks {
+        if c.iter().fold(false, |acc, &b| acc | bad(b)) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| bad(b))
+}
+
+/// `bytes` as the inside of a JSON string, exactly as serde_json writes
+/// it (invalid UTF-8 replaced by U+FFFD): copied as they are when nothing
+/// needs escaping (the common case, and the fast one), else through
+/// serde_json, using `scratch`.
+fn push_json_str_body(out: &mut Vec<u8>, bytes: &[u8], scratch: &mut Vec<u8>) {
+    if !needs_escape(bytes) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    scratch.clear();
+    if serde_json::to_writer(&mut *scratch, &String::from_utf8_lossy(bytes)).is_ok() {
+        // Without the quotes around it.
+        out.extend_from_slice(scratch.get(1..scratch.len() - 1).unwrap_or_default());
     }
 }
 

@@ -189,3 +189,54 @@ fn line_mode_only_with_a_prefix_or_json() {
     assert_eq!(v[0]["program"], "x");
     assert_eq!(v[0]["stream"], "stdout");
 }
+
+#[test]
+fn json_lines_are_byte_for_byte_what_serde_json_writes() {
+    let messages: [&[u8]; 7] = [
+        b"plain ascii line",
+        b"",
+        b"quote \" backslash \\ slash / del \x7f",
+        b"control \x01\x1f tab\t cr\r",
+        b"caf\xc3\xa9 \xe2\x9c\x93 snowman",
+        b"broken \xff\xfe utf8 \xc3",
+        b"</script> {\"json\":inside}",
+    ];
+    for prefix in ["", "p | ", "q\"\\ \u{e9} "] {
+        let mut l = json(prefix);
+        for m in messages {
+            for split in [false, true] {
+                let mut input = m.to_vec();
+                let out = if split {
+                    // A piece of a split line: just over the limit.
+                    input.resize(MAX_LINE + 1, b'x');
+                    input.push(b'\n');
+                    let out = l.feed(&input).to_vec();
+                    let first = out.split(|&b| b == b'\n').next().unwrap().to_vec();
+                    input.truncate(MAX_LINE);
+                    first
+                } else {
+                    let mut with_nl = input.clone();
+                    with_nl.push(b'\n');
+                    let out = l.feed(&with_nl).to_vec();
+                    out[..out.len() - 1].to_vec()
+                };
+                let v: Value = serde_json::from_slice(&out).unwrap();
+                let mut full = prefix.as_bytes().to_vec();
+                full.extend_from_slice(&input);
+                let want = serde_json::to_vec(&ChildLine {
+                    time: v["time"].as_str().unwrap(),
+                    program: "web",
+                    stream: "stderr",
+                    message: &String::from_utf8_lossy(&full),
+                    partial: split,
+                })
+                .unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&out),
+                    String::from_utf8_lossy(&want),
+                    "prefix {prefix:?}, message {m:?}"
+                );
+            }
+        }
+    }
+}
