@@ -336,3 +336,41 @@ fn bad_log_format_and_log_prefix_fail_check_with_their_place() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(!text.contains("not implemented"), "{text}");
 }
+
+#[test]
+fn tail_shows_the_log_file_as_written_json_lines_included() {
+    let mut h = Harness::new("lines_tail");
+    h.write_standard_conf(
+        "[program:x]\ncommand=/bin/sh -c 'echo one; echo \"two \\\"quoted\\\"\"; printf three; exec sleep 100000'\n\
+         startsecs=0\nstdout_logfile={dir}/x.log\nlog_format=json\n",
+    );
+    h.start(&[]);
+    h.wait_for_socket(T);
+    h.wait_file_contains("x.log", "two", T);
+    let out = h.ctl(&["tail", "x"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let msgs: Vec<String> = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?} in {text}"));
+            v["message"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    // "three" has no newline yet: it waits for one or for the exit.
+    assert_eq!(msgs, ["one", "two \"quoted\""], "{text}");
+    assert_eq!(
+        text.trim_end(),
+        h.read("x.log").trim_end(),
+        "tail shows the file's content"
+    );
+    assert!(h.stop(T).success());
+    let v: Vec<serde_json::Value> = h
+        .read("x.log")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_default())
+        .collect();
+    assert_eq!(v.last().map(|o| o["message"].clone()), Some("three".into()));
+}
