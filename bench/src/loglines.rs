@@ -2,9 +2,9 @@
 //! how fast a program's output reaches its log file and what it costs the
 //! daemon in CPU per GiB, beside the same stream through `| cat`.
 
-use crate::daemon::{Daemon, Env, Kind, Program};
+use crate::daemon::{Env, Kind};
 use crate::report::{Figure, Target};
-use crate::scenarios::{Plan, dir_for, progress, through_cat};
+use crate::scenarios::{Plan, dir_for, log_writer, progress, through_cat, timed_capture};
 use crate::sys;
 use std::collections::HashMap;
 use std::path::Path;
@@ -34,33 +34,22 @@ pub fn log_lines(env: &Env, plan: &Plan) -> Vec<Figure> {
     let mut cpu: HashMap<&str, Vec<f64>> = HashMap::new();
     for rep in 0..plan.log_reps {
         for who in ["prefix", "json", "cat"] {
-            progress(&format!("log lines {who} rep {}/{}", rep + 1, plan.log_reps));
+            progress(&format!(
+                "log lines {who} rep {}/{}",
+                rep + 1,
+                plan.log_reps
+            ));
             let dir = dir_for(env, "loglines", who, rep);
             let (secs, cpu_s) = if who == "cat" {
                 through_cat(env, &dir, b)
             } else {
-                let go = dir.join("go");
-                let writer = env.helper(&format!("__write {} {b}", go.display()));
-                let mut prog = Program::new("writer", writer)
-                    .opt("startsecs", "0")
-                    .opt("autorestart", "false")
-                    .opt("stdout_logfile", dir.join("out.log").display().to_string())
-                    .opt("stdout_logfile_maxbytes", (b / 8).to_string())
-                    .opt("stdout_logfile_backups", "10");
-                prog = if who == "prefix" {
+                let prog = log_writer(env, &dir, b);
+                let prog = if who == "prefix" {
                     prog.opt("log_prefix", "\"%(program_name)s | \"")
                 } else {
                     prog.opt("log_format", "json")
                 };
-                let mut d = Daemon::start(env, Kind::Ours, dir.clone(), &[prog]);
-                d.wait_running(1, Duration::from_secs(30));
-                sys::sleep(Duration::from_millis(200));
-                let c0 = sys::cpu_s(d.pid()).unwrap_or(f64::NAN);
-                let t0 = sys::now_ns();
-                std::fs::write(&go, b"").expect("go");
-                let t1 = wait_exited(&dir).unwrap_or_else(|| panic!("{who}: writer never exited"));
-                let c1 = sys::cpu_s(d.pid()).unwrap_or(f64::NAN);
-                ((t1 - t0) as f64 / 1e9, c1 - c0)
+                timed_capture(env, Kind::Ours, &dir, prog, wait_exited)
             };
             mbps.entry(who).or_default().push(b as f64 / 1e6 / secs);
             cpu.entry(who).or_default().push(cpu_s / gib);

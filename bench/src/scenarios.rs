@@ -835,10 +835,42 @@ pub(crate) fn through_cat(env: &Env, dir: &Path, b: u64) -> (f64, f64) {
     ((t1 - t0) as f64 / 1e9, usr + sy)
 }
 
+/// The program of the log rows: the `__write` helper's `b` bytes, waiting
+/// for `dir/go`, to `dir/out.log` rotated at `b / 8` with 10 backups.
+pub(crate) fn log_writer(env: &Env, dir: &Path, b: u64) -> Program {
+    let writer = env.helper(&format!("__write {} {b}", dir.join("go").display()));
+    Program::new("writer", writer)
+        .opt("startsecs", "0")
+        .opt("autorestart", "false")
+        .opt("stdout_logfile", dir.join("out.log").display().to_string())
+        .opt("stdout_logfile_maxbytes", (b / 8).to_string())
+        .opt("stdout_logfile_backups", "10")
+}
+
+/// Start `prog` under a daemon of `kind` in `dir`, create `dir/go` and wait
+/// for `done` (the time all output is in the log).  Returns (seconds from
+/// "go" to then, the daemon's CPU seconds meanwhile).
+pub(crate) fn timed_capture(
+    env: &Env,
+    kind: Kind,
+    dir: &Path,
+    prog: Program,
+    done: impl Fn(&Path) -> Option<u64>,
+) -> (f64, f64) {
+    let mut d = Daemon::start(env, kind, dir.to_path_buf(), &[prog]);
+    d.wait_running(1, Duration::from_secs(30));
+    sys::sleep(Duration::from_millis(200));
+    let c0 = sys::cpu_s(d.pid()).unwrap_or(f64::NAN);
+    let t0 = sys::now_ns();
+    std::fs::write(dir.join("go"), b"").expect("go");
+    let t1 = done(dir).unwrap_or_else(|| panic!("{}: log incomplete", kind.name()));
+    let c1 = sys::cpu_s(d.pid()).unwrap_or(f64::NAN);
+    ((t1 - t0) as f64 / 1e9, c1 - c0)
+}
+
 fn logs(env: &Env, plan: &Plan) -> Vec<Figure> {
     let b = plan.log_bytes;
     let gib = b as f64 / (1u64 << 30) as f64;
-    let maxbytes = b / 8;
     let mut mbps: HashMap<&str, Vec<f64>> = HashMap::new();
     let mut cpu: HashMap<&str, Vec<f64>> = HashMap::new();
     for rep in 0..plan.log_reps {
@@ -849,27 +881,13 @@ fn logs(env: &Env, plan: &Plan) -> Vec<Figure> {
                 plan.log_reps
             ));
             let dir = dir_for(env, "logs", who, rep);
-            let go = dir.join("go");
-            let writer = env.helper(&format!("__write {} {b}", go.display()));
             let (secs, cpu_s) = if who == "cat" {
                 through_cat(env, &dir, b)
             } else {
                 let kind = if who == "ours" { Kind::Ours } else { Kind::Ref };
-                let prog = Program::new("writer", writer)
-                    .opt("startsecs", "0")
-                    .opt("autorestart", "false")
-                    .opt("stdout_logfile", dir.join("out.log").display().to_string())
-                    .opt("stdout_logfile_maxbytes", maxbytes.to_string())
-                    .opt("stdout_logfile_backups", "10");
-                let mut d = Daemon::start(env, kind, dir.clone(), &[prog]);
-                d.wait_running(1, Duration::from_secs(30));
-                sys::sleep(Duration::from_millis(200));
-                let c0 = sys::cpu_s(d.pid()).unwrap_or(f64::NAN);
-                let t0 = sys::now_ns();
-                std::fs::write(&go, b"").expect("go");
-                let t1 = wait_total(&dir, b).unwrap_or_else(|| panic!("{who}: log incomplete"));
-                let c1 = sys::cpu_s(d.pid()).unwrap_or(f64::NAN);
-                ((t1 - t0) as f64 / 1e9, c1 - c0)
+                timed_capture(env, kind, &dir, log_writer(env, &dir, b), |d| {
+                    wait_total(d, b)
+                })
             };
             mbps.entry(who).or_default().push(b as f64 / 1e6 / secs);
             cpu.entry(who).or_default().push(cpu_s / gib);
