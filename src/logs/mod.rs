@@ -22,8 +22,11 @@
 //! MainLog::set_level / level / reopen / clear / path / is_rotatable / rotation_skipped
 //! MainLog::flush_early_to_stderr
 //! ChildLog::open(Option<&Path>, maxbytes, backups, syslog_tag: Option<String>, strip_ansi) -> io::Result<ChildLog>
-//! ChildLog::write(&mut self, &[u8]) -> io::Result<()>
-//! ChildLog::reopen / clear / path / is_rotatable / rotation_skipped / size
+//! ChildLog::with_lines(self, Option<Lines>) -> ChildLog   (line mode: log_prefix, JSON)
+//! ChildLog::write(&mut self, &[u8]) -> io::Result<()>      ChildLog::flush_lines (at exit)
+//! ChildLog::reopen / clear / path / is_rotatable / rotation_skipped / size / by_line
+//! Lines::for_process(&ProcessConfig, channel) -> Option<Lines>   Lines::{new, feed, flush}
+//! MainLog::set_format(LogFormat)                   (JSON lines for [supervisord] log_format=json)
 //! RotatingFile::{new, open, write, reopen, rotate, clear, path, size, is_open, is_rotatable, rotation_skipped}
 //! auto_log_path(dir, name, channel, identifier) -> io::Result<PathBuf>
 //! cleanup_auto_logs(dir, identifier) -> io::Result<usize>   (+ cleanup_auto_logs_report)
