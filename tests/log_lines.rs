@@ -94,8 +94,8 @@ fn run_chatty(name: &str, sd: &str, prog: &str) -> String {
 
 /// Whether `msgs` (the messages of one program, in order) are exactly its
 /// lines, each whole.
-fn check_chatty(k: usize, msgs: &[&str]) {
-    assert_eq!(msgs.len(), LINES, "chat{k}: line count");
+fn check_chatty(k: usize, msgs: &[&str], lines: usize) {
+    assert_eq!(msgs.len(), lines, "chat{k}: line count");
     for (i, m) in msgs.iter().enumerate() {
         if *m != chatty_line(k, i) {
             let start: String = m.chars().take(40).collect();
@@ -169,7 +169,11 @@ fn json_lines_of_chatty_programs_are_whole_and_all_parse() {
         "the daemon's own lines are JSON on stdout too"
     );
     for (k, msgs) in chat.iter().enumerate() {
-        check_chatty(k, &msgs.iter().map(String::as_str).collect::<Vec<_>>());
+        check_chatty(
+            k,
+            &msgs.iter().map(String::as_str).collect::<Vec<_>>(),
+            LINES,
+        );
     }
     check_big(&big);
     assert_eq!(abc, ["abc"], "the partial last line is flushed at exit");
@@ -214,7 +218,7 @@ fn prefixed_lines_of_chatty_programs_are_whole() {
         }
     }
     for (k, msgs) in chat.iter().enumerate() {
-        check_chatty(k, msgs);
+        check_chatty(k, msgs, LINES);
     }
     check_big(&big);
     assert_eq!(abc, ["abc"], "the partial last line is flushed at exit");
@@ -373,4 +377,81 @@ fn tail_shows_the_log_file_as_written_json_lines_included() {
         .map(|l| serde_json::from_str(l).unwrap_or_default())
         .collect();
     assert_eq!(v.last().map(|o| o["message"].clone()), Some("three".into()));
+}
+
+/// Sets O_NONBLOCK on its stdout (shared with whatever reads it, as a
+/// parent that left its pipe non-blocking would), then runs the command.
+const NONBLOCK_EXEC: &str = r#"#!/usr/bin/env python3
+import fcntl, os, sys
+fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) | os.O_NONBLOCK)
+os.execv(sys.argv[1], sys.argv[1:])
+"#;
+
+/// Reads its stdin slowly (256 KiB, then a 20 ms pause), so the pipe is
+/// often full, and copies it to its stdout.
+const SLOW_READER: &str = r#"#!/usr/bin/env python3
+import os, sys, time
+while True:
+    b = os.read(0, 262144)
+    if not b:
+        break
+    sys.stdout.buffer.write(b)
+    sys.stdout.flush()
+    time.sleep(0.02)
+"#;
+
+#[test]
+fn a_full_non_blocking_stdout_pipe_never_gets_a_cut_line() {
+    const N: usize = 60;
+    let mut h = Harness::new("lines_nonblock");
+    let nonblock = h.write_script("nonblock.py", NONBLOCK_EXEC);
+    let reader = h.write_script("slow_reader.py", SLOW_READER);
+    let writer = h.write_script("writer.py", WRITER);
+    // loglevel=debug: the daemon's own lines carry every chunk of output
+    // too, so they are long and often meet the full pipe.
+    let mut conf = BASE_CONF.replacen("nodaemon=true", "nodaemon=true\nlog_format=json", 1);
+    for k in 0..2 {
+        conf.push_str(&format!(
+            "[program:chat{k}]\ncommand={} {k} {N}\nstartsecs=0\nautorestart=false\n\
+             stdout_logfile=/dev/stdout\nstdout_logfile_maxbytes=0\n\n",
+            writer.display()
+        ));
+    }
+    h.write_conf(&conf);
+    let mut c = h.command("/bin/sh");
+    c.arg("-c")
+        .arg("\"$0\" \"$1\" -n -c \"$2\" | \"$3\"")
+        .arg(&nonblock)
+        .arg(supervisord_bin())
+        .arg(h.conf_path())
+        .arg(&reader);
+    h.start_command(c);
+    let daemon = h.wait_pid_file("supervisord.pid", T);
+    h.wait_for_socket(T);
+    h.eventually(T_LONG, "both programs to exit", || {
+        let info = h.rpc_raw("supervisor.getAllProcessInfo", &[]);
+        info.is_ok_and(|(_, body)| body.matches("<string>EXITED</string>").count() == 2)
+    });
+    assert!(send_signal(daemon, libc::SIGTERM));
+    h.wait_exit(T_LONG);
+    let out = h.daemon_stdout();
+    let mut chat: Vec<Vec<String>> = vec![Vec::new(); 2];
+    let mut debug_lines = 0;
+    for (n, line) in out.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| {
+            let start: String = line.chars().take(80).collect();
+            panic!("line {n} was cut ({e}): {start:?}\n{}", h.daemon_stderr())
+        });
+        match v["program"].as_str() {
+            Some(p) => {
+                let k: usize = p.trim_start_matches("chat").parse().expect("chatK");
+                chat[k].push(v["message"].as_str().unwrap_or_default().to_string());
+            }
+            None => debug_lines += usize::from(v["level"] == "debug"),
+        }
+    }
+    assert!(debug_lines > 0, "no debug line of the daemon's own");
+    for (k, msgs) in chat.iter().enumerate() {
+        check_chatty(k, &msgs.iter().map(String::as_str).collect::<Vec<_>>(), N);
+    }
 }

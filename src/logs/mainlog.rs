@@ -13,7 +13,9 @@ use super::syslog::SyslogWriter;
 use super::timefmt::push_log_timestamp;
 use crate::config::{LogFormat, LogLevel, MainLogTarget};
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, Write};
+use std::os::fd::FromRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -44,9 +46,15 @@ impl Stream {
         // left to report them.
         match self {
             Stream::Stdout => {
-                let mut out = io::stdout().lock();
-                let _ = out.write_all(data);
-                let _ = out.flush();
+                // Straight to the descriptor, waiting out EAGAIN: stdout may
+                // be a non-blocking pipe (its flag is shared with whoever
+                // started us), and a full one must not cut the line.
+                // SAFETY: descriptor 1 stays open for the daemon's life
+                // (the daemon makes sure 0-2 exist at start), and
+                // ManuallyDrop keeps this `File` from closing it.
+                let mut out = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(1) });
+                let mut written = 0;
+                let _ = super::rotate::write_all_fd(&mut out, data, &mut written);
             }
             Stream::Stderr => {
                 let _ = io::stderr().write_all(data);
