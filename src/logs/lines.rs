@@ -274,7 +274,11 @@ fn push_json_str_body(out: &mut Vec<u8>, bytes: &[u8], scratch: &mut Vec<u8>) {
     scratch.clear();
     if serde_json::to_writer(&mut *scratch, &String::from_utf8_lossy(bytes)).is_ok() {
         // Without the quotes around it.
-        out.extend_from_slice(scratch.get(1..scratch.len() - 1).unwrap_or_default());
+        out.extend_from_slice(
+            scratch
+                .get(1..scratch.len().saturating_sub(1))
+                .unwrap_or_default(),
+        );
     }
 }
 
