@@ -465,20 +465,6 @@ fn auto_logs_are_named_and_cleaned_up_unless_nocleanup() {
     assert!(auto.join("notes.txt").exists(), "unrelated file removed");
 }
 
-/// Start the daemon with its stdout going into a pipe (read by `cat`, which
-/// appends to `daemon.stdout`): a target that cannot seek, like a container
-/// runtime's log pipe.  Returns the daemon's pid (from its pidfile).
-fn start_with_stdout_pipe(h: &mut Harness, extra: &str) -> i32 {
-    let mut c = h.command("/bin/sh");
-    c.arg("-c")
-        .arg("\"$0\" -n -c \"$1\" $2 | cat")
-        .arg(supervisord_bin())
-        .arg(h.conf_path())
-        .arg(extra);
-    h.start_command(c);
-    h.wait_pid_file("supervisord.pid", T)
-}
-
 #[test]
 fn dev_stdout_child_log_goes_to_a_piped_daemon_stdout() {
     let mut h = Harness::new("dev_stdout");
@@ -498,7 +484,7 @@ fn dev_stdout_child_log_goes_to_a_piped_daemon_stdout() {
     );
     // -s: only the programs write to the daemon's stdout, so x's lines
     // cannot be cut by a main-log line.
-    let daemon = start_with_stdout_pipe(&mut h, "-s");
+    let daemon = h.start_with_stdout_pipe("-s");
     h.eventually(T, "x's last line on the daemon's stdout", || {
         h.daemon_stdout().contains("stdout 2999 to-dev-stdout\n")
     });
@@ -986,7 +972,7 @@ fn main_log_to_a_piped_dev_stdout_warns_that_it_cannot_rotate() {
         "logfile={dir}/supervisord.log",
         "logfile=/dev/stdout\nlogfile_maxbytes=1KB",
     )]));
-    let daemon = start_with_stdout_pipe(&mut h, "-s");
+    let daemon = h.start_with_stdout_pipe("-s");
     h.eventually(T, "the start line on the daemon's stdout", || {
         h.daemon_stdout().contains("supervisord started with pid")
     });
@@ -1018,7 +1004,7 @@ fn main_log_to_dev_stdout_without_maxbytes_does_not_warn() {
         "logfile={dir}/supervisord.log",
         "logfile=/dev/stdout\nlogfile_maxbytes=0",
     )]));
-    let daemon = start_with_stdout_pipe(&mut h, "-s");
+    let daemon = h.start_with_stdout_pipe("-s");
     h.eventually(T, "the start line on the daemon's stdout", || {
         h.daemon_stdout().contains("supervisord started with pid")
     });

@@ -23,6 +23,7 @@ mod k8s;
 mod launch;
 mod layout;
 mod lifecycle;
+mod log_lines;
 mod logs;
 mod loop_robust;
 mod pid1;

@@ -92,7 +92,7 @@ impl Plan {
     }
 }
 
-pub const NAMES: [&str; 16] = [
+pub const NAMES: [&str; 17] = [
     "size",
     "start",
     "rpc",
@@ -100,6 +100,7 @@ pub const NAMES: [&str; 16] = [
     "ctl",
     "respawn",
     "logs",
+    "log_lines",
     "idle",
     "shutdown",
     "pid1",
@@ -120,6 +121,7 @@ pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
         "ctl" => ctl(env, plan),
         "respawn" => respawn(env, plan),
         "logs" => logs(env, plan),
+        "log_lines" => crate::loglines::log_lines(env, plan),
         "idle" => idle(env, plan),
         "shutdown" => shutdown(env, plan),
         "pid1" => pid1(env, plan),
@@ -133,11 +135,11 @@ pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
     }
 }
 
-fn progress(msg: &str) {
+pub(crate) fn progress(msg: &str) {
     eprintln!("  .. {msg}");
 }
 
-fn dir_for(env: &Env, scenario: &str, kind: &str, rep: usize) -> PathBuf {
+pub(crate) fn dir_for(env: &Env, scenario: &str, kind: &str, rep: usize) -> PathBuf {
     sys::make_dir(&env.tmp, &format!("{scenario}-{kind}-{rep}"))
 }
 
@@ -788,29 +790,93 @@ fn respawn(env: &Env, plan: &Plan) -> Vec<Figure> {
 
 // ---------------------------------------------------------------- log capture
 
+/// Bytes in `dir/out.log` and its 10 backups.
+fn total(dir: &Path) -> u64 {
+    let mut s = sys::file_size(&dir.join("out.log"));
+    for i in 1..=10 {
+        s += sys::file_size(&dir.join(format!("out.log.{i}")));
+    }
+    s
+}
+
+/// Wait until `dir/out.log` and its backups hold `b` bytes: the time then.
+fn wait_total(dir: &Path, b: u64) -> Option<u64> {
+    let end = Instant::now() + Duration::from_secs(600);
+    while Instant::now() < end {
+        if total(dir) >= b {
+            return Some(sys::now_ns());
+        }
+        sys::sleep(Duration::from_millis(2));
+    }
+    None
+}
+
+/// The baseline of the log rows: the `__write` helper's `b` bytes through
+/// `| cat > dir/out.log`.  Returns (seconds from "go" to the last byte in
+/// the file, cat's CPU seconds).
+pub(crate) fn through_cat(env: &Env, dir: &Path, b: u64) -> (f64, f64) {
+    let go = dir.join("go");
+    let mut w = Command::new(&env.self_exe);
+    w.args(["__write", &go.display().to_string(), &b.to_string()])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null());
+    let mut wc = w.spawn().expect("writer");
+    let pipe = wc.stdout.take().expect("pipe");
+    let wg = Guard::new(wc);
+    let file = std::fs::File::create(dir.join("out.log")).expect("out.log");
+    let cc = Command::new("cat")
+        .stdin(pipe)
+        .stdout(file)
+        .spawn()
+        .expect("cat");
+    let mut cg = Guard::new(cc);
+    sys::sleep(Duration::from_millis(200));
+    let t0 = sys::now_ns();
+    std::fs::write(&go, b"").expect("go");
+    let t1 = wait_total(dir, b).expect("cat finished");
+    let (usr, sy) = cg.wait_rusage().expect("cat rusage");
+    drop(wg);
+    ((t1 - t0) as f64 / 1e9, usr + sy)
+}
+
+/// The program of the log rows: the `__write` helper's `b` bytes, waiting
+/// for `dir/go`, to `dir/out.log` rotated at `b / 8` with 10 backups.
+pub(crate) fn log_writer(env: &Env, dir: &Path, b: u64) -> Program {
+    let writer = env.helper(&format!("__write {} {b}", dir.join("go").display()));
+    Program::new("writer", writer)
+        .opt("startsecs", "0")
+        .opt("autorestart", "false")
+        .opt("stdout_logfile", dir.join("out.log").display().to_string())
+        .opt("stdout_logfile_maxbytes", (b / 8).to_string())
+        .opt("stdout_logfile_backups", "10")
+}
+
+/// Start `prog` under a daemon of `kind` in `dir`, create `dir/go` and wait
+/// for `done` (the time all output is in the log).  Returns (seconds from
+/// "go" to then, the daemon's CPU seconds meanwhile).
+pub(crate) fn timed_capture(
+    env: &Env,
+    kind: Kind,
+    dir: &Path,
+    prog: Program,
+    done: impl Fn(&Path) -> Option<u64>,
+) -> (f64, f64) {
+    let mut d = Daemon::start(env, kind, dir.to_path_buf(), &[prog]);
+    d.wait_running(1, Duration::from_secs(30));
+    sys::sleep(Duration::from_millis(200));
+    let c0 = sys::cpu_s(d.pid()).unwrap_or(f64::NAN);
+    let t0 = sys::now_ns();
+    std::fs::write(dir.join("go"), b"").expect("go");
+    let t1 = done(dir).unwrap_or_else(|| panic!("{}: log incomplete", kind.name()));
+    let c1 = sys::cpu_s(d.pid()).unwrap_or(f64::NAN);
+    ((t1 - t0) as f64 / 1e9, c1 - c0)
+}
+
 fn logs(env: &Env, plan: &Plan) -> Vec<Figure> {
     let b = plan.log_bytes;
     let gib = b as f64 / (1u64 << 30) as f64;
-    let maxbytes = b / 8;
     let mut mbps: HashMap<&str, Vec<f64>> = HashMap::new();
     let mut cpu: HashMap<&str, Vec<f64>> = HashMap::new();
-    let total = |dir: &Path| -> u64 {
-        let mut s = sys::file_size(&dir.join("out.log"));
-        for i in 1..=10 {
-            s += sys::file_size(&dir.join(format!("out.log.{i}")));
-        }
-        s
-    };
-    let wait_total = |dir: &Path| -> Option<u64> {
-        let end = Instant::now() + Duration::from_secs(600);
-        while Instant::now() < end {
-            if total(dir) >= b {
-                return Some(sys::now_ns());
-            }
-            sys::sleep(Duration::from_millis(2));
-        }
-        None
-    };
     for rep in 0..plan.log_reps {
         for who in ["ours", "python", "cat"] {
             progress(&format!(
@@ -819,47 +885,13 @@ fn logs(env: &Env, plan: &Plan) -> Vec<Figure> {
                 plan.log_reps
             ));
             let dir = dir_for(env, "logs", who, rep);
-            let go = dir.join("go");
-            let writer = env.helper(&format!("__write {} {b}", go.display()));
             let (secs, cpu_s) = if who == "cat" {
-                let mut w = Command::new(&env.self_exe);
-                w.args(["__write", &go.display().to_string(), &b.to_string()])
-                    .stdout(Stdio::piped())
-                    .stdin(Stdio::null());
-                let mut wc = w.spawn().expect("writer");
-                let pipe = wc.stdout.take().expect("pipe");
-                let wg = Guard::new(wc);
-                let file = std::fs::File::create(dir.join("out.log")).expect("out.log");
-                let cc = Command::new("cat")
-                    .stdin(pipe)
-                    .stdout(file)
-                    .spawn()
-                    .expect("cat");
-                let mut cg = Guard::new(cc);
-                sys::sleep(Duration::from_millis(200));
-                let t0 = sys::now_ns();
-                std::fs::write(&go, b"").expect("go");
-                let t1 = wait_total(&dir).expect("cat finished");
-                let (usr, sy) = cg.wait_rusage().expect("cat rusage");
-                drop(wg);
-                ((t1 - t0) as f64 / 1e9, usr + sy)
+                through_cat(env, &dir, b)
             } else {
                 let kind = if who == "ours" { Kind::Ours } else { Kind::Ref };
-                let prog = Program::new("writer", writer)
-                    .opt("startsecs", "0")
-                    .opt("autorestart", "false")
-                    .opt("stdout_logfile", dir.join("out.log").display().to_string())
-                    .opt("stdout_logfile_maxbytes", maxbytes.to_string())
-                    .opt("stdout_logfile_backups", "10");
-                let mut d = Daemon::start(env, kind, dir.clone(), &[prog]);
-                d.wait_running(1, Duration::from_secs(30));
-                sys::sleep(Duration::from_millis(200));
-                let c0 = sys::cpu_s(d.pid()).unwrap_or(f64::NAN);
-                let t0 = sys::now_ns();
-                std::fs::write(&go, b"").expect("go");
-                let t1 = wait_total(&dir).unwrap_or_else(|| panic!("{who}: log incomplete"));
-                let c1 = sys::cpu_s(d.pid()).unwrap_or(f64::NAN);
-                ((t1 - t0) as f64 / 1e9, c1 - c0)
+                timed_capture(env, kind, &dir, log_writer(env, &dir, b), |d| {
+                    wait_total(d, b)
+                })
             };
             mbps.entry(who).or_default().push(b as f64 / 1e6 / secs);
             cpu.entry(who).or_default().push(cpu_s / gib);

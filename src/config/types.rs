@@ -104,6 +104,8 @@ pub struct Supervisord {
     /// `forward_signals=` (SPEC Part B): signals relayed to every running
     /// process, in the order written, without duplicates.
     pub forward_signals: Vec<i32>,
+    /// `log_format=` (SPEC Part B): the daemon's own lines, and the default of every program's.
+    pub log_format: LogFormat,
 }
 
 /// `user[:group]` as written in `chown=` / `socket_owner=` (unresolved).
@@ -194,6 +196,8 @@ pub struct ProcessConfig {
     pub depends_on: Vec<String>,
     /// `start_delay`, `fatal_restart_delay`, `capabilities` (SPEC Part B).
     pub launch: Launch,
+    /// `log_prefix=` / `log_format=` (SPEC Part B): how each line of output is written.
+    pub lines: LineFormat,
 }
 
 /// How a program is launched beyond Supervisor's options (SPEC Part B).
@@ -221,6 +225,35 @@ pub enum ExitOn {
     Unexpected,
     /// When it goes FATAL or exits at all (the "main process" pattern).
     Any,
+}
+
+/// `log_format=` (SPEC Part B): plain lines, or one JSON object per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// The program's bytes as they come (the daemon's lines in Supervisor's format).
+    #[default]
+    Text,
+    /// `{"time":..., "program":..., "stream":..., "message":...}` per line.
+    Json,
+}
+
+/// One process's `log_prefix` and `log_format` (SPEC Part B), expanded.
+/// With a prefix or JSON, output reaches the log target line by line:
+/// whole lines only, a long line split into marked pieces.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LineFormat {
+    /// `log_prefix` expanded for stdout and for stderr (`%(channel)s`);
+    /// `Some("")` when set but empty (whole lines, no prefix).
+    pub prefix: Option<[String; 2]>,
+    /// The program's `log_format`, else `[supervisord] log_format`.
+    pub format: LogFormat,
+}
+
+impl LineFormat {
+    /// True when output must be cut into lines (plain text passes raw bytes).
+    pub fn by_line(&self) -> bool {
+        self.prefix.is_some() || self.format == LogFormat::Json
+    }
 }
 
 /// `[fcgi-program:x] socket=`.

@@ -288,12 +288,14 @@ impl Supervisor {
         p.stdin = child.stdin;
         p.stdout = Some(child.stdout);
         p.stderr = child.stderr;
-        // A channel spliced into a plain file gets a larger pipe: fewer
-        // wake-ups and larger splices for chatty programs.  Best effort (the
-        // kernel caps it at fs.pipe-max-size).
+        // A channel spliced into a plain file, or cut into lines, gets a
+        // larger pipe: fewer wake-ups and larger splices or reads for chatty
+        // programs.  Best effort (the kernel caps it at fs.pipe-max-size).
         for ch in [Channel::Stdout, Channel::Stderr] {
             let captured = p.capture.get(ch as usize).is_some_and(Option::is_some);
-            let splices = p.log_for(ch).is_some_and(|log| log.can_splice());
+            let splices = p
+                .log_for(ch)
+                .is_some_and(|log| log.can_splice() || log.by_line());
             let pipe = match ch {
                 Channel::Stdout => p.stdout.as_ref(),
                 Channel::Stderr => p.stderr.as_ref(),

@@ -268,21 +268,24 @@ impl Supervisor {
         }
     }
 
-    /// The child is gone: what capture mode held back is ordinary output.
+    /// The child is gone: what capture mode held back is ordinary output,
+    /// and a partial last line held back by line mode is written out.
     pub(in crate::daemon) fn flush_capture(&mut self, id: ProcId) {
         for ch in [Channel::Stdout, Channel::Stderr] {
             let Some(p) = self.groups.proc_mut(id) else {
                 return;
             };
-            let Some(c) = p.capture.get_mut(ch as usize).and_then(Option::as_mut) else {
-                continue;
-            };
-            for piece in c.flush() {
-                if let crate::logs::capture::Piece::Data { bytes, .. } = piece
-                    && let Some(log) = p.log_for(ch)
-                {
-                    let _ = log.write(&bytes);
+            if let Some(c) = p.capture.get_mut(ch as usize).and_then(Option::as_mut) {
+                for piece in c.flush() {
+                    if let crate::logs::capture::Piece::Data { bytes, .. } = piece
+                        && let Some(log) = p.log_for(ch)
+                    {
+                        let _ = log.write(&bytes);
+                    }
                 }
+            }
+            if let Some(log) = p.log_for(ch) {
+                let _ = log.flush_lines();
             }
         }
     }

@@ -195,6 +195,7 @@ impl Supervisor {
         self.serverurl = server_url(&config);
         self.config = config;
         self.listen_for_forwarded();
+        self.log.set_format(sd.log_format);
         if let Err(e) = self.log.open(
             &sd.logfile,
             sd.logfile_maxbytes,

@@ -209,6 +209,7 @@ pub fn start(config_path: PathBuf, args: DaemonArgs, loaded: Loaded) -> i32 {
     for i in &infos {
         log.log(LogLevel::Info, i);
     }
+    log.set_format(sd.log_format);
     if let Err(e) = log.open(
         &sd.logfile,
         sd.logfile_maxbytes,

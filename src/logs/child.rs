@@ -1,9 +1,11 @@
 //! A child's output channel log: raw bytes to a rotating file and/or syslog,
-//! optionally ANSI-stripped.  This is the hot path for chatty programs: the
-//! bytes go straight to `write(2)` without copying unless stripping changes
-//! them, and the stripping buffer is reused.
+//! optionally ANSI-stripped, or in line mode (`log_prefix`, JSON) whole
+//! formatted lines to the file.  This is the hot path for chatty programs:
+//! the bytes go straight to `write(2)` without copying unless stripping or
+//! line mode changes them, and the buffers are reused.
 
 use super::ansi::AnsiStripper;
+use super::lines::Lines;
 use super::rotate::RotatingFile;
 use super::syslog::SyslogWriter;
 use std::io;
@@ -18,6 +20,8 @@ pub struct ChildLog {
     strip: Option<AnsiStripper>,
     /// Reused output buffer for stripped data.
     scratch: Vec<u8>,
+    /// Line mode for the file (syslog gets the lines as they are).
+    lines: Option<Lines>,
 }
 
 impl ChildLog {
@@ -50,7 +54,14 @@ impl ChildLog {
             syslog,
             strip: strip_ansi.then(AnsiStripper::new),
             scratch: Vec::new(),
+            lines: None,
         })
+    }
+
+    /// Write the file in line mode (`log_prefix`, `log_format=json`).
+    pub fn with_lines(mut self, lines: Option<Lines>) -> ChildLog {
+        self.lines = lines;
+        self
     }
 
     #[cfg(test)]
@@ -85,7 +96,13 @@ impl ChildLog {
         }
         let mut res = Ok(());
         if let Some(f) = self.file.as_mut() {
-            res = f.write(bytes);
+            let out = match self.lines.as_mut() {
+                Some(l) => l.feed(bytes),
+                None => bytes,
+            };
+            if !out.is_empty() {
+                res = f.write(out);
+            }
         }
         if let Some((w, prefix)) = self.syslog.as_mut() {
             w.send_lines(prefix, bytes);
@@ -97,12 +114,30 @@ impl ChildLog {
         res
     }
 
+    /// The process is gone: write the partial last line held back by line
+    /// mode, newline-terminated.
+    pub fn flush_lines(&mut self) -> io::Result<()> {
+        match (self.lines.as_mut(), self.file.as_mut()) {
+            (Some(l), Some(f)) => {
+                let out = l.flush();
+                if out.is_empty() { Ok(()) } else { f.write(out) }
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// True when output can go to the file with `splice_from`: a regular
-    /// file, no syslog copy, no ANSI stripping.
+    /// file, no syslog copy, no ANSI stripping, no line mode.
     pub fn can_splice(&self) -> bool {
         self.syslog.is_none()
             && self.strip.is_none()
+            && self.lines.is_none()
             && self.file.as_ref().is_some_and(|f| f.is_rotatable())
+    }
+
+    /// True in line mode (`log_prefix`, JSON) with a file to write.
+    pub fn by_line(&self) -> bool {
+        self.lines.is_some() && self.file.is_some()
     }
 
     /// Move up to `max` bytes from the child's pipe into the file without
@@ -218,6 +253,37 @@ mod tests {
         }
         out.extend(std::fs::read(&p).unwrap());
         assert!(out == input);
+    }
+
+    #[test]
+    fn line_mode_writes_whole_prefixed_lines_and_flushes_the_last_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.log");
+        let mut log = ChildLog::open(Some(&p), 0, 0, None, true)
+            .unwrap()
+            .with_lines(Some(Lines::new("web| ", None)));
+        assert!(
+            !log.can_splice(),
+            "the bytes must be seen to be cut into lines"
+        );
+        log.write(b"\x1b[1mone\x1b[0m\ntw").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"web| one\n");
+        log.write(b"o\nthr").unwrap();
+        log.write(b"ee").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"web| one\nweb| two\n");
+        log.flush_lines().unwrap();
+        log.flush_lines().unwrap();
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            b"web| one\nweb| two\nweb| three\n"
+        );
+        // Without line mode nothing is held back and flush does nothing.
+        let q = dir.path().join("raw.log");
+        let mut raw = ChildLog::open(Some(&q), 0, 0, None, false).unwrap();
+        assert!(raw.can_splice());
+        raw.write(b"abc").unwrap();
+        raw.flush_lines().unwrap();
+        assert_eq!(std::fs::read(&q).unwrap(), b"abc");
     }
 
     #[test]

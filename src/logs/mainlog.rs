@@ -5,13 +5,17 @@
 //! `nodaemon && !silent`, then the file (rotating when maxbytes ≠ 0) or
 //! syslog.  Lines logged before the config is known are kept (bounded) and
 //! written when the log is opened, filtered by the configured level.
+//! With `[supervisord] log_format=json` (SPEC Part B) each line is one JSON
+//! object instead, in the file and on stdout (syslog keeps the text form).
 
 use super::rotate::RotatingFile;
 use super::syslog::SyslogWriter;
 use super::timefmt::push_log_timestamp;
-use crate::config::{LogLevel, MainLogTarget};
+use crate::config::{LogFormat, LogLevel, MainLogTarget};
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, Write};
+use std::os::fd::FromRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -42,9 +46,15 @@ impl Stream {
         // left to report them.
         match self {
             Stream::Stdout => {
-                let mut out = io::stdout().lock();
-                let _ = out.write_all(data);
-                let _ = out.flush();
+                // Straight to the descriptor, waiting out EAGAIN: stdout may
+                // be a non-blocking pipe (its flag is shared with whoever
+                // started us), and a full one must not cut the line.
+                // SAFETY: descriptor 1 stays open for the daemon's life
+                // (the daemon makes sure 0-2 exist at start), and
+                // ManuallyDrop keeps this `File` from closing it.
+                let mut out = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(1) });
+                let mut written = 0;
+                let _ = super::rotate::write_all_fd(&mut out, data, &mut written);
             }
             Stream::Stderr => {
                 let _ = io::stderr().write_all(data);
@@ -97,6 +107,8 @@ pub struct MainLog {
     errors: ErrorReporter,
     /// Reused formatting buffer.
     line: String,
+    /// `log_format=json`: lines are JSON objects.
+    json: bool,
 }
 
 impl MainLog {
@@ -118,7 +130,14 @@ impl MainLog {
                 suppressed: 0,
             },
             line: String::new(),
+            json: false,
         }
+    }
+
+    /// `[supervisord] log_format`; set before [`open`](Self::open) so that
+    /// the lines kept from startup get it too.
+    pub fn set_format(&mut self, format: LogFormat) {
+        self.json = format == LogFormat::Json;
     }
 
     /// Open the configured target.  `mirror_stdout` is `nodaemon && !silent`.
@@ -279,13 +298,15 @@ impl MainLog {
         }
     }
 
-    /// `2026-01-12 06:42:25,426 INFO msg\n` into `self.line`.
+    /// `2026-01-12 06:42:25,426 INFO msg\n` (or its JSON object) into
+    /// `self.line`.
     fn format(&mut self, level: LogLevel, time: SystemTime, msg: &str) {
+        if self.json {
+            self.line = super::lines::daemon_json(level, time, msg);
+            return;
+        }
         self.line.clear();
-        push_log_timestamp(&mut self.line, time);
-        self.line.push(' ');
-        self.line.push_str(level.tag());
-        self.line.push(' ');
+        push_head(&mut self.line, level, time);
         self.line.push_str(msg);
         self.line.push('\n');
     }
@@ -304,11 +325,25 @@ impl MainLog {
         }
         if let Some(w) = self.syslog.as_mut() {
             // Supervisor formats each line of the message on its own.
-            let head_len = self.line.len() - msg.len() - 1;
-            let head = &self.line.as_bytes()[..head_len];
-            w.send_lines(head, msg.as_bytes());
+            if self.json {
+                let mut head = String::new();
+                push_head(&mut head, level, time);
+                w.send_lines(head.as_bytes(), msg.as_bytes());
+            } else {
+                let head_len = self.line.len() - msg.len() - 1;
+                let head = &self.line.as_bytes()[..head_len];
+                w.send_lines(head, msg.as_bytes());
+            }
         }
     }
+}
+
+/// `2026-01-12 06:42:25,426 INFO `: what comes before the message.
+fn push_head(out: &mut String, level: LogLevel, time: SystemTime) {
+    push_log_timestamp(out, time);
+    out.push(' ');
+    out.push_str(level.tag());
+    out.push(' ');
 }
 
 #[cfg(test)]
@@ -464,6 +499,32 @@ mod tests {
         log.log(LogLevel::Debug, "filtered");
         assert_eq!(captured(&log.stdout), std::fs::read_to_string(&p).unwrap());
         assert_eq!(captured(&log.stdout).lines().count(), 2);
+    }
+
+    #[test]
+    fn json_format_writes_one_object_per_line_to_file_and_stdout() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.log");
+        let mut log = MainLog::early();
+        log.log(LogLevel::Info, "early \"quoted\"");
+        capture_stdout(&mut log);
+        log.set_format(LogFormat::Json);
+        log.open(&MainLogTarget::File(p.clone()), 0, 0, LogLevel::Info, true)
+            .unwrap();
+        log.log(LogLevel::Critical, "two\nlines");
+        let out = captured(&log.stdout);
+        assert_eq!(out, std::fs::read_to_string(&p).unwrap());
+        let v: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(v.len(), 2, "{out}");
+        assert_eq!(v[0]["level"], "info");
+        assert_eq!(v[0]["message"], "early \"quoted\"");
+        assert_eq!(v[1]["level"], "critical");
+        assert_eq!(v[1]["message"], "two\nlines");
+        assert!(v[1]["time"].as_str().unwrap().ends_with('Z'));
+        assert!(v[1].get("program").is_none());
     }
 
     #[test]
@@ -633,6 +694,11 @@ mod tests {
         assert_eq!(split_line(bodies[0]).1, "WARN early warning");
         assert_eq!(split_line(bodies[1]).1, "INFO two");
         assert_eq!(split_line(bodies[2]).1, "INFO lines");
+        // JSON is for files and stdout: syslog keeps its text form.
+        log.set_format(LogFormat::Json);
+        log.log(LogLevel::Warn, "still text");
+        let msgs = fake.recv_all();
+        assert_eq!(split_line(body_of(&msgs[0])).1, "WARN still text");
         assert_eq!(log.path(), None);
     }
 

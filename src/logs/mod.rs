@@ -3,7 +3,8 @@
 //!
 //! - [`MainLog`]: the daemon's own lines, `2026-01-12 06:42:25,426 INFO msg`,
 //!   to a file / syslog / stdout mirror; buffered until the config is known.
-//! - [`ChildLog`]: one output channel of one process, raw bytes.
+//! - [`ChildLog`]: one output channel of one process, raw bytes, or whole
+//!   lines prefixed or as JSON in line mode ([`Lines`], SPEC Part B).
 //! - [`RotatingFile`]: Supervisor's size-based rotation, shared by both;
 //!   non-seekable targets (stdout, pipes, FIFOs) are never rotated.
 //! - [`auto_log_path`] / [`cleanup_auto_logs`]: `AUTO` child log files.
@@ -21,8 +22,11 @@
 //! MainLog::set_level / level / reopen / clear / path / is_rotatable / rotation_skipped
 //! MainLog::flush_early_to_stderr
 //! ChildLog::open(Option<&Path>, maxbytes, backups, syslog_tag: Option<String>, strip_ansi) -> io::Result<ChildLog>
-//! ChildLog::write(&mut self, &[u8]) -> io::Result<()>
-//! ChildLog::reopen / clear / path / is_rotatable / rotation_skipped / size
+//! ChildLog::with_lines(self, Option<Lines>) -> ChildLog   (line mode: log_prefix, JSON)
+//! ChildLog::write(&mut self, &[u8]) -> io::Result<()>      ChildLog::flush_lines (at exit)
+//! ChildLog::reopen / clear / path / is_rotatable / rotation_skipped / size / by_line
+//! Lines::for_process(&ProcessConfig, channel) -> Option<Lines>   Lines::{new, feed, flush}
+//! MainLog::set_format(LogFormat)                   (JSON lines for [supervisord] log_format=json)
 //! RotatingFile::{new, open, write, reopen, rotate, clear, path, size, is_open, is_rotatable, rotation_skipped}
 //! auto_log_path(dir, name, channel, identifier) -> io::Result<PathBuf>
 //! cleanup_auto_logs(dir, identifier) -> io::Result<usize>   (+ cleanup_auto_logs_report)
@@ -35,6 +39,7 @@ mod ansi;
 mod auto;
 pub mod capture;
 mod child;
+mod lines;
 mod mainlog;
 mod rotate;
 mod syslog;
@@ -43,6 +48,7 @@ mod timefmt;
 pub use ansi::strip_ansi;
 pub use auto::{auto_log_path, cleanup_auto_logs};
 pub use child::ChildLog;
+pub use lines::Lines;
 pub use mainlog::MainLog;
 #[cfg(test)]
 pub use timefmt::log_timestamp;

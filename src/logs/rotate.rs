@@ -158,8 +158,9 @@ fn open_target(path: &Path, truncate: bool) -> io::Result<(File, bool, u64)> {
 }
 
 /// `write_all` that also waits out `EAGAIN` on descriptors someone else left
-/// non-blocking (an inherited stdout).
-fn write_all_fd(f: &mut File, mut data: &[u8], written: &mut u64) -> io::Result<()> {
+/// non-blocking (an inherited stdout), so a full pipe does not cut a line:
+/// it gives up only when the reader has taken nothing for a second.
+pub(super) fn write_all_fd(f: &mut File, mut data: &[u8], written: &mut u64) -> io::Result<()> {
     while !data.is_empty() {
         match f.write(data) {
             Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),

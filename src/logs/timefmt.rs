@@ -93,6 +93,30 @@ pub(crate) fn push_log_timestamp(out: &mut String, t: SystemTime) {
     let _ = write!(out, ",{millis:03}");
 }
 
+/// RFC 3339 in UTC with milliseconds (`2026-01-12T05:42:25.426Z`): the
+/// `time` of JSON log lines (SPEC B1).
+pub(crate) fn rfc3339_utc(t: SystemTime) -> String {
+    let (secs, millis) = epoch_parts(t);
+    // SAFETY: an all-zero `tm` is a valid value (integers and a null pointer).
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = libc::time_t::try_from(secs).is_ok_and(|t| {
+        // SAFETY: both pointers are valid for the duration of the call.
+        !unsafe { libc::gmtime_r(&t, &mut tm) }.is_null()
+    });
+    if !ok {
+        return "1970-01-01T00:00:00.000Z".into();
+    }
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        i64::from(tm.tm_year) + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
 #[cfg(test)]
 /// `2026-01-12 06:42:25,426` in local time: Supervisor's `%(asctime)s`
 /// (milliseconds truncated, after a comma).
@@ -149,6 +173,18 @@ mod tests {
             format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{se:02},426")
         );
         assert_eq!(s.len(), 23);
+    }
+
+    #[test]
+    fn rfc3339_is_utc_with_millis() {
+        let secs = 1_768_200_145i64;
+        let t = UNIX_EPOCH + Duration::from_millis(secs as u64 * 1000 + 7);
+        let (y, mo, d, h, mi, se) = civil(secs);
+        assert_eq!(
+            rfc3339_utc(t),
+            format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}.007Z")
+        );
+        assert_eq!(rfc3339_utc(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
     }
 
     #[test]

@@ -171,32 +171,30 @@ impl Process {
     /// Open the channel logs if they are not open yet (first spawn).
     pub fn ensure_logs(&mut self, strip_ansi: bool) -> std::io::Result<()> {
         if self.stdout_log.is_none() {
-            let c = &self.config.stdout;
-            let tag = c.syslog.then(|| self.config.name.clone());
-            if self.stdout_logfile.is_some() || tag.is_some() {
-                self.stdout_log = Some(ChildLog::open(
-                    self.stdout_logfile.as_deref(),
-                    c.maxbytes,
-                    c.backups,
-                    tag,
-                    strip_ansi,
-                )?);
-            }
+            self.stdout_log = self.open_log(Channel::Stdout, strip_ansi)?;
         }
         if self.stderr_log.is_none() && !self.config.redirect_stderr {
-            let c = &self.config.stderr;
-            let tag = c.syslog.then(|| self.config.name.clone());
-            if self.stderr_logfile.is_some() || tag.is_some() {
-                self.stderr_log = Some(ChildLog::open(
-                    self.stderr_logfile.as_deref(),
-                    c.maxbytes,
-                    c.backups,
-                    tag,
-                    strip_ansi,
-                )?);
-            }
+            self.stderr_log = self.open_log(Channel::Stderr, strip_ansi)?;
         }
         Ok(())
+    }
+
+    /// The log of one channel: its file and/or syslog, in line mode when
+    /// `log_prefix` or JSON asks for it; `None` when it has neither.
+    fn open_log(&self, ch: Channel, strip_ansi: bool) -> std::io::Result<Option<ChildLog>> {
+        let (c, path) = match ch {
+            Channel::Stdout => (&self.config.stdout, self.stdout_logfile.as_deref()),
+            Channel::Stderr => (&self.config.stderr, self.stderr_logfile.as_deref()),
+        };
+        let tag = c.syslog.then(|| self.config.name.clone());
+        if path.is_none() && tag.is_none() {
+            return Ok(None);
+        }
+        let log = ChildLog::open(path, c.maxbytes, c.backups, tag, strip_ansi)?;
+        Ok(Some(log.with_lines(crate::logs::Lines::for_process(
+            &self.config,
+            ch as usize,
+        ))))
     }
 
     pub fn log_for(&mut self, ch: Channel) -> Option<&mut ChildLog> {

@@ -660,6 +660,21 @@ impl Harness {
         self.spawn_managed(c, false)
     }
 
+    /// Start the daemon with its stdout going into a pipe (read by `cat`,
+    /// which appends to `daemon.stdout`): a target that cannot seek, like a
+    /// container runtime's log pipe.  `extra`: more arguments, split on
+    /// spaces.  Returns the daemon's pid (from its pidfile).
+    pub fn start_with_stdout_pipe(&mut self, extra: &str) -> i32 {
+        let mut c = self.command("/bin/sh");
+        c.arg("-c")
+            .arg("\"$0\" -n -c \"$1\" $2 | cat")
+            .arg(supervisord_bin())
+            .arg(self.conf_path())
+            .arg(extra);
+        self.start_command(c);
+        self.wait_pid_file("supervisord.pid", Duration::from_secs(20))
+    }
+
     /// Start the daemon as PID 1 of a new PID namespace:
     /// `unshare --pid --fork --mount-proc supervisord -n -c ... <extra>`.
     /// Returns the daemon's pid as seen from here (not 1). Call

@@ -54,8 +54,6 @@ pub(super) const INCLUDE_KEYS: &[&str] = &["files"];
 /// key does something it is reported as not implemented, never silently
 /// accepted.
 pub(super) const NOT_YET: &[&str] = &[
-    "log_format",
-    "log_prefix",
     "readiness_check",
     "readiness_interval",
     "readiness_timeout",

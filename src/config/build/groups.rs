@@ -87,6 +87,8 @@ const PROGRAM_KEYS: &[&str] = &[
     "start_delay",
     "fatal_restart_delay",
     "capabilities",
+    "log_prefix",
+    "log_format",
 ];
 
 const LISTENER_EXTRA: &[&str] = &["buffer_size", "events", "result_handler"];

@@ -13,6 +13,7 @@ mod ctx;
 mod depends;
 mod groups;
 mod launch;
+mod lines;
 mod process;
 mod servers;
 mod supervisord;

@@ -263,6 +263,7 @@ impl<'a> Ctx<'a> {
                 }
                 stderr.logfile = ChildLogTarget::None;
             }
+            let lines = self.line_format(sec, &exp);
             let command = match self.get(sec, "command", None, &exp) {
                 Ok(Some(c)) => Some(c),
                 Ok(None) => {
@@ -364,6 +365,7 @@ impl<'a> Ctx<'a> {
                 exit_supervisor_on,
                 depends_on: depends_on.clone(),
                 launch,
+                lines,
             });
         }
         // Once per section, not per process.

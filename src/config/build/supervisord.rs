@@ -29,6 +29,7 @@ const SUPERVISORD_KEYS: &[&str] = &[
     // SPEC Part B.
     "exit_when_all_exited",
     "forward_signals",
+    "log_format",
 ];
 
 impl<'a> Ctx<'a> {
@@ -66,6 +67,7 @@ impl<'a> Ctx<'a> {
             identifier: "supervisor".into(),
             exit_when_all_exited: false,
             forward_signals: Vec::new(),
+            log_format: LogFormat::Text,
         };
 
         if let Some(sec) = found {
@@ -105,6 +107,7 @@ impl<'a> Ctx<'a> {
                 sd.exit_when_all_exited = v;
             }
             sd.forward_signals = self.forward_signals(sec, &exp);
+            sd.log_format = self.sd_log_format(sec, &exp);
             if let Some(v) = self.conv(sec, "loglevel", "info", &exp, dt::logging_level) {
                 sd.loglevel = v;
             }

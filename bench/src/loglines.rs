@@ -1,0 +1,81 @@
+//! Line-mode log capture (SPEC Part B `log_prefix`, `log_format=json`):
+//! how fast a program's output reaches its log file and what it costs the
+//! daemon in CPU per GiB, beside the same stream through `| cat`.
+
+use crate::daemon::{Env, Kind};
+use crate::report::{Figure, Target};
+use crate::scenarios::{Plan, dir_for, log_writer, progress, through_cat, timed_capture};
+use crate::sys;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The daemon has logged the writer's exit: all its output was drained to
+/// the log before (the daemon reads a child's pipes empty when reaping it).
+/// Returns the time it was seen.
+fn wait_exited(dir: &Path) -> Option<u64> {
+    let log = dir.join("supervisord.log");
+    let end = Instant::now() + Duration::from_secs(600);
+    while Instant::now() < end {
+        if std::fs::read_to_string(&log)
+            .is_ok_and(|t| t.contains("exited: writer (exit status 0; expected)"))
+        {
+            return Some(sys::now_ns());
+        }
+        sys::sleep(Duration::from_millis(2));
+    }
+    None
+}
+
+pub fn log_lines(env: &Env, plan: &Plan) -> Vec<Figure> {
+    let b = plan.log_bytes;
+    let gib = b as f64 / (1u64 << 30) as f64;
+    let mut mbps: HashMap<&str, Vec<f64>> = HashMap::new();
+    let mut cpu: HashMap<&str, Vec<f64>> = HashMap::new();
+    for rep in 0..plan.log_reps {
+        for who in ["prefix", "json", "cat"] {
+            progress(&format!(
+                "log lines {who} rep {}/{}",
+                rep + 1,
+                plan.log_reps
+            ));
+            let dir = dir_for(env, "loglines", who, rep);
+            let (secs, cpu_s) = if who == "cat" {
+                through_cat(env, &dir, b)
+            } else {
+                let prog = log_writer(env, &dir, b);
+                let prog = if who == "prefix" {
+                    prog.opt("log_prefix", "\"%(program_name)s | \"")
+                } else {
+                    prog.opt("log_format", "json")
+                };
+                timed_capture(env, Kind::Ours, &dir, prog, wait_exited)
+            };
+            mbps.entry(who).or_default().push(b as f64 / 1e6 / secs);
+            cpu.entry(who).or_default().push(cpu_s / gib);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    let size = if plan.smoke {
+        format!("{} MiB", b >> 20)
+    } else {
+        format!("{} GiB", b >> 30)
+    };
+    let mut figs = Vec::new();
+    for (who, what) in [("prefix", "log_prefix"), ("json", "log_format=json")] {
+        figs.push(
+            Figure::new(format!("log capture {size} with {what}"), "MB/s", "cat")
+                .ours(&mbps[who])
+                .other(&mbps["cat"])
+                .target(Target::RatioMin(0.5))
+                .note("64-byte lines to a rotated file; MB/s of the program's output"),
+        );
+        figs.push(
+            Figure::new(format!("{what} daemon CPU"), "s/GiB", "cat")
+                .ours(&cpu[who])
+                .other(&cpu["cat"])
+                .target(Target::RatioMax(2.0)),
+        );
+    }
+    figs
+}

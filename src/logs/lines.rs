@@ -1,0 +1,287 @@
+//! Line mode of a child's log (SPEC Part B `log_prefix`, `log_format=json`)
+//! and the JSON form of the daemon's own lines.
+//!
+//! In line mode, output reaches the log target as whole lines only: each
+//! read of the child's pipe gives the complete lines it holds (with what
+//! earlier reads left), each prefixed or made one JSON object, written in
+//! one piece; the incomplete last line waits for its newline, or for the
+//! process's exit ([`Lines::flush`], newline added).  The daemon writes each
+//! formatted batch before it reads anything else, so programs sharing one
+//! target (the daemon's stdout) never cut each other's lines.  A line
+//! longer than [`MAX_LINE`] is cut into pieces of at most that many bytes
+//! (at a UTF-8 boundary when it can), each but the last marked: text gets
+//! [`SPLIT_MARK`] at its end, JSON a `"partial":true` key.
+
+use crate::config::{LogFormat, LogLevel, ProcessConfig};
+use serde::Serialize;
+use std::time::SystemTime;
+
+/// The longest line written in one piece (bytes of the program's output).
+pub const MAX_LINE: usize = 64 << 10;
+/// The end of every piece of a split line but the last (text format).
+pub const SPLIT_MARK: &[u8] = b" [continued]";
+
+/// One line of a child's output as JSON (SPEC B1).
+#[derive(Serialize)]
+struct ChildLine<'a> {
+    time: &'a str,
+    program: &'a str,
+    stream: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    partial: bool,
+}
+
+/// One of the daemon's own lines as JSON (SPEC B1: `level`, no `program`).
+#[derive(Serialize)]
+struct DaemonLine<'a> {
+    time: &'a str,
+    level: &'a str,
+    message: &'a str,
+}
+
+/// `loglevel=` spelling of a level, for the `level` key.
+fn level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Blather => "blather",
+        LogLevel::Trace => "trace",
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+        LogLevel::Critical => "critical",
+    }
+}
+
+/// Serialize `v` and a newline onto `out`; on failure (not possible for
+/// these string-only records) `out` is left as it was.
+fn push_json<T: Serialize>(out: &mut Vec<u8>, v: &T) {
+    let len = out.len();
+    match serde_json::to_writer(&mut *out, v) {
+        Ok(()) => out.push(b'\n'),
+        Err(_) => out.truncate(len),
+    }
+}
+
+/// The daemon's line `msg` at `level` as one JSON object and a newline.
+pub(super) fn daemon_json(level: LogLevel, time: SystemTime, msg: &str) -> String {
+    let mut out = Vec::with_capacity(msg.len() + 64);
+    let time = super::timefmt::rfc3339_utc(time);
+    push_json(
+        &mut out,
+        &DaemonLine {
+            time: &time,
+            level: level_name(level),
+            message: msg,
+        },
+    );
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Where the next `\n` of `s` is.
+fn find_newline(s: &[u8]) -> Option<usize> {
+    if s.is_empty() {
+        return None;
+    }
+    // SAFETY: memchr reads at most `s.len()` bytes from `s`.
+    let p = unsafe { libc::memchr(s.as_ptr().cast(), i32::from(b'\n'), s.len()) };
+    (!p.is_null()).then(|| p as usize - s.as_ptr() as usize)
+}
+
+/// Where to cut a line longer than `max`: at `max`, moved back to the
+/// start of a UTF-8 character cut in the middle (at most 3 bytes back).
+fn cut_at(line: &[u8], max: usize) -> usize {
+    if line.len() <= max {
+        return line.len();
+    }
+    (max.saturating_sub(3)..=max)
+        .rev()
+        .find(|&i| i > 0 && line.get(i).is_some_and(|b| b & 0xC0 != 0x80))
+        .unwrap_or(max)
+}
+
+/// One channel's line mode: formatting and the held-back partial line.
+#[derive(Debug)]
+pub struct Lines {
+    prefix: Vec<u8>,
+    /// `(program, stream)` for JSON; `None` for text.
+    json: Option<(String, &'static str)>,
+    /// The incomplete last line, waiting for its newline.
+    partial: Vec<u8>,
+    /// The formatted lines of the current call (reused).
+    out: Vec<u8>,
+    /// JSON: everything before the message, with the `time` of the
+    /// current call (one per read); empty until needed.
+    head: Vec<u8>,
+    /// JSON: the prefix, escaped, starting every message.
+    json_prefix: Vec<u8>,
+    /// For escaping (reused).
+    scratch: Vec<u8>,
+}
+
+impl Lines {
+    /// `prefix` before every line; `json`: `(program, stream)` for JSON.
+    pub fn new(prefix: &str, json: Option<(String, &'static str)>) -> Lines {
+        let mut json_prefix = Vec::new();
+        push_json_str_body(&mut json_prefix, prefix.as_bytes(), &mut Vec::new());
+        Lines {
+            prefix: prefix.as_bytes().to_vec(),
+            json,
+            partial: Vec::new(),
+            out: Vec::new(),
+            head: Vec::new(),
+            json_prefix,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The line mode of channel `ch` (0 stdout, 1 stderr) of a process,
+    /// if it has one (plain text without a prefix passes raw bytes).
+    pub fn for_process(cfg: &ProcessConfig, ch: usize) -> Option<Lines> {
+        if !cfg.lines.by_line() {
+            return None;
+        }
+        let prefix = cfg
+            .lines
+            .prefix
+            .as_ref()
+            .and_then(|p| p.get(ch))
+            .map_or("", String::as_str);
+        let stream = if ch == 0 { "stdout" } else { "stderr" };
+        let json = (cfg.lines.format == LogFormat::Json).then(|| (cfg.name.clone(), stream));
+        Some(Lines::new(prefix, json))
+    }
+
+    /// The complete lines of what was held back plus `data`, formatted;
+    /// an incomplete last line is held back (or cut if over [`MAX_LINE`]).
+    pub fn feed(&mut self, data: &[u8]) -> &[u8] {
+        self.out.clear();
+        self.head.clear();
+        let mut rest = data;
+        while let Some(i) = find_newline(rest) {
+            let (line, after) = rest.split_at(i);
+            rest = after.get(1..).unwrap_or_default();
+            if self.partial.is_empty() {
+                self.line(line);
+            } else {
+                let mut held = std::mem::take(&mut self.partial);
+                held.extend_from_slice(line);
+                self.line(&held);
+                held.clear();
+                self.partial = held;
+            }
+        }
+        self.partial.extend_from_slice(rest);
+        if self.partial.len() > MAX_LINE {
+            let held = std::mem::take(&mut self.partial);
+            let mut start = 0;
+            while held.len() - start > MAX_LINE {
+                let n = cut_at(&held[start..], MAX_LINE);
+                self.piece(&held[start..start + n], true);
+                start += n;
+            }
+            self.partial = held[start..].to_vec();
+        }
+        if self.partial.capacity() > 4 * MAX_LINE {
+            self.partial.shrink_to(2 * MAX_LINE);
+        }
+        &self.out
+    }
+
+    /// The process is gone: the held-back partial line, newline-terminated.
+    pub fn flush(&mut self) -> &[u8] {
+        self.out.clear();
+        self.head.clear();
+        if !self.partial.is_empty() {
+            let held = std::mem::take(&mut self.partial);
+            self.piece(&held, false);
+        }
+        &self.out
+    }
+
+    /// A whole line (without its newline), cut if too long.
+    fn line(&mut self, mut line: &[u8]) {
+        while line.len() > MAX_LINE {
+            let n = cut_at(line, MAX_LINE);
+            self.piece(&line[..n], true);
+            line = &line[n..];
+        }
+        self.piece(line, false);
+    }
+
+    /// One output line; `split`: more of the same line follows.
+    fn piece(&mut self, piece: &[u8], split: bool) {
+        let Some((program, stream)) = &self.json else {
+            self.out.extend_from_slice(&self.prefix);
+            self.out.extend_from_slice(piece);
+            if split {
+                self.out.extend_from_slice(SPLIT_MARK);
+            }
+            self.out.push(b'\n');
+            return;
+        };
+        if self.head.is_empty() {
+            // What serde_json writes before the message, built once per
+            // read: `{"time":"...","program":"...","stream":"...","message":"`.
+            let time = super::timefmt::rfc3339_utc(SystemTime::now());
+            push_json(
+                &mut self.head,
+                &ChildLine {
+                    time: &time,
+                    program,
+                    stream,
+                    message: "",
+                    partial: false,
+                },
+            );
+            self.head
+                .truncate(self.head.len().saturating_sub(b"\"}\n".len()));
+        }
+        self.out.extend_from_slice(&self.head);
+        self.out.extend_from_slice(&self.json_prefix);
+        push_json_str_body(&mut self.out, piece, &mut self.scratch);
+        self.out.extend_from_slice(if split {
+            b"\",\"partial\":true}\n"
+        } else {
+            b"\"}\n"
+        });
+    }
+}
+
+/// Whether JSON needs more than a copy of `bytes`: a control character,
+/// `"` or `\\` to escape, or non-ASCII to check.  Tested 16 bytes at a
+/// time without an early exit inside, which the compiler vectorizes.
+fn needs_escape(bytes: &[u8]) -> bool {
+    let bad = |b: u8| !(0x20..0x80).contains(&b) || b == b'"' || b == b'\\';
+    let mut chunks = bytes.chunks_exact(16);
+    for c in &mut chunks {
+        if c.iter().fold(false, |acc, &b| acc | bad(b)) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| bad(b))
+}
+
+/// `bytes` as the inside of a JSON string, exactly as serde_json writes
+/// it (invalid UTF-8 replaced by U+FFFD): copied as they are when nothing
+/// needs escaping (the common case, and the fast one), else through
+/// serde_json, using `scratch`.
+fn push_json_str_body(out: &mut Vec<u8>, bytes: &[u8], scratch: &mut Vec<u8>) {
+    if !needs_escape(bytes) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    scratch.clear();
+    if serde_json::to_writer(&mut *scratch, &String::from_utf8_lossy(bytes)).is_ok() {
+        // Without the quotes around it.
+        out.extend_from_slice(
+            scratch
+                .get(1..scratch.len().saturating_sub(1))
+                .unwrap_or_default(),
+        );
+    }
+}
+
+#[cfg(test)]
+#[path = "lines_tests.rs"]
+mod tests;
