@@ -186,6 +186,41 @@ pub struct ProcessConfig {
     /// `exit_supervisor_on=` (SPEC Part B): which exits of this program end
     /// the daemon.
     pub exit_supervisor_on: ExitOn,
+    /// `readiness_check=` and its timings (SPEC Part B).
+    pub readiness: Option<Check>,
+    /// `liveness_check=` and its timings (SPEC Part B).
+    pub liveness: Option<Check>,
+}
+
+/// What a readiness or liveness check does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckTarget {
+    /// `tcp://host:port`: passes when a connection is accepted.
+    Tcp(std::net::SocketAddr),
+    /// `http://host:port/path`: passes on a 2xx status.  `host` is the
+    /// `Host:` header (`host:port` as written).
+    Http {
+        addr: std::net::SocketAddr,
+        host: String,
+        path: String,
+    },
+    /// `exec:command args`: passes when the command exits 0.
+    Exec(Vec<String>),
+}
+
+/// A readiness or liveness check of one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub target: CheckTarget,
+    /// The check as written, expanded (for the log).
+    pub spec: String,
+    /// From the end of one attempt to the start of the next.
+    pub interval: std::time::Duration,
+    /// An attempt still running after this long fails (and is killed).
+    pub timeout: std::time::Duration,
+    /// Failures in a row that count: a liveness restart after
+    /// `liveness_failures`; readiness is lost at the first failure.
+    pub failures: u32,
 }
 
 /// `exit_supervisor_on=`: the exits of a program that stop every program

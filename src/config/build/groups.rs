@@ -83,6 +83,13 @@ const PROGRAM_KEYS: &[&str] = &[
     "serverurl",
     // SPEC Part B.
     "exit_supervisor_on",
+    "readiness_check",
+    "readiness_interval",
+    "readiness_timeout",
+    "liveness_check",
+    "liveness_interval",
+    "liveness_timeout",
+    "liveness_failures",
 ];
 
 const LISTENER_EXTRA: &[&str] = &["buffer_size", "events", "result_handler"];

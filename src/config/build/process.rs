@@ -313,6 +313,7 @@ impl<'a> Ctx<'a> {
             } else {
                 None
             };
+            let (readiness, liveness) = self.checks(sec, &exp);
             let (Some(name), Some(command), Some(argv)) = (name, command, argv) else {
                 continue;
             };
@@ -358,6 +359,8 @@ impl<'a> Ctx<'a> {
                 environment,
                 serverurl: serverurl.clone(),
                 exit_supervisor_on,
+                readiness,
+                liveness,
             });
         }
         // Once per section, not per process.
