@@ -61,6 +61,9 @@ impl Supervisor {
                 best = Some(best.map_or(d, |b| b.min(d)));
             }
         }
+        if let Some(d) = self.checks_deadline() {
+            best = Some(best.map_or(d, |b| b.min(d)));
+        }
         if self.mood != Mood::Running {
             if let Some(last) = self.last_wait_report {
                 let d = last + WAIT_REPORT;
@@ -134,7 +137,8 @@ impl Supervisor {
         }
     }
 
-    /// Collect the pollable fds: the signal pipe, then every child pipe.
+    /// Collect the pollable fds: the signal pipe, the bridge, every child
+    /// pipe (one owner each), then the sockets of checks in flight.
     pub(in crate::daemon) fn poll_set(
         &self,
         fds: &mut Vec<libc::pollfd>,
@@ -179,6 +183,7 @@ impl Supervisor {
                 }
             }
         }
+        self.checks_poll_set(fds);
     }
 
     /// The event loop: sleep until a signal, child output or the next
@@ -223,6 +228,7 @@ impl Supervisor {
     /// through this with a fake clock.
     pub(in crate::daemon) fn decide(&mut self, now: Instant) -> Next {
         self.tick_due(now);
+        self.run_checks(now);
         self.exit_when_all_exited(now);
         if self.mood != Mood::Running && self.stop_phase(now) {
             if self.mood == Mood::Shutdown {
@@ -295,6 +301,9 @@ impl Supervisor {
                         }
                     }
                 }
+            }
+            if let Some(checks) = fds.get(owners.len() + 2..) {
+                self.checks_io(checks, now);
             }
             if ready(1) {
                 self.handle_rpc(now);
