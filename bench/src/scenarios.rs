@@ -92,7 +92,7 @@ impl Plan {
     }
 }
 
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 15] = [
     "size",
     "start",
     "rpc",
@@ -107,6 +107,7 @@ pub const NAMES: [&str; 14] = [
     "health",
     "hostile",
     "container",
+    "checks",
 ];
 
 pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
@@ -125,6 +126,7 @@ pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
         "health" => crate::health::health(env, plan),
         "hostile" => crate::hostile::run(env),
         "container" => crate::container::container(env, plan),
+        "checks" => crate::checks::checks(env, plan),
         _ => Vec::new(),
     }
 }
