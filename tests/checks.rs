@@ -6,6 +6,7 @@
 //! active.  The servers the checks talk to belong to the test, which
 //! switches their answers; every wait polls with a deadline.
 
+use crate::loop_robust::switches;
 use crate::rpc_robust::{Addr, HttpResponse, http_raw, rpc};
 use crate::util::*;
 use std::io::{Read, Write};
@@ -371,24 +372,6 @@ fn metrics_ready_gauge_is_zero_until_the_check_passes() {
     let _server = Server::bind(port, 200);
     wait_ready(&h, health, "web", true);
     assert_eq!(gauge(&h), "1");
-}
-
-/// Wake-ups of every thread of the daemon.
-fn switches(pid: i32) -> u64 {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|tasks| {
-            tasks
-                .flatten()
-                .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
-                .flat_map(|s| {
-                    s.lines()
-                        .filter(|l| l.contains("voluntary_ctxt_switches"))
-                        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
-                        .collect::<Vec<_>>()
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 #[test]

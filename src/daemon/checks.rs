@@ -10,28 +10,27 @@
 
 use crate::config::{CheckTarget, LogLevel};
 use crate::daemon::core::{Mood, Supervisor};
-use crate::daemon::groups::ProcId;
-use crate::process::probe::{Io, Kind, Progress};
+use crate::daemon::groups::{Groups, ProcId};
+use crate::process::probe::{Io, Kind, Probe, Progress};
 use crate::process::state::{ExitInfo, Input, ProcessState};
-use std::collections::HashMap;
-use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
-/// Attempts due within this much of the earliest one start with it: one
-/// wake-up serves many checks whose programs started a little apart.
+/// Attempts due within this much (at most 1/16 of their interval) of the
+/// earliest one start with it: one wake-up serves many checks whose
+/// programs started a little apart.
 const SLACK_MAX: Duration = Duration::from_millis(50);
 
 const KINDS: [Kind; 2] = [Kind::Readiness, Kind::Liveness];
 
-/// The attempts in flight that the loop must route back to their probe:
-/// sockets by fd (after poll), `exec:` children by pid (after reaping; a
-/// killed one stays here until it is reaped, so it is never an unknown
-/// pid).
-#[derive(Default)]
-pub(in crate::daemon) struct InFlight {
-    fds: HashMap<RawFd, (ProcId, Kind)>,
-    pids: HashMap<i32, (ProcId, Kind)>,
+/// One check of one process, borrowing only the groups (so the log and
+/// the in-flight table stay usable beside it).
+fn probe_mut(groups: &mut Groups, id: ProcId, kind: Kind) -> Option<&mut Probe> {
+    groups.proc_mut(id).and_then(|p| p.probes.get_mut(kind))
+}
+
+fn probe(groups: &Groups, id: ProcId, kind: Kind) -> Option<&Probe> {
+    groups.proc(id).and_then(|p| p.probes.get(kind))
 }
 
 fn slack(interval: Duration) -> Duration {
@@ -60,11 +59,7 @@ impl Supervisor {
         }
         for kind in KINDS {
             self.cancel_attempt(id, kind);
-            if let Some(probe) = self
-                .groups
-                .proc_mut(id)
-                .and_then(|p| p.probes.get_mut(kind))
-            {
+            if let Some(probe) = probe_mut(&mut self.groups, id, kind) {
                 probe.next = None;
                 probe.fails = 0;
                 probe.passed = false;
@@ -75,11 +70,8 @@ impl Supervisor {
     /// Drop an attempt in flight: close its socket, or kill its `exec:`
     /// child (and that child's process group).
     fn cancel_attempt(&mut self, id: ProcId, kind: Kind) {
-        let Some(attempt) = self
-            .groups
-            .proc_mut(id)
-            .and_then(|p| p.probes.get_mut(kind))
-            .and_then(|probe| probe.attempt.take())
+        let Some(attempt) =
+            probe_mut(&mut self.groups, id, kind).and_then(|probe| probe.attempt.take())
         else {
             return;
         };
@@ -121,11 +113,7 @@ impl Supervisor {
             }
         }
         for (id, kind) in timed_out {
-            let secs = self
-                .groups
-                .proc(id)
-                .and_then(|p| p.probes.get(kind))
-                .map_or(0.0, |p| p.check.timeout.as_secs_f64());
+            let secs = probe(&self.groups, id, kind).map_or(0.0, |p| p.check.timeout.as_secs_f64());
             self.cancel_attempt(id, kind);
             self.check_result(
                 id,
@@ -167,7 +155,7 @@ impl Supervisor {
     }
 
     fn start_attempt(&mut self, id: ProcId, kind: Kind, now: Instant) {
-        let exec = match self.groups.proc(id).and_then(|p| p.probes.get(kind)) {
+        let exec = match probe(&self.groups, id, kind) {
             Some(probe) => match &probe.check.target {
                 CheckTarget::Exec(argv) => Some(argv.clone()),
                 _ => None,
@@ -178,11 +166,7 @@ impl Supervisor {
             Some(argv) => match self.spawn_check(id, &argv) {
                 Ok(pid) => {
                     self.in_flight.pids.insert(pid, (id, kind));
-                    if let Some(probe) = self
-                        .groups
-                        .proc_mut(id)
-                        .and_then(|p| p.probes.get_mut(kind))
-                    {
+                    if let Some(probe) = probe_mut(&mut self.groups, id, kind) {
                         probe.start_exec(pid, now);
                     }
                     return;
@@ -190,11 +174,7 @@ impl Supervisor {
                 Err(why) => Progress::Fail(why),
             },
             None => {
-                let Some(probe) = self
-                    .groups
-                    .proc_mut(id)
-                    .and_then(|p| p.probes.get_mut(kind))
-                else {
+                let Some(probe) = probe_mut(&mut self.groups, id, kind) else {
                     return;
                 };
                 let progress = probe.start_socket(now);
@@ -238,11 +218,7 @@ impl Supervisor {
     /// The loop's poll set gets the socket of every attempt in flight.
     pub(in crate::daemon) fn checks_poll_set(&self, fds: &mut Vec<libc::pollfd>) {
         for (&fd, &(id, kind)) in &self.in_flight.fds {
-            let polled = self
-                .groups
-                .proc(id)
-                .and_then(|p| p.probes.get(kind))
-                .and_then(|probe| probe.poll_fd());
+            let polled = probe(&self.groups, id, kind).and_then(|probe| probe.poll_fd());
             if let Some((own, events)) = polled
                 && own == fd
             {
@@ -261,11 +237,7 @@ impl Supervisor {
             let Some(&(id, kind)) = self.in_flight.fds.get(&pfd.fd) else {
                 continue;
             };
-            let progress = match self
-                .groups
-                .proc_mut(id)
-                .and_then(|p| p.probes.get_mut(kind))
-            {
+            let progress = match probe_mut(&mut self.groups, id, kind) {
                 Some(probe) if probe.poll_fd().is_some_and(|(fd, _)| fd == pfd.fd) => {
                     probe.socket_step()
                 }
@@ -291,10 +263,7 @@ impl Supervisor {
         let Some((id, kind)) = self.in_flight.pids.remove(&pid) else {
             return false;
         };
-        let ours = self
-            .groups
-            .proc(id)
-            .and_then(|p| p.probes.get(kind))
+        let ours = probe(&self.groups, id, kind)
             .and_then(|probe| probe.attempt.as_ref())
             .is_some_and(|a| matches!(a.io, Io::Exec { pid: p } if p == pid));
         if ours {
@@ -311,11 +280,7 @@ impl Supervisor {
     /// An attempt ended: forget it, schedule the next one, and act on the
     /// result.
     fn finish_attempt(&mut self, id: ProcId, kind: Kind, progress: Progress, now: Instant) {
-        if let Some(probe) = self
-            .groups
-            .proc_mut(id)
-            .and_then(|p| p.probes.get_mut(kind))
-        {
+        if let Some(probe) = probe_mut(&mut self.groups, id, kind) {
             let started = match probe.attempt.take() {
                 Some(a) => {
                     if let Io::Socket { fd, .. } = &a.io {
@@ -338,11 +303,7 @@ impl Supervisor {
     /// process restarted.
     fn check_result(&mut self, id: ProcId, kind: Kind, progress: Progress, now: Instant) {
         let name = self.namespec(id);
-        let Some(probe) = self
-            .groups
-            .proc_mut(id)
-            .and_then(|p| p.probes.get_mut(kind))
-        else {
+        let Some(probe) = probe_mut(&mut self.groups, id, kind) else {
             return;
         };
         let was = probe.passed;
@@ -370,7 +331,13 @@ impl Supervisor {
                 if was {
                     self.state_generation += 1;
                 }
-                let level = if was { LogLevel::Warn } else { LogLevel::Debug };
+                // Losing readiness is a warning; the first failure of a
+                // run says why it is not ready yet; repeats are debug.
+                let level = match (was, fails) {
+                    (true, _) => LogLevel::Warn,
+                    (false, 1) => LogLevel::Info,
+                    _ => LogLevel::Debug,
+                };
                 self.log.log(
                     level,
                     &format!("readiness check of {name} failed ({why}): not ready"),

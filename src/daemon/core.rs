@@ -97,7 +97,7 @@ pub struct Supervisor {
     /// When the daemon started (`supervisord_uptime_seconds`).
     pub(in crate::daemon) started_at: Instant,
     /// Check attempts in flight (sockets and `exec:` children).
-    pub(in crate::daemon) in_flight: crate::daemon::checks::InFlight,
+    pub(in crate::daemon) in_flight: crate::process::probe::InFlight<ProcId>,
 }
 
 impl Supervisor {

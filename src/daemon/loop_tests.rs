@@ -410,13 +410,11 @@ fn liveness_failures_stop_the_program_with_its_stopsignal_then_start_it_again() 
         h.main_log()
     );
     assert!(h.main_log().contains("): restarting"), "{}", h.main_log());
-    let kills: Vec<(String, i32)> = h
-        .world
-        .kills()
-        .into_iter()
-        .map(|(n, s, _)| (n, s))
-        .collect();
-    assert_eq!(kills.first(), Some(&("web".to_string(), libc::SIGINT)));
+    let first_kill = h.world.kills().into_iter().next();
+    assert_eq!(
+        first_kill.map(|(name, sig, _)| (name, sig)),
+        Some(("web".to_string(), libc::SIGINT))
+    );
     assert!(h.spawns() >= 2, "started again: {}", h.main_log());
     assert_eq!(h.state("web"), Some(ProcessState::Running));
 }

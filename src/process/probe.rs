@@ -23,6 +23,25 @@ pub enum Kind {
 /// The status line of an HTTP answer is read up to this many bytes.
 const STATUS_LINE_MAX: usize = 1024;
 
+/// The attempts in flight that the loop must route back to their probe,
+/// by process id `Id`: sockets by fd (after poll), `exec:` children by pid
+/// (after reaping; a killed one stays here until it is reaped, so it is
+/// never taken for an unknown pid).
+#[derive(Debug)]
+pub struct InFlight<Id> {
+    pub fds: std::collections::HashMap<RawFd, (Id, Kind)>,
+    pub pids: std::collections::HashMap<i32, (Id, Kind)>,
+}
+
+impl<Id> Default for InFlight<Id> {
+    fn default() -> Self {
+        InFlight {
+            fds: Default::default(),
+            pids: Default::default(),
+        }
+    }
+}
+
 /// The checks of one process.
 #[derive(Debug, Default)]
 pub struct Probes {
