@@ -323,7 +323,18 @@ fn ready_field_only_with_a_readiness_check_and_python_supervisorctl_reads_it() {
         m.contains("supervisord_process_ready{group=\"web\",name=\"web\"} 1"),
         "{m}"
     );
-    // The reference client still reads the answers.
+    // Our client and the reference one both still read the answers.
+    let ours = h.ctl(&["status"]);
+    let ours_text = output_text(&ours);
+    assert_eq!(ours.status.code(), Some(0), "{ours_text}");
+    for name in ["web", "plain"] {
+        assert!(
+            ours_text
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains("RUNNING")),
+            "{ours_text}"
+        );
+    }
     let Some(venv) = reference_venv() else {
         skip_unless(false, "SUPERVISOR_REF_VENV is not set");
         return;

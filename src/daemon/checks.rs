@@ -58,7 +58,7 @@ impl Supervisor {
             return;
         }
         for kind in KINDS {
-            self.cancel_attempt(id, kind);
+            self.end_attempt(id, kind, true);
             if let Some(probe) = probe_mut(&mut self.groups, id, kind) {
                 probe.next = None;
                 probe.fails = 0;
@@ -67,23 +67,22 @@ impl Supervisor {
         }
     }
 
-    /// Drop an attempt in flight: close its socket, or kill its `exec:`
-    /// child (and that child's process group).
-    fn cancel_attempt(&mut self, id: ProcId, kind: Kind) {
-        let Some(attempt) =
-            probe_mut(&mut self.groups, id, kind).and_then(|probe| probe.attempt.take())
-        else {
-            return;
-        };
+    /// Drop the attempt in flight, if any: close its socket, or kill its
+    /// `exec:` child and that child's process group when `kill` (not for
+    /// a child already reaped).  Returns when the attempt started.
+    fn end_attempt(&mut self, id: ProcId, kind: Kind, kill: bool) -> Option<Instant> {
+        let attempt = probe_mut(&mut self.groups, id, kind)?.attempt.take()?;
         match attempt.io {
             Io::Socket { fd, .. } => {
                 use std::os::fd::AsRawFd;
                 self.in_flight.fds.remove(&fd.as_raw_fd());
             }
-            Io::Exec { pid } => {
+            Io::Exec { pid } if kill => {
                 let _ = self.os.kill(-pid, libc::SIGKILL);
             }
+            Io::Exec { .. } => {}
         }
+        Some(attempt.started)
     }
 
     /// Start the attempts that are due, fail those past their timeout, and
@@ -114,13 +113,8 @@ impl Supervisor {
         }
         for (id, kind) in timed_out {
             let secs = probe(&self.groups, id, kind).map_or(0.0, |p| p.check.timeout.as_secs_f64());
-            self.cancel_attempt(id, kind);
-            self.check_result(
-                id,
-                kind,
-                Progress::Fail(format!("timed out after {secs} s")),
-                now,
-            );
+            let why = Progress::Fail(format!("timed out after {secs} s"));
+            self.finish_attempt(id, kind, why, true, now);
         }
         for (id, kind) in due {
             self.start_attempt(id, kind, now);
@@ -185,7 +179,7 @@ impl Supervisor {
             }
         };
         if progress != Progress::Pending {
-            self.finish_attempt(id, kind, progress, now);
+            self.finish_attempt(id, kind, progress, false, now);
         }
     }
 
@@ -247,7 +241,7 @@ impl Supervisor {
                 }
             };
             if progress != Progress::Pending {
-                self.finish_attempt(id, kind, progress, now);
+                self.finish_attempt(id, kind, progress, false, now);
             }
         }
     }
@@ -272,25 +266,24 @@ impl Supervisor {
             } else {
                 Progress::Fail(info.msg.clone())
             };
-            self.finish_attempt(id, kind, progress, now);
+            self.finish_attempt(id, kind, progress, false, now);
         }
         true
     }
 
-    /// An attempt ended: forget it, schedule the next one, and act on the
-    /// result.
-    fn finish_attempt(&mut self, id: ProcId, kind: Kind, progress: Progress, now: Instant) {
+    /// An attempt ended (a result, or its timeout: then an `exec:` child
+    /// still running is killed): forget it, schedule the next one an
+    /// interval after it started, and act on the result.
+    fn finish_attempt(
+        &mut self,
+        id: ProcId,
+        kind: Kind,
+        progress: Progress,
+        timed_out: bool,
+        now: Instant,
+    ) {
+        let started = self.end_attempt(id, kind, timed_out).unwrap_or(now);
         if let Some(probe) = probe_mut(&mut self.groups, id, kind) {
-            let started = match probe.attempt.take() {
-                Some(a) => {
-                    if let Io::Socket { fd, .. } = &a.io {
-                        use std::os::fd::AsRawFd;
-                        self.in_flight.fds.remove(&fd.as_raw_fd());
-                    }
-                    a.started
-                }
-                None => now,
-            };
             if probe.next.is_some() {
                 probe.next = Some((started + probe.check.interval).max(now));
             }

@@ -444,3 +444,34 @@ fn checks_add_no_deadline_unless_their_program_runs() {
     assert_eq!(h.state("idle"), Some(ProcessState::Running));
     assert!(h.sup.next_deadline(h.now()).is_some());
 }
+
+#[test]
+fn a_timed_out_attempt_waits_its_interval_before_the_next() {
+    // Accepts (in the kernel) and never answers: every http attempt times out.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let mut h = harness(&program(
+        "web",
+        &format!(
+            "liveness_check=http://127.0.0.1:{port}/\nliveness_interval=1\nliveness_timeout=0.1\nliveness_failures=3"
+        ),
+    ));
+    h.world.die_on.borrow_mut().push(("web".to_string(), TERM));
+    // Attempts start 1 s apart (at about 1, 2 and 3 s): no restart by
+    // 2.5 s, one soon after 3 s.
+    h.run_for(Duration::from_millis(2500));
+    let log = h.main_log();
+    assert!(
+        log.contains("liveness check of web failed (timed out after 0.1 s), 2 of 3"),
+        "{log}"
+    );
+    assert!(h.world.kills().is_empty(), "{log}");
+    h.run_for(Duration::from_secs(1));
+    assert!(
+        h.main_log()
+            .contains("liveness check of web failed 3 times (timed out after 0.1 s): restarting"),
+        "{}",
+        h.main_log()
+    );
+    drop(silent);
+}
