@@ -283,10 +283,10 @@ impl Supervisor {
         now: Instant,
     ) {
         let started = self.end_attempt(id, kind, timed_out).unwrap_or(now);
-        if let Some(probe) = probe_mut(&mut self.groups, id, kind) {
-            if probe.next.is_some() {
-                probe.next = Some((started + probe.check.interval).max(now));
-            }
+        if let Some(probe) = probe_mut(&mut self.groups, id, kind)
+            && probe.next.is_some()
+        {
+            probe.next = Some((started + probe.check.interval).max(now));
         }
         self.check_result(id, kind, progress, now);
     }
