@@ -479,3 +479,27 @@ fn check_refuses_bad_check_values_with_their_place() {
         "--check started the daemon"
     );
 }
+
+#[test]
+fn startup_refuses_a_bad_check_before_anything_runs() {
+    let mut h = Harness::new("checks_refused");
+    h.write_standard_conf(&h.subst(
+        "[program:first]\ncommand=/bin/sh -c 'touch {dir}/ran; exec sleep 1000'\nstartsecs=0\npriority=1\n\n\
+         [program:web]\ncommand=/bin/sleep 1000\nreadiness_check=http://127.0.0.1/ready\n",
+    ));
+    h.start(&[]);
+    let st = h.wait_exit(T);
+    assert_eq!(st.code(), Some(2), "{}", h.diagnostics());
+    let err = h.daemon_stderr();
+    assert!(
+        err.lines().any(|l| l.starts_with("Error: ")
+            && l.contains("[program:web] readiness_check:")
+            && l.contains("needs host:port")),
+        "{err}"
+    );
+    assert!(
+        !h.path("ran").exists(),
+        "a program ran\n{}",
+        h.diagnostics()
+    );
+}
