@@ -129,3 +129,46 @@ fn check_reports_depends_on_cycles_and_unknown_names_with_the_line() {
     let o = h.run(&["-n", "-c", conf.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", output_text(&o));
 }
+
+#[test]
+fn a_dependency_with_a_readiness_check_gates_its_dependents_until_ready() {
+    let mut h = Harness::new("depends_ready");
+    let port = free_port();
+    // db is RUNNING at once but listens only when `go-db` appears.
+    let db = h.write_script(
+        "db.py",
+        &h.subst(&format!(
+            "#!/usr/bin/env python3\n\
+             import os, socket, time\n\
+             while not os.path.exists('{{dir}}/go-db'): time.sleep(0.02)\n\
+             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+             s.bind(('127.0.0.1', {port})); s.listen()\n\
+             open('{{dir}}/db.listening', 'w').close(); time.sleep(100000)\n"
+        )),
+    );
+    h.write_standard_conf(&h.subst(&format!(
+        "[program:db]\ncommand={}\nstartsecs=0\nreadiness_check=tcp://127.0.0.1:{port}\nreadiness_interval=0.1\n\n{}",
+        db.display(),
+        server("web", &["db"], "startsecs=0\ndepends_on=db"),
+    )));
+    h.start(&[]);
+    h.wait_for_socket(T);
+    h.eventually(T, "db RUNNING", || {
+        String::from_utf8_lossy(&h.ctl(&["status", "db"]).stdout).contains("RUNNING")
+    });
+    // RUNNING but not ready: web waits (a few check periods).
+    for _ in 0..5 {
+        let o = h.ctl(&["status", "web"]);
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("STOPPED"),
+            "{}",
+            h.diagnostics()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    h.write_file("go-db", "");
+    h.wait_pid_file("web.pid", T);
+    // db.pid is not written by this db; what web saw is the listening mark.
+    assert!(h.path("db.listening").exists());
+    h.stop(T);
+}

@@ -56,7 +56,7 @@ fn fd_count(pid: i32) -> usize {
 
 /// Context switches of every thread of the daemon (the event loop and the
 /// HTTP threads): each one is a wake-up.
-fn switches(pid: i32) -> u64 {
+pub fn switches(pid: i32) -> u64 {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap_or_else(|e| panic!("threads of {pid}: {e}"));
     tasks

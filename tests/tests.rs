@@ -7,6 +7,7 @@
 
 mod util;
 
+mod checks;
 mod cli_smoke;
 mod config_errors;
 mod ctl;

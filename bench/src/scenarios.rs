@@ -92,7 +92,7 @@ impl Plan {
     }
 }
 
-pub const NAMES: [&str; 17] = [
+pub const NAMES: [&str; 18] = [
     "size",
     "start",
     "rpc",
@@ -110,6 +110,7 @@ pub const NAMES: [&str; 17] = [
     "container",
     "depends",
     "webui",
+    "checks",
 ];
 
 pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
@@ -131,6 +132,7 @@ pub fn run(name: &str, env: &Env, plan: &Plan) -> Vec<Figure> {
         "container" => crate::container::container(env, plan),
         "depends" => crate::depends::depends(env, plan),
         "webui" => crate::webui::webui(env, plan),
+        "checks" => crate::checks::checks(env, plan),
         _ => Vec::new(),
     }
 }

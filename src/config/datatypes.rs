@@ -530,7 +530,7 @@ pub fn dirname(p: &str) -> &str {
     }
 }
 
-fn repr(s: &str) -> String {
+pub(crate) fn repr(s: &str) -> String {
     super::expand::py_repr_short(s)
 }
 

@@ -198,6 +198,10 @@ pub struct ProcessConfig {
     pub launch: Launch,
     /// `log_prefix=` / `log_format=` (SPEC Part B): how each line of output is written.
     pub lines: LineFormat,
+    /// `readiness_check=` and its timings (SPEC Part B).
+    pub readiness: Option<Check>,
+    /// `liveness_check=` and its timings (SPEC Part B).
+    pub liveness: Option<Check>,
 }
 
 /// How a program is launched beyond Supervisor's options (SPEC Part B).
@@ -211,6 +215,37 @@ pub struct Launch {
     /// `capabilities=`: the bit mask (bit n = capability n) of the only
     /// capabilities the program keeps; `None` when the key is not set.
     pub capabilities: Option<u64>,
+}
+
+/// What a readiness or liveness check does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckTarget {
+    /// `tcp://host:port`: passes when a connection is accepted.
+    Tcp(std::net::SocketAddr),
+    /// `http://host:port/path`: passes on a 2xx status.  `host` is the
+    /// `Host:` header (`host:port` as written).
+    Http {
+        addr: std::net::SocketAddr,
+        host: String,
+        path: String,
+    },
+    /// `exec:command args`: passes when the command exits 0.
+    Exec(Vec<String>),
+}
+
+/// A readiness or liveness check of one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub target: CheckTarget,
+    /// The check as written, expanded (for the log).
+    pub spec: String,
+    /// From the end of one attempt to the start of the next.
+    pub interval: std::time::Duration,
+    /// An attempt still running after this long fails (and is killed).
+    pub timeout: std::time::Duration,
+    /// Failures in a row that count: a liveness restart after
+    /// `liveness_failures`; readiness is lost at the first failure.
+    pub failures: u32,
 }
 
 /// `exit_supervisor_on=`: the exits of a program that stop every program

@@ -127,6 +127,7 @@ impl Supervisor {
             pid,
         );
         self.bus.publish(ev);
+        self.checks_on_state(id, to);
         self.exit_on(id, to, expected);
         if to == ProcessState::Fatal {
             self.report_held_dependents(id);
@@ -386,6 +387,7 @@ impl Supervisor {
                     }
                     self.drive(id, Input::Exited(info), now);
                 }
+                None if self.check_reaped(pid, &info, now) => {}
                 None => {
                     self.log.log(
                         LogLevel::Info,

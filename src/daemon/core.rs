@@ -96,6 +96,8 @@ pub struct Supervisor {
     pub(in crate::daemon) drain: Option<(i64, Instant)>,
     /// When the daemon started (`supervisord_uptime_seconds`).
     pub(in crate::daemon) started_at: Instant,
+    /// Check attempts in flight (sockets and `exec:` children).
+    pub(in crate::daemon) in_flight: crate::process::probe::InFlight<ProcId>,
 }
 
 impl Supervisor {
@@ -142,6 +144,7 @@ impl Supervisor {
             server_stops: Vec::new(),
             drain: None,
             started_at: now,
+            in_flight: Default::default(),
         }
     }
 

@@ -36,7 +36,7 @@ impl DepGate<'_> {
 /// Whether this process counts as up for its dependents.
 fn up(p: &Process) -> bool {
     match p.machine.state() {
-        ProcessState::Running => ready(p) != Some(false),
+        ProcessState::Running => p.ready() != Some(false),
         ProcessState::Exited => p
             .machine
             .exitstatus
@@ -124,10 +124,4 @@ impl Supervisor {
             );
         }
     }
-}
-
-/// Readiness of a process (None: no readiness check).  Until readiness
-/// checks exist, a RUNNING process is ready.
-fn ready(_p: &Process) -> Option<bool> {
-    None
 }

@@ -66,6 +66,9 @@ impl Supervisor {
                 best = Some(best.map_or(d, |b| b.min(d)));
             }
         }
+        if let Some(d) = self.checks_deadline() {
+            best = Some(best.map_or(d, |b| b.min(d)));
+        }
         if self.mood != Mood::Running {
             if let Some(last) = self.last_wait_report {
                 let d = last + WAIT_REPORT;
@@ -140,7 +143,8 @@ impl Supervisor {
         }
     }
 
-    /// Collect the pollable fds: the signal pipe, then every child pipe.
+    /// Collect the pollable fds: the signal pipe, the bridge, every child
+    /// pipe (one owner each), then the sockets of checks in flight.
     pub(in crate::daemon) fn poll_set(
         &self,
         fds: &mut Vec<libc::pollfd>,
@@ -185,6 +189,7 @@ impl Supervisor {
                 }
             }
         }
+        self.checks_poll_set(fds);
     }
 
     /// The event loop: sleep until a signal, child output or the next
@@ -229,6 +234,7 @@ impl Supervisor {
     /// through this with a fake clock.
     pub(in crate::daemon) fn decide(&mut self, now: Instant) -> Next {
         self.tick_due(now);
+        self.run_checks(now);
         self.exit_when_all_exited(now);
         if self.mood != Mood::Running && self.stop_phase(now) {
             if self.mood == Mood::Shutdown {
@@ -301,6 +307,9 @@ impl Supervisor {
                         }
                     }
                 }
+            }
+            if let Some(checks) = fds.get(owners.len() + 2..) {
+                self.checks_io(checks, now);
             }
             if ready(1) {
                 self.handle_rpc(now);

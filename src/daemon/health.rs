@@ -80,10 +80,11 @@ fn program_param(target: &str) -> Option<String> {
     })
 }
 
-/// Ready: RUNNING, or a one-shot that EXITED with an expected code.
+/// Ready: RUNNING (and its readiness check passed, if it has one), or a
+/// one-shot that EXITED with an expected code.
 fn is_ready(p: &Process) -> bool {
     match p.machine.state() {
-        ProcessState::Running => true,
+        ProcessState::Running => p.ready().unwrap_or(true),
         ProcessState::Exited => p
             .machine
             .exitstatus
@@ -147,8 +148,14 @@ impl Supervisor {
             .iter()
             .filter_map(|&id| {
                 let p = self.groups.proc(id)?;
+                let check =
+                    if p.machine.state() == ProcessState::Running && p.ready() == Some(false) {
+                        " (readiness check not passing)"
+                    } else {
+                        ""
+                    };
                 (!is_ready(p))
-                    .then(|| format!("{} {}", self.namespec(id), p.machine.state().name()))
+                    .then(|| format!("{} {}{check}", self.namespec(id), p.machine.state().name()))
             })
             .collect();
         if not_ready.is_empty() {
@@ -214,7 +221,7 @@ impl Supervisor {
             (
                 "supervisord_process_ready",
                 "gauge",
-                "1 when the process is ready: RUNNING, or a one-shot that exited as expected.",
+                "1 when the process is ready: RUNNING (with its readiness_check passing, if it has one), or a one-shot that exited as expected.",
                 |p| u8::from(is_ready(p)).to_string(),
             ),
         ];

@@ -499,4 +499,107 @@ fn exit_when_all_exited_is_not_held_up_by_a_program_waiting_on_a_fatal_dependenc
     assert!(h.run_for(Duration::from_secs(5)), "the daemon ends");
     assert_eq!(h.state("web"), Some(ProcessState::Stopped));
 }
+
+/// A port nothing listens on: bound, its number kept, then closed.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[test]
+fn liveness_failures_stop_the_program_with_its_stopsignal_then_start_it_again() {
+    let port = closed_port();
+    let mut h = harness(&program(
+        "web",
+        &format!(
+            "stopsignal=INT\nliveness_check=tcp://127.0.0.1:{port}\nliveness_interval=0.2\nliveness_timeout=0.1\nliveness_failures=3"
+        ),
+    ));
+    h.world
+        .die_on
+        .borrow_mut()
+        .push(("web".to_string(), libc::SIGINT));
+    h.run_for(Duration::from_millis(100));
+    assert_eq!(h.state("web"), Some(ProcessState::Running));
+    assert_eq!(h.spawns(), 1);
+    // Two failures are not enough.
+    h.run_for(Duration::from_millis(450));
+    assert_eq!(h.spawns(), 1, "{}", h.main_log());
+    assert!(h.world.kills().is_empty());
+    h.run_for(Duration::from_secs(1));
+    assert!(
+        h.main_log()
+            .contains("liveness check of web failed 3 times ("),
+        "{}",
+        h.main_log()
+    );
+    assert!(h.main_log().contains("): restarting"), "{}", h.main_log());
+    let first_kill = h.world.kills().into_iter().next();
+    assert_eq!(
+        first_kill.map(|(name, sig, _)| (name, sig)),
+        Some(("web".to_string(), libc::SIGINT))
+    );
+    assert!(h.spawns() >= 2, "started again: {}", h.main_log());
+    assert_eq!(h.state("web"), Some(ProcessState::Running));
+}
+
+#[test]
+fn checks_add_no_deadline_unless_their_program_runs() {
+    let mut h = harness(&format!(
+        "{}{}",
+        program("plain", ""),
+        program(
+            "idle",
+            "autostart=false\nreadiness_check=tcp://127.0.0.1:1\nliveness_check=exec:/bin/true"
+        )
+    ));
+    h.run_for(Duration::from_millis(200));
+    assert_eq!(h.state("plain"), Some(ProcessState::Running));
+    assert_eq!(h.state("idle"), Some(ProcessState::Stopped));
+    assert_eq!(h.sup.next_deadline(h.now()), None);
+    // Running, its readiness check keeps a deadline.
+    let (_, id) = h.sup.resolve("idle").expect("idle");
+    h.sup.drive(
+        id.expect("a process"),
+        crate::process::state::Input::Start,
+        h.now(),
+    );
+    h.run_for(Duration::from_millis(200));
+    assert_eq!(h.state("idle"), Some(ProcessState::Running));
+    assert!(h.sup.next_deadline(h.now()).is_some());
+}
+
+#[test]
+fn a_timed_out_attempt_waits_its_interval_before_the_next() {
+    // Accepts (in the kernel) and never answers: every http attempt times out.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let mut h = harness(&program(
+        "web",
+        &format!(
+            "liveness_check=http://127.0.0.1:{port}/\nliveness_interval=1\nliveness_timeout=0.1\nliveness_failures=3"
+        ),
+    ));
+    h.world.die_on.borrow_mut().push(("web".to_string(), TERM));
+    // Attempts start 1 s apart (at about 1, 2 and 3 s): no restart by
+    // 2.5 s, one soon after 3 s.
+    h.run_for(Duration::from_millis(2500));
+    let log = h.main_log();
+    assert!(
+        log.contains("liveness check of web failed (timed out after 0.1 s), 2 of 3"),
+        "{log}"
+    );
+    assert!(h.world.kills().is_empty(), "{log}");
+    h.run_for(Duration::from_secs(1));
+    assert!(
+        h.main_log()
+            .contains("liveness check of web failed 3 times (timed out after 0.1 s): restarting"),
+        "{}",
+        h.main_log()
+    );
+    drop(silent);
+}
+
 mod launch;

@@ -8,7 +8,8 @@
 //! - `event_loop` (the turn; where a signal such as SIGCHLD goes)
 //! - `control` (groups added and removed, spawn, stop, signal, reap),
 //!   `groups` (stable ids), `env`, `os` (the seam to the system)
-//! - `output` (child pipes into logs), `listeners` (event pools)
+//! - `output` (child pipes into logs), `listeners` (event pools), `checks`
+//!   (readiness and liveness checks)
 //! - HTTP threads: `api`, `health`; `bridge` carries their messages to the
 //!   loop; `methods/` answers XML-RPC (`table` lists every method),
 //!   `waiters` holds deferred answers, `calls` checks arguments
@@ -21,6 +22,7 @@
 mod api;
 mod bridge;
 mod calls;
+mod checks;
 mod control;
 mod core;
 mod depends;

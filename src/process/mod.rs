@@ -2,6 +2,7 @@
 //! per-process record the daemon keeps (`Process`).
 
 pub mod caps;
+pub mod probe;
 pub mod spawn;
 pub mod state;
 
@@ -65,6 +66,8 @@ pub struct Process {
     pub trail: StateTrail,
     /// How it ended last time (`exit_supervisor_on` reports it).
     pub last_exit: Option<state::ExitInfo>,
+    /// Readiness and liveness checks (SPEC Part B).
+    pub probes: probe::Probes,
 }
 
 /// The last states a process entered, numbered in order.  A deferred
@@ -143,6 +146,7 @@ impl Process {
         };
         let capture = [capture_for(&config.stdout), capture_for(&config.stderr)];
         Ok(Process {
+            probes: probe::Probes::new(&config),
             policy: Policy::from_config(&config),
             config,
             group: group.to_string(),
@@ -166,6 +170,14 @@ impl Process {
             listener_event: None,
             capture,
         })
+    }
+
+    /// Whether the process is ready by its `readiness_check`: None when it
+    /// has none; else true only while RUNNING with the last check passed.
+    /// (`depends_on` and `/readyz` gate on this.)
+    pub fn ready(&self) -> Option<bool> {
+        let probe = self.probes.readiness.as_ref()?;
+        Some(probe.passed && self.machine.state() == ProcessState::Running)
     }
 
     /// Open the channel logs if they are not open yet (first spawn).

@@ -50,18 +50,6 @@ pub const ABSURD_BUFFER: Absurd = (
 );
 
 pub(super) const INCLUDE_KEYS: &[&str] = &["files"];
-/// Container keys of SPEC Part B that later work will implement.  Until a
-/// key does something it is reported as not implemented, never silently
-/// accepted.
-pub(super) const NOT_YET: &[&str] = &[
-    "readiness_check",
-    "readiness_interval",
-    "readiness_timeout",
-    "liveness_check",
-    "liveness_interval",
-    "liveness_timeout",
-    "liveness_failures",
-];
 
 /// The state of one load: inputs plus collected diagnostics.
 pub struct Ctx<'a> {
@@ -358,14 +346,6 @@ impl<'a> Ctx<'a> {
                     sec: Some(sec),
                     entry: Some(e),
                 };
-                if NOT_YET.contains(&e.key.as_str()) {
-                    self.warn(
-                        at,
-                        Some(&e.key),
-                        format!("'{}' is not implemented in this version of supervisor-rs and is ignored", e.key),
-                    );
-                    continue;
-                }
                 let hint = if e.key.starts_with('[') {
                     " (it looks like a [section] header missing its ']')"
                 } else {

@@ -89,6 +89,13 @@ const PROGRAM_KEYS: &[&str] = &[
     "capabilities",
     "log_prefix",
     "log_format",
+    "readiness_check",
+    "readiness_interval",
+    "readiness_timeout",
+    "liveness_check",
+    "liveness_interval",
+    "liveness_timeout",
+    "liveness_failures",
 ];
 
 const LISTENER_EXTRA: &[&str] = &["buffer_size", "events", "result_handler"];

@@ -9,6 +9,7 @@
 //! processes) and `servers` (HTTP servers, RPC interfaces, supervisorctl,
 //! health).
 
+mod checks;
 mod ctx;
 mod depends;
 mod groups;

@@ -318,6 +318,7 @@ impl<'a> Ctx<'a> {
             } else {
                 None
             };
+            let (readiness, liveness) = self.checks(sec, &exp);
             let (Some(name), Some(command), Some(argv)) = (name, command, argv) else {
                 continue;
             };
@@ -366,6 +367,8 @@ impl<'a> Ctx<'a> {
                 depends_on: depends_on.clone(),
                 launch,
                 lines,
+                readiness,
+                liveness,
             });
         }
         // Once per section, not per process.

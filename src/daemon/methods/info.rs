@@ -26,6 +26,8 @@ pub(in crate::daemon) struct InfoFields<'a> {
     stderr_logfile: std::borrow::Cow<'a, str>,
     pid: i32,
     description: String,
+    /// Only for a program with a `readiness_check` (SPEC B1).
+    ready: Option<bool>,
 }
 
 /// Python's `str(datetime.timedelta(seconds=n))`.
@@ -47,7 +49,7 @@ impl Supervisor {
         let Some(f) = self.info_fields(id, epoch(Some(SystemTime::now()))) else {
             return Value::Struct(Vec::new());
         };
-        Value::Struct(vec![
+        let mut fields = vec![
             ("name".into(), Value::String(f.name.into())),
             ("group".into(), Value::String(f.group.into())),
             ("start".into(), Value::Int(f.start)),
@@ -71,7 +73,11 @@ impl Supervisor {
             ),
             ("pid".into(), Value::Int(f.pid)),
             ("description".into(), Value::String(f.description)),
-        ])
+        ];
+        if let Some(ready) = f.ready {
+            fields.push(("ready".into(), Value::Bool(ready)));
+        }
+        Value::Struct(fields)
     }
 
     /// The same struct as [`Supervisor::process_info`], written straight
@@ -96,6 +102,9 @@ impl Supervisor {
         member_str(out, "stderr_logfile", &f.stderr_logfile);
         member_int(out, "pid", f.pid);
         member_str(out, "description", &f.description);
+        if let Some(ready) = f.ready {
+            member_bool(out, "ready", ready);
+        }
         struct_end(out);
     }
 
@@ -174,6 +183,7 @@ impl Supervisor {
             stderr_logfile: path(&p.stderr_logfile),
             pid: p.machine.pid,
             description,
+            ready: p.ready(),
         })
     }
 

@@ -14,12 +14,16 @@ fn direct_encoding_matches_the_value_encoding() {
     struct_start(&mut out);
     member_str(&mut out, "name", "a<&>b");
     member_int(&mut out, "pid", -42);
+    member_bool(&mut out, "ready", true);
+    member_bool(&mut out, "gone", false);
     struct_end(&mut out);
     array_end(&mut out);
     response_end(&mut out);
     let v = Value::Array(vec![Value::Struct(vec![
         ("name".into(), Value::String("a<&>b".into())),
         ("pid".into(), Value::Int(-42)),
+        ("ready".into(), Value::Bool(true)),
+        ("gone".into(), Value::Bool(false)),
     ])]);
     assert_eq!(out, crate::rpc::codec::encode_response(&v));
 }

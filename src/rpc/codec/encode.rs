@@ -57,6 +57,15 @@ pub mod direct {
         write_i32(v, out);
         out.extend_from_slice(b"</int></value>\n</member>\n");
     }
+    pub fn member_bool(out: &mut Vec<u8>, name: &str, v: bool) {
+        out.extend_from_slice(b"<member>\n<name>");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(if v {
+            b"</name>\n<value><boolean>1</boolean></value>\n</member>\n"
+        } else {
+            b"</name>\n<value><boolean>0</boolean></value>\n</member>\n"
+        });
+    }
     pub fn member_str(out: &mut Vec<u8>, name: &str, v: &str) {
         out.extend_from_slice(b"<member>\n<name>");
         out.extend_from_slice(name.as_bytes());
