@@ -141,10 +141,20 @@ fn status_page_lists_processes_with_supervisors_classes_and_actions() {
             "group heading"
         );
     }
-    let (_, _, js) = get(&url, "/ui/app.js", &[]);
-    let (_, _, css) = get(&url, "/ui/app.css", &[]);
+    // Script and style sheet: gzip on the wire; under 40 KB with the page
+    // even uncompressed.
+    for asset in ["/ui/app.js", "/ui/app.css"] {
+        let (status, head, body) = get(&url, asset, &[("Accept-Encoding", "gzip, deflate, br")]);
+        assert_eq!(status, 200, "{head}");
+        assert!(head.contains("Content-Encoding: gzip"), "{head}");
+        assert!(body.starts_with('\u{1f}'), "gzip magic");
+        assert_eq!(get(&url, asset, &[("Accept-Encoding", "identity")]).0, 406);
+    }
+    let src = repo_root().join("src/daemon/web");
+    let js = std::fs::read(src.join("app.js")).unwrap().len();
+    let css = std::fs::read(src.join("app.css")).unwrap().len();
     let (_, _, page) = get(&url, "/", &[]);
-    let total = js.len() + css.len() + page.len();
+    let total = js + css + page.len();
     assert!(total < 40_000, "HTML, CSS and JS are {total} bytes");
     assert_eq!(get(&url, "/ok.html", &[]).2, "OK");
     h.stop(T);

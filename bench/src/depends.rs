@@ -34,7 +34,10 @@ pub fn depends(env: &Env, plan: &Plan) -> Vec<Figure> {
     for rep in 0..reps {
         for (i, with_deps) in [(0, true), (1, false)] {
             let label = if with_deps { "deps" } else { "nodeps" };
-            eprintln!("  .. depends_on {n} programs, {label} rep {}/{reps}", rep + 1);
+            eprintln!(
+                "  .. depends_on {n} programs, {label} rep {}/{reps}",
+                rep + 1
+            );
             let dir = sys::make_dir(&env.tmp, &format!("depends-{label}-{rep}"));
             let mut d = Daemon::start(env, Kind::Ours, dir, &programs(n, with_deps));
             let t = d.wait_running(n, Duration::from_secs(120));
@@ -50,7 +53,10 @@ pub fn depends(env: &Env, plan: &Plan) -> Vec<Figure> {
     }
     vec![
         Figure::new(
-            format!("exec -> all RUNNING, {n} programs, {} with depends_on", n - BASES),
+            format!(
+                "exec -> all RUNNING, {n} programs, {} with depends_on",
+                n - BASES
+            ),
             "ms",
             "no depends_on",
         )
@@ -58,7 +64,10 @@ pub fn depends(env: &Env, plan: &Plan) -> Vec<Figure> {
         .other(&start[1])
         .target(Target::RatioMax(1.3)),
         Figure::new(
-            format!("SIGTERM -> exit, {n} programs, {} with depends_on", n - BASES),
+            format!(
+                "SIGTERM -> exit, {n} programs, {} with depends_on",
+                n - BASES
+            ),
             "ms",
             "no depends_on",
         )

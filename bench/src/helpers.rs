@@ -23,7 +23,7 @@ pub fn run(args: &[String]) -> Option<i32> {
     let a = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
     Some(match name {
         "__crash" => crash(a(1), a(2).parse().unwrap_or(100)),
-        "__write" => write(a(1), a(2).parse().unwrap_or(0)),
+        "__write" => write(a(1), a(2).parse().unwrap_or(0), a(3).parse().unwrap_or(64)),
         "__pid1child" => pid1child(Path::new(a(1)), a(2).parse().unwrap_or(0)),
         "__load" => load(
             a(1),
@@ -43,20 +43,29 @@ fn crash(file: &str, ms: u64) -> i32 {
     1
 }
 
-/// Wait for `go` to exist, then write `bytes` of log lines to stdout.
-fn write(go: &str, bytes: u64) -> i32 {
+/// Wait for `go` to exist, then write `bytes` of log lines of `line_len`
+/// bytes (newline included) to stdout.
+fn write(go: &str, bytes: u64, line_len: usize) -> i32 {
     while !Path::new(go).exists() {
         std::thread::sleep(Duration::from_micros(500));
     }
-    // 64 KiB blocks of 64-byte lines.
-    let mut block = Vec::with_capacity(65536);
+    // Blocks of about 64 KiB of whole lines: a counter, then the sentence
+    // over and over (64-byte lines end with "lazy dog ..").
+    let line_len = line_len.clamp(18, 65536);
+    let filler = b"the quick brown fox jumps over the lazy dog .. ";
+    let mut block = Vec::with_capacity(65536 + line_len);
     let mut i = 0u64;
-    while block.len() < 65536 {
-        let line = format!("{:016} the quick brown fox jumps over the lazy dog ..\n", i);
-        block.extend_from_slice(&line.as_bytes()[..64.min(line.len())]);
+    while block.len() + line_len <= 65536.max(line_len) {
+        let start = block.len();
+        block.extend_from_slice(format!("{i:016} ").as_bytes());
+        let mut k = 0;
+        while block.len() - start < line_len - 1 {
+            block.push(filler[k % filler.len()]);
+            k += 1;
+        }
+        block.push(b'\n');
         i += 1;
     }
-    block.truncate(65536);
     let mut out = std::io::stdout().lock();
     let mut left = bytes;
     while left > 0 {

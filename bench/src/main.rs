@@ -353,10 +353,10 @@ fn main() {
     for l in &json {
         let _ = writeln!(out, "{l}");
     }
-    if let Some(p) = &args.json {
-        if let Err(e) = std::fs::write(p, json.join("\n") + "\n") {
-            eprintln!("writing {}: {e}", p.display());
-        }
+    if let Some(p) = &args.json
+        && let Err(e) = std::fs::write(p, json.join("\n") + "\n")
+    {
+        eprintln!("writing {}: {e}", p.display());
     }
     for f in &failures {
         let _ = writeln!(out, "scenario failed: {f}");

@@ -424,8 +424,8 @@ fn rpc(env: &Env, plan: &Plan) -> Vec<Figure> {
         }
     }
     // (combo) -> kind -> (rps, p99, cpu/req, errors)
-    let mut res: HashMap<(bool, bool, usize), HashMap<Kind, (Vec<f64>, Vec<f64>, Vec<f64>, u64)>> =
-        HashMap::new();
+    type Runs = (Vec<f64>, Vec<f64>, Vec<f64>, u64);
+    let mut res: HashMap<(bool, bool, usize), HashMap<Kind, Runs>> = HashMap::new();
     for rep in 0..plan.rpc_reps {
         for &(keep, inet, clients) in &combos {
             for d in &ds {
@@ -816,12 +816,17 @@ fn wait_total(dir: &Path, b: u64) -> Option<u64> {
 /// The baseline of the log rows: the `__write` helper's `b` bytes through
 /// `| cat > dir/out.log`.  Returns (seconds from "go" to the last byte in
 /// the file, cat's CPU seconds).
-pub(crate) fn through_cat(env: &Env, dir: &Path, b: u64) -> (f64, f64) {
+pub(crate) fn through_cat(env: &Env, dir: &Path, b: u64, line_len: usize) -> (f64, f64) {
     let go = dir.join("go");
     let mut w = Command::new(&env.self_exe);
-    w.args(["__write", &go.display().to_string(), &b.to_string()])
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null());
+    w.args([
+        "__write",
+        &go.display().to_string(),
+        &b.to_string(),
+        &line_len.to_string(),
+    ])
+    .stdout(Stdio::piped())
+    .stdin(Stdio::null());
     let mut wc = w.spawn().expect("writer");
     let pipe = wc.stdout.take().expect("pipe");
     let wg = Guard::new(wc);
@@ -843,8 +848,11 @@ pub(crate) fn through_cat(env: &Env, dir: &Path, b: u64) -> (f64, f64) {
 
 /// The program of the log rows: the `__write` helper's `b` bytes, waiting
 /// for `dir/go`, to `dir/out.log` rotated at `b / 8` with 10 backups.
-pub(crate) fn log_writer(env: &Env, dir: &Path, b: u64) -> Program {
-    let writer = env.helper(&format!("__write {} {b}", dir.join("go").display()));
+pub(crate) fn log_writer(env: &Env, dir: &Path, b: u64, line_len: usize) -> Program {
+    let writer = env.helper(&format!(
+        "__write {} {b} {line_len}",
+        dir.join("go").display()
+    ));
     Program::new("writer", writer)
         .opt("startsecs", "0")
         .opt("autorestart", "false")
@@ -888,10 +896,10 @@ fn logs(env: &Env, plan: &Plan) -> Vec<Figure> {
             ));
             let dir = dir_for(env, "logs", who, rep);
             let (secs, cpu_s) = if who == "cat" {
-                through_cat(env, &dir, b)
+                through_cat(env, &dir, b, 64)
             } else {
                 let kind = if who == "ours" { Kind::Ours } else { Kind::Ref };
-                timed_capture(env, kind, &dir, log_writer(env, &dir, b), |d| {
+                timed_capture(env, kind, &dir, log_writer(env, &dir, b, 64), |d| {
                     wait_total(d, b)
                 })
             };

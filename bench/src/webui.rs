@@ -43,16 +43,24 @@ pub fn webui(env: &Env, plan: &Plan) -> Vec<Figure> {
             }
         }
         figs.push(
-            Figure::new(format!("web UI GET / p99, {n} programs, new conn"), "ms", "python")
-                .ours(&p99[0])
-                .other(&p99[1])
-                .target(Target::RatioMax(0.2)),
+            Figure::new(
+                format!("web UI GET / p99, {n} programs, new conn"),
+                "ms",
+                "python",
+            )
+            .ours(&p99[0])
+            .other(&p99[1])
+            .target(Target::RatioMax(0.2)),
         );
         figs.push(
-            Figure::new(format!("web UI GET / daemon CPU/page, {n} programs"), "us", "python")
-                .ours(&cpu[0])
-                .other(&cpu[1])
-                .target(Target::RatioMax(0.2)),
+            Figure::new(
+                format!("web UI GET / daemon CPU/page, {n} programs"),
+                "us",
+                "python",
+            )
+            .ours(&cpu[0])
+            .other(&cpu[1])
+            .target(Target::RatioMax(0.2)),
         );
     }
     figs

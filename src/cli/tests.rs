@@ -633,6 +633,7 @@ fn sample_mentions_every_section_and_option() {
         "readiness_timeout",
         "liveness_check",
         "liveness_interval",
+        "liveness_timeout",
         "liveness_failures",
         "start_delay",
         "fatal_restart_delay",

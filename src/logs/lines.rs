@@ -78,16 +78,6 @@ pub(super) fn daemon_json(level: LogLevel, time: SystemTime, msg: &str) -> Strin
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// Where the next `\n` of `s` is.
-fn find_newline(s: &[u8]) -> Option<usize> {
-    if s.is_empty() {
-        return None;
-    }
-    // SAFETY: memchr reads at most `s.len()` bytes from `s`.
-    let p = unsafe { libc::memchr(s.as_ptr().cast(), i32::from(b'\n'), s.len()) };
-    (!p.is_null()).then(|| p as usize - s.as_ptr() as usize)
-}
-
 /// Where to cut a line longer than `max`: at `max`, moved back to the
 /// start of a UTF-8 character cut in the middle (at most 3 bytes back).
 fn cut_at(line: &[u8], max: usize) -> usize {
@@ -115,6 +105,8 @@ pub struct Lines {
     head: Vec<u8>,
     /// JSON: the prefix, escaped, starting every message.
     json_prefix: Vec<u8>,
+    /// What starts every line of the current read (see `ready_lead`).
+    lead: Vec<u8>,
     /// For escaping (reused).
     scratch: Vec<u8>,
 }
@@ -131,6 +123,7 @@ impl Lines {
             out: Vec::new(),
             head: Vec::new(),
             json_prefix,
+            lead: Vec::new(),
             scratch: Vec::new(),
         }
     }
@@ -158,20 +151,42 @@ impl Lines {
         self.out.clear();
         self.head.clear();
         let mut rest = data;
-        while let Some(i) = find_newline(rest) {
-            let (line, after) = rest.split_at(i);
-            rest = after.get(1..).unwrap_or_default();
-            if self.partial.is_empty() {
-                self.line(line);
+        // The line held back by earlier reads, completed.
+        if !self.partial.is_empty()
+            && let Some(i) = memchr::memchr(b'\n', rest)
+        {
+            let mut held = std::mem::take(&mut self.partial);
+            held.extend_from_slice(rest.get(..i).unwrap_or_default());
+            self.line(&held);
+            held.clear();
+            self.partial = held;
+            rest = rest.get(i + 1..).unwrap_or_default();
+        }
+        // The hot path: one check of the whole read, then per line only
+        // the newline search and three copies.  JSON lines need escaping
+        // only when the read has a byte that needs it.
+        let fast = match &self.json {
+            None => true,
+            Some(_) => !needs_escape_but_newlines(rest),
+        };
+        if fast {
+            self.ready_lead();
+        }
+        let tail: &[u8] = if self.json.is_some() { b"\"}\n" } else { b"\n" };
+        let mut start = 0;
+        for i in memchr::memchr_iter(b'\n', rest) {
+            let line = rest.get(start..i).unwrap_or_default();
+            start = i + 1;
+            if fast && line.len() <= MAX_LINE {
+                self.out.extend_from_slice(&self.lead);
+                self.out.extend_from_slice(line);
+                self.out.extend_from_slice(tail);
             } else {
-                let mut held = std::mem::take(&mut self.partial);
-                held.extend_from_slice(line);
-                self.line(&held);
-                held.clear();
-                self.partial = held;
+                self.line(line);
             }
         }
-        self.partial.extend_from_slice(rest);
+        self.partial
+            .extend_from_slice(rest.get(start..).unwrap_or_default());
         if self.partial.len() > MAX_LINE {
             let held = std::mem::take(&mut self.partial);
             let mut start = 0;
@@ -186,6 +201,44 @@ impl Lines {
             self.partial.shrink_to(2 * MAX_LINE);
         }
         &self.out
+    }
+
+    /// What starts every line of this read: the prefix, or for JSON
+    /// everything up to the message (its time is this read's) and the
+    /// escaped prefix.
+    fn ready_lead(&mut self) {
+        self.lead.clear();
+        if self.json.is_some() {
+            self.ready_head();
+            self.lead.extend_from_slice(&self.head);
+            self.lead.extend_from_slice(&self.json_prefix);
+        } else {
+            self.lead.extend_from_slice(&self.prefix);
+        }
+    }
+
+    /// JSON: what serde_json writes before the message, built once per
+    /// read: `{"time":"...","program":"...","stream":"...","message":"`.
+    fn ready_head(&mut self) {
+        let Some((program, stream)) = &self.json else {
+            return;
+        };
+        if !self.head.is_empty() {
+            return;
+        }
+        let time = super::timefmt::rfc3339_utc(SystemTime::now());
+        push_json(
+            &mut self.head,
+            &ChildLine {
+                time: &time,
+                program,
+                stream,
+                message: "",
+                partial: false,
+            },
+        );
+        self.head
+            .truncate(self.head.len().saturating_sub(b"\"}\n".len()));
     }
 
     /// The process is gone: the held-back partial line, newline-terminated.
@@ -211,7 +264,7 @@ impl Lines {
 
     /// One output line; `split`: more of the same line follows.
     fn piece(&mut self, piece: &[u8], split: bool) {
-        let Some((program, stream)) = &self.json else {
+        if self.json.is_none() {
             self.out.extend_from_slice(&self.prefix);
             self.out.extend_from_slice(piece);
             if split {
@@ -219,24 +272,8 @@ impl Lines {
             }
             self.out.push(b'\n');
             return;
-        };
-        if self.head.is_empty() {
-            // What serde_json writes before the message, built once per
-            // read: `{"time":"...","program":"...","stream":"...","message":"`.
-            let time = super::timefmt::rfc3339_utc(SystemTime::now());
-            push_json(
-                &mut self.head,
-                &ChildLine {
-                    time: &time,
-                    program,
-                    stream,
-                    message: "",
-                    partial: false,
-                },
-            );
-            self.head
-                .truncate(self.head.len().saturating_sub(b"\"}\n".len()));
         }
+        self.ready_head();
         self.out.extend_from_slice(&self.head);
         self.out.extend_from_slice(&self.json_prefix);
         push_json_str_body(&mut self.out, piece, &mut self.scratch);
@@ -260,6 +297,36 @@ fn needs_escape(bytes: &[u8]) -> bool {
         }
     }
     chunks.remainder().iter().any(|&b| bad(b))
+}
+
+/// [`needs_escape`] over a whole read, where newlines are the line ends:
+/// eight bytes at a time with word arithmetic (no reliance on the
+/// compiler vectorizing), a word with a control byte looked at bytewise.
+fn needs_escape_but_newlines(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of `w` is zero: the classic `(w - 1s) & !w & 0x80s` test.
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
+    let bad = |b: u8| (b < 0x20 && b != b'\n') || b >= 0x80 || b == b'"' || b == b'\\';
+    let mut words = bytes.chunks_exact(8);
+    for c in &mut words {
+        let w = u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        // Non-ASCII, a quote or a backslash: the answer.
+        if w & HIGHS != 0
+            || has_zero(w ^ u64::from_ne_bytes([b'"'; 8]))
+            || has_zero(w ^ u64::from_ne_bytes([b'\\'; 8]))
+        {
+            return true;
+        }
+        // A byte below 0x20 (all ASCII here, so no borrow crosses bytes):
+        // newlines are fine, anything else is not.
+        if w.wrapping_sub(u64::from_ne_bytes([0x20; 8])) & !w & HIGHS != 0
+            && c.iter().any(|&b| bad(b))
+        {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| bad(b))
 }
 
 /// `bytes` as the inside of a JSON string, exactly as serde_json writes

@@ -240,3 +240,44 @@ fn json_lines_are_byte_for_byte_what_serde_json_writes() {
         }
     }
 }
+
+#[test]
+fn the_word_at_a_time_check_agrees_with_the_byte_check() {
+    let naive = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .any(|&b| (b < 0x20 && b != b'\n') || b >= 0x80 || b == b'"' || b == b'\\')
+    };
+    // Every byte value at every position of a word, with clean neighbours
+    // and with newlines around it.
+    for fill in [b'a', b'\n'] {
+        for pos in 0..19 {
+            for v in 0..=255u8 {
+                let mut buf = vec![fill; 19];
+                buf[pos] = v;
+                assert_eq!(
+                    super::needs_escape_but_newlines(&buf),
+                    naive(&buf),
+                    "byte {v:#x} at {pos} among {fill:#x}"
+                );
+            }
+        }
+    }
+    // Pseudo-random ASCII-heavy buffers.
+    let mut x: u32 = 12345;
+    for _ in 0..2000 {
+        let len = (x % 97) as usize;
+        let buf: Vec<u8> = (0..len)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let r = (x >> 16) as u8;
+                if r.is_multiple_of(7) { r } else { b' ' + r % 90 }
+            })
+            .collect();
+        assert_eq!(
+            super::needs_escape_but_newlines(&buf),
+            naive(&buf),
+            "{buf:?}"
+        );
+    }
+}

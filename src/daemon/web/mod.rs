@@ -22,8 +22,9 @@ const MAX_QUERY: usize = 4096;
 /// instead of redirecting to the page.
 const SCRIPT_HEADER: &str = "x-supervisor-ui";
 
-const APP_JS: &str = include_str!("app.js");
-const APP_CSS: &str = include_str!("app.css");
+/// `app.js` and `app.css`, gzip-compressed by the build script.
+const APP_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/app.js.gz"));
+const APP_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/app.css.gz"));
 
 /// The web UI's answer for this request, or `None` if the path is not one
 /// of its pages.
@@ -34,15 +35,34 @@ pub(super) fn route(handle: &LoopHandle, req: &Request) -> Option<Reply> {
         "" | "index.html" => status(handle, req),
         "tail.html" => tail(handle, req),
         "ok.html" => Reply::Full(Response::new(200, "text/plain", b"OK".to_vec())),
-        "ui/app.js" => asset("text/javascript;charset=utf-8", APP_JS),
-        "ui/app.css" => asset("text/css;charset=utf-8", APP_CSS),
+        "ui/app.js" => asset(req, "text/javascript;charset=utf-8", APP_JS),
+        "ui/app.css" => asset(req, "text/css;charset=utf-8", APP_CSS),
         _ => return None,
     })
 }
 
-fn asset(content_type: &str, text: &'static str) -> Reply {
+/// A gzip-compressed asset.  Every browser accepts gzip; a client that
+/// sends no `Accept-Encoding` accepts any coding (RFC 9110, 12.5.3); one
+/// that lists codings without gzip gets 406.
+fn asset(req: &Request, content_type: &str, gz: &'static [u8]) -> Reply {
+    if let Some(accept) = req.header("accept-encoding")
+        && !accept.split(',').any(|c| {
+            let mut parts = c.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| p.trim().replace(' ', "") == "q=0");
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+    {
+        return Reply::Full(Response::new(
+            406,
+            "text/plain;charset=utf-8",
+            b"the web UI's script and style sheet are served gzip-compressed only".to_vec(),
+        ));
+    }
     Reply::Full(
-        Response::new(200, content_type, text.as_bytes().to_vec())
+        Response::new(200, content_type, gz.to_vec())
+            .with_header("Content-Encoding", "gzip")
+            .with_header("Vary", "Accept-Encoding")
             .with_header("Cache-Control", "no-cache")
             .with_header("X-Content-Type-Options", "nosniff"),
     )
