@@ -639,3 +639,30 @@ fn browser_hidden_tab_makes_no_requests() {
     );
     h.stop(T);
 }
+
+#[test]
+fn the_unix_socket_server_serves_the_page_and_its_actions_too() {
+    use std::io::{Read, Write};
+    let (mut h, _url) = daemon("webui_unix", PROGRAMS, false);
+    wait_state(&h, "web", "RUNNING");
+    let unix_get = |path: &str| {
+        let mut s = std::os::unix::net::UnixStream::connect(h.socket_path()).expect("connect");
+        s.set_read_timeout(Some(T)).unwrap();
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let page = unix_get("/");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("data-name=\"pool:pool_1\""), "{page}");
+    let stop = unix_get("/index.html?processname=web&action=stop");
+    assert!(stop.starts_with("HTTP/1.1 301"), "{stop}");
+    assert!(
+        stop.contains("Location: http://localhost/?message=Process%20web%20stopped"),
+        "{stop}"
+    );
+    wait_state(&h, "web", "STOPPED");
+    h.stop(T);
+}

@@ -271,7 +271,11 @@ fn the_word_at_a_time_check_agrees_with_the_byte_check() {
             .map(|_| {
                 x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
                 let r = (x >> 16) as u8;
-                if r.is_multiple_of(7) { r } else { b' ' + r % 90 }
+                if r.is_multiple_of(7) {
+                    r
+                } else {
+                    b' ' + r % 90
+                }
             })
             .collect();
         assert_eq!(
