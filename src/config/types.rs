@@ -199,9 +199,9 @@ pub struct ProcessConfig {
     /// `log_prefix=` / `log_format=` (SPEC Part B): how each line of output is written.
     pub lines: LineFormat,
     /// `readiness_check=` and its timings (SPEC Part B).
-    pub readiness: Option<Check>,
+    pub readiness: Option<Box<Check>>,
     /// `liveness_check=` and its timings (SPEC Part B).
-    pub liveness: Option<Check>,
+    pub liveness: Option<Box<Check>>,
 }
 
 /// How a program is launched beyond Supervisor's options (SPEC Part B).

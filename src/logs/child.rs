@@ -21,7 +21,7 @@ pub struct ChildLog {
     /// Reused output buffer for stripped data.
     scratch: Vec<u8>,
     /// Line mode for the file (syslog gets the lines as they are).
-    lines: Option<Lines>,
+    lines: Option<Box<Lines>>,
 }
 
 impl ChildLog {
@@ -60,7 +60,8 @@ impl ChildLog {
 
     /// Write the file in line mode (`log_prefix`, `log_format=json`).
     pub fn with_lines(mut self, lines: Option<Lines>) -> ChildLog {
-        self.lines = lines;
+        // Boxed: most channels have no line mode.
+        self.lines = lines.map(Box::new);
         self
     }
 

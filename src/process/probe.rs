@@ -45,8 +45,10 @@ impl<Id> Default for InFlight<Id> {
 /// The checks of one process.
 #[derive(Debug, Default)]
 pub struct Probes {
-    pub readiness: Option<Probe>,
-    pub liveness: Option<Probe>,
+    // Boxed: most processes have no checks, and every process carries
+    // this record.
+    pub readiness: Option<Box<Probe>>,
+    pub liveness: Option<Box<Probe>>,
     /// A liveness restart is under way: start the process again once it
     /// has stopped.
     pub restart: bool,
@@ -55,23 +57,29 @@ pub struct Probes {
 impl Probes {
     pub fn new(config: &crate::config::ProcessConfig) -> Probes {
         Probes {
-            readiness: config.readiness.clone().map(Probe::new),
-            liveness: config.liveness.clone().map(Probe::new),
+            readiness: config
+                .readiness
+                .as_deref()
+                .map(|c| Box::new(Probe::new(c.clone()))),
+            liveness: config
+                .liveness
+                .as_deref()
+                .map(|c| Box::new(Probe::new(c.clone()))),
             restart: false,
         }
     }
 
     pub fn get(&self, kind: Kind) -> Option<&Probe> {
         match kind {
-            Kind::Readiness => self.readiness.as_ref(),
-            Kind::Liveness => self.liveness.as_ref(),
+            Kind::Readiness => self.readiness.as_deref(),
+            Kind::Liveness => self.liveness.as_deref(),
         }
     }
 
     pub fn get_mut(&mut self, kind: Kind) -> Option<&mut Probe> {
         match kind {
-            Kind::Readiness => self.readiness.as_mut(),
-            Kind::Liveness => self.liveness.as_mut(),
+            Kind::Readiness => self.readiness.as_deref_mut(),
+            Kind::Liveness => self.liveness.as_deref_mut(),
         }
     }
 }

@@ -367,8 +367,8 @@ impl<'a> Ctx<'a> {
                 depends_on: depends_on.clone(),
                 launch,
                 lines,
-                readiness,
-                liveness,
+                readiness: readiness.map(Box::new),
+                liveness: liveness.map(Box::new),
             });
         }
         // Once per section, not per process.
