@@ -127,27 +127,6 @@ impl Supervisor {
         }
     }
 
-    /// The earliest moment a check needs the loop: an attempt to start or
-    /// one to time out.  None when no check is active.
-    pub(in crate::daemon) fn checks_deadline(&self) -> Option<Instant> {
-        let mut best: Option<Instant> = None;
-        for (_, p) in self.groups.processes() {
-            for kind in KINDS {
-                let Some(probe) = p.probes.get(kind) else {
-                    continue;
-                };
-                let d = match &probe.attempt {
-                    Some(a) => Some(a.deadline),
-                    None => probe.next,
-                };
-                if let Some(d) = d {
-                    best = Some(best.map_or(d, |b| b.min(d)));
-                }
-            }
-        }
-        best
-    }
-
     fn start_attempt(&mut self, id: ProcId, kind: Kind, now: Instant) {
         let exec = match probe(&self.groups, id, kind) {
             Some(probe) => match &probe.check.target {

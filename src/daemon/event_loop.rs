@@ -60,14 +60,14 @@ impl Supervisor {
         let may_start = self.may_start();
         let gate = self.dep_gate();
         let mut best: Option<Instant> = None;
+        // One pass: the state machine's deadline and the checks' of each
+        // process.
         for (_, p) in self.groups.processes() {
             let may_start = may_start && gate.as_ref().is_none_or(|g| g.allows(&p.config));
-            if let Some(d) = p.machine.next_deadline(&p.policy, may_start, now) {
+            let own = p.machine.next_deadline(&p.policy, may_start, now);
+            for d in [own, p.probes.deadline()].into_iter().flatten() {
                 best = Some(best.map_or(d, |b| b.min(d)));
             }
-        }
-        if let Some(d) = self.checks_deadline() {
-            best = Some(best.map_or(d, |b| b.min(d)));
         }
         if self.mood != Mood::Running {
             if let Some(last) = self.last_wait_report {

@@ -55,6 +55,19 @@ pub struct Probes {
 }
 
 impl Probes {
+    /// The earliest moment this process's checks need the loop: an
+    /// attempt to start or one to time out.  None when no check is active.
+    pub fn deadline(&self) -> Option<Instant> {
+        [self.readiness.as_deref(), self.liveness.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|probe| match &probe.attempt {
+                Some(a) => Some(a.deadline),
+                None => probe.next,
+            })
+            .min()
+    }
+
     pub fn new(config: &crate::config::ProcessConfig) -> Probes {
         Probes {
             readiness: config
