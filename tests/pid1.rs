@@ -233,9 +233,16 @@ fn pid1_sweeps_leftover_processes_at_exit() {
     h.wait_pid_file("stubborn.pid", T);
     h.wait_log("exited: spawner (exit status 0; expected)", T);
     let unshare = h.daemon_pid().unwrap();
-    let survivors = descendants_of(unshare)
+    // A leftover shell forks a subshell for `sleep 1 &` that carries the
+    // same command line until it execs; count only the shells whose
+    // parent is not one of them.
+    let leftovers: Vec<_> = descendants_of(unshare)
         .into_iter()
         .filter(|p| cmdline(p.pid).is_some_and(|c| c.starts_with("/bin/sh -c trap")))
+        .collect();
+    let survivors = leftovers
+        .iter()
+        .filter(|p| !leftovers.iter().any(|q| q.pid == p.ppid))
         .count();
     assert_eq!(
         survivors,
