@@ -131,7 +131,7 @@ impl Supervisor {
             os,
             max_fd,
             last_wait_report: None,
-            buf: vec![0u8; 64 * 1024],
+            buf: vec![0u8; 256 * 1024],
             exit_code: 0,
             first_unexpected: None,
             bridge: None,

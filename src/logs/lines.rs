@@ -105,8 +105,9 @@ pub struct Lines {
     head: Vec<u8>,
     /// JSON: the prefix, escaped, starting every message.
     json_prefix: Vec<u8>,
-    /// What starts every line of the current read (see `ready_lead`).
-    lead: Vec<u8>,
+    /// What ends a line and starts the next in the current read: the
+    /// line's tail, then what starts every line (see `ready_lead`).
+    sep: Vec<u8>,
     /// For escaping (reused).
     scratch: Vec<u8>,
 }
@@ -123,7 +124,7 @@ impl Lines {
             out: Vec::new(),
             head: Vec::new(),
             json_prefix,
-            lead: Vec::new(),
+            sep: Vec::new(),
             scratch: Vec::new(),
         }
     }
@@ -163,28 +164,41 @@ impl Lines {
             rest = rest.get(i + 1..).unwrap_or_default();
         }
         // The hot path: one check of the whole read, then per line only
-        // the newline search and three copies.  JSON lines need escaping
-        // only when the read has a byte that needs it.
+        // the newline search and two copies (the line, then its tail joined
+        // with the next line's start, which is taken back after the last
+        // line).  JSON lines need escaping only when the read has a byte
+        // that needs it.
         let fast = match &self.json {
             None => true,
             Some(_) => !needs_escape_but_newlines(rest),
         };
-        if fast {
+        let tail_len = if self.json.is_some() { 3 } else { 1 };
+        let lead_len = if fast {
             self.ready_lead();
-        }
-        let tail: &[u8] = if self.json.is_some() { b"\"}\n" } else { b"\n" };
+            let lead = self.sep.get(tail_len..).unwrap_or_default();
+            self.out.extend_from_slice(lead);
+            lead.len()
+        } else {
+            0
+        };
         let mut start = 0;
         for i in memchr::memchr_iter(b'\n', rest) {
             let line = rest.get(start..i).unwrap_or_default();
             start = i + 1;
             if fast && line.len() <= MAX_LINE {
-                self.out.extend_from_slice(&self.lead);
                 self.out.extend_from_slice(line);
-                self.out.extend_from_slice(tail);
+                self.out.extend_from_slice(&self.sep);
+            } else if fast {
+                // Too long: not this line's start after all, it is cut.
+                self.out.truncate(self.out.len() - lead_len);
+                self.line(line);
+                let lead = self.sep.get(tail_len..).unwrap_or_default();
+                self.out.extend_from_slice(lead);
             } else {
                 self.line(line);
             }
         }
+        self.out.truncate(self.out.len() - lead_len);
         self.partial
             .extend_from_slice(rest.get(start..).unwrap_or_default());
         if self.partial.len() > MAX_LINE {
@@ -203,17 +217,20 @@ impl Lines {
         &self.out
     }
 
-    /// What starts every line of this read: the prefix, or for JSON
+    /// `sep` for this read: a line's tail (`"}` or nothing, then the
+    /// newline) and what starts every line: the prefix, or for JSON
     /// everything up to the message (its time is this read's) and the
     /// escaped prefix.
     fn ready_lead(&mut self) {
-        self.lead.clear();
+        self.sep.clear();
         if self.json.is_some() {
             self.ready_head();
-            self.lead.extend_from_slice(&self.head);
-            self.lead.extend_from_slice(&self.json_prefix);
+            self.sep.extend_from_slice(b"\"}\n");
+            self.sep.extend_from_slice(&self.head);
+            self.sep.extend_from_slice(&self.json_prefix);
         } else {
-            self.lead.extend_from_slice(&self.prefix);
+            self.sep.push(b'\n');
+            self.sep.extend_from_slice(&self.prefix);
         }
     }
 
@@ -286,47 +303,38 @@ impl Lines {
 }
 
 /// Whether JSON needs more than a copy of `bytes`: a control character,
-/// `"` or `\\` to escape, or non-ASCII to check.  Tested 16 bytes at a
-/// time without an early exit inside, which the compiler vectorizes.
+/// `"` or `\\` to escape, or non-ASCII to check.
 fn needs_escape(bytes: &[u8]) -> bool {
-    let bad = |b: u8| !(0x20..0x80).contains(&b) || b == b'"' || b == b'\\';
-    let mut chunks = bytes.chunks_exact(16);
-    for c in &mut chunks {
-        if c.iter().fold(false, |acc, &b| acc | bad(b)) {
-            return true;
-        }
-    }
-    chunks.remainder().iter().any(|&b| bad(b))
+    any_to_escape::<false>(bytes)
 }
 
-/// [`needs_escape`] over a whole read, where newlines are the line ends:
-/// eight bytes at a time with word arithmetic (no reliance on the
-/// compiler vectorizing), a word with a control byte looked at bytewise.
+/// [`needs_escape`] over a whole read, where newlines are the line ends.
 fn needs_escape_but_newlines(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    // A byte of `w` is zero: the classic `(w - 1s) & !w & 0x80s` test.
-    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
-    let bad = |b: u8| (b < 0x20 && b != b'\n') || b >= 0x80 || b == b'"' || b == b'\\';
-    let mut words = bytes.chunks_exact(8);
-    for c in &mut words {
-        let w = u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        // Non-ASCII, a quote or a backslash: the answer.
-        if w & HIGHS != 0
-            || has_zero(w ^ u64::from_ne_bytes([b'"'; 8]))
-            || has_zero(w ^ u64::from_ne_bytes([b'\\'; 8]))
-        {
-            return true;
+    any_to_escape::<true>(bytes)
+}
+
+/// A byte JSON cannot copy as it is (`NL`: a newline can).
+#[inline(always)]
+fn to_escape<const NL: bool>(b: u8) -> bool {
+    (b < 0x20 && !(NL && b == b'\n')) | (b >= 0x80) | (b == b'"') | (b == b'\\')
+}
+
+/// Tested 32 bytes at a time, OR-ed without a branch inside a chunk, which
+/// the compiler turns into vector compares with the baseline x86-64 (SSE2)
+/// instruction set: about 0.09 s per GiB of 64-byte lines here, against
+/// 0.40 s for eight bytes at a time with word arithmetic.
+fn any_to_escape<const NL: bool>(bytes: &[u8]) -> bool {
+    let mut chunks = bytes.chunks_exact(32);
+    for c in &mut chunks {
+        let mut acc = false;
+        for &b in c {
+            acc |= to_escape::<NL>(b);
         }
-        // A byte below 0x20 (all ASCII here, so no borrow crosses bytes):
-        // newlines are fine, anything else is not.
-        if w.wrapping_sub(u64::from_ne_bytes([0x20; 8])) & !w & HIGHS != 0
-            && c.iter().any(|&b| bad(b))
-        {
+        if acc {
             return true;
         }
     }
-    words.remainder().iter().any(|&b| bad(b))
+    chunks.remainder().iter().any(|&b| to_escape::<NL>(b))
 }
 
 /// `bytes` as the inside of a JSON string, exactly as serde_json writes

@@ -242,46 +242,100 @@ fn json_lines_are_byte_for_byte_what_serde_json_writes() {
 }
 
 #[test]
-fn the_word_at_a_time_check_agrees_with_the_byte_check() {
-    let naive = |bytes: &[u8]| {
-        bytes
-            .iter()
-            .any(|&b| (b < 0x20 && b != b'\n') || b >= 0x80 || b == b'"' || b == b'\\')
+fn the_chunked_checks_agree_with_the_byte_check() {
+    let naive = |bytes: &[u8], nl: bool| {
+        bytes.iter().any(|&b| {
+            (b < 0x20 && !(nl && b == b'\n')) || b >= 0x80 || b == b'"' || b == b'\\'
+        })
     };
-    // Every byte value at every position of a word, with clean neighbours
-    // and with newlines around it.
+    // Every byte value at every position of two 32-byte chunks and the
+    // remainder after them, with clean neighbours and among newlines.
     for fill in [b'a', b'\n'] {
-        for pos in 0..19 {
+        for pos in 0..71 {
             for v in 0..=255u8 {
-                let mut buf = vec![fill; 19];
+                let mut buf = vec![fill; 71];
                 buf[pos] = v;
-                assert_eq!(
-                    super::needs_escape_but_newlines(&buf),
-                    naive(&buf),
-                    "byte {v:#x} at {pos} among {fill:#x}"
-                );
+                for len in [pos + 1, 71] {
+                    let buf = &buf[..len];
+                    assert_eq!(
+                        super::needs_escape_but_newlines(buf),
+                        naive(buf, true),
+                        "byte {v:#x} at {pos} of {len} among {fill:#x}"
+                    );
+                    assert_eq!(super::needs_escape(buf), naive(buf, false));
+                }
             }
         }
     }
-    // Pseudo-random ASCII-heavy buffers.
-    let mut x: u32 = 12345;
-    for _ in 0..2000 {
-        let len = (x % 97) as usize;
-        let buf: Vec<u8> = (0..len)
-            .map(|_| {
-                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                let r = (x >> 16) as u8;
-                if r.is_multiple_of(7) {
-                    r
-                } else {
-                    b' ' + r % 90
-                }
-            })
-            .collect();
-        assert_eq!(
-            super::needs_escape_but_newlines(&buf),
-            naive(&buf),
-            "{buf:?}"
-        );
+}
+
+/// One read's lines against the same lines formatted one by one.
+fn formatted_line_by_line(l: &mut Lines, lines: &[&[u8]]) -> Vec<u8> {
+    l.out.clear();
+    for line in lines {
+        l.line(line);
+    }
+    l.out.clone()
+}
+
+/// JSON lines without their time (each read has its own).
+fn without_time(out: &[u8]) -> Vec<Value> {
+    let mut v = parse(out);
+    for line in &mut v {
+        line.as_object_mut().unwrap().remove("time");
+    }
+    v
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// The hot path (two copies a line) writes what the general one does,
+    /// whatever the mix of short, over-long and escaped lines and however
+    /// the stream is cut into reads.
+    #[test]
+    fn a_read_is_formatted_as_its_lines_one_by_one(
+        specs in proptest::collection::vec((0usize..6, 0usize..90), 0..40),
+        cuts in proptest::collection::vec(0usize..400, 0..5),
+        json_mode: bool,
+        prefix in "[a-z| \"]{0,5}",
+    ) {
+        let pieces: [&[u8]; 6] = [b"plain words ", b"q\"b\\", b"caf\xc3\xa9", b"\x01", b"\xff", b"x"];
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for (i, &(kind, n)) in specs.iter().enumerate() {
+            let line: Vec<u8> = if kind == 5 && i % 3 == 0 {
+                vec![b'y'; MAX_LINE + n * 1000]
+            } else {
+                pieces[kind].repeat(n % 7)
+            };
+            lines.push(line);
+        }
+        // A clean line first, so that the reads after it start with the
+        // hot path's state of an earlier read.
+        lines.insert(0, b"warm".to_vec());
+        let mut read = Vec::new();
+        for line in &lines {
+            read.extend_from_slice(line);
+            read.push(b'\n');
+        }
+        let refs: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
+        let make = || if json_mode { json(&prefix) } else { text(&prefix) };
+        // The stream in reads cut at arbitrary places.
+        let mut l = make();
+        let mut got = Vec::new();
+        let mut rest = read.as_slice();
+        for cut in cuts {
+            let (now, later) = rest.split_at(cut.min(rest.len()));
+            got.extend_from_slice(l.feed(now));
+            rest = later;
+        }
+        got.extend_from_slice(l.feed(rest));
+        got.extend_from_slice(l.flush());
+        let want = formatted_line_by_line(&mut make(), &refs);
+        if json_mode {
+            proptest::prop_assert_eq!(without_time(&got), without_time(&want));
+        } else {
+            proptest::prop_assert!(got == want);
+        }
     }
 }
