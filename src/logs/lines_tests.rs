@@ -253,7 +253,7 @@ fn the_chunked_checks_agree_with_the_byte_check() {
     for fill in [b'a', b'\n'] {
         for pos in 0..71 {
             for v in 0..=255u8 {
-                let mut buf = vec![fill; 71];
+                let mut buf = [fill; 71];
                 buf[pos] = v;
                 for len in [pos + 1, 71] {
                     let buf = &buf[..len];
