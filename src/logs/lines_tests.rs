@@ -244,9 +244,9 @@ fn json_lines_are_byte_for_byte_what_serde_json_writes() {
 #[test]
 fn the_chunked_checks_agree_with_the_byte_check() {
     let naive = |bytes: &[u8], nl: bool| {
-        bytes.iter().any(|&b| {
-            (b < 0x20 && !(nl && b == b'\n')) || b >= 0x80 || b == b'"' || b == b'\\'
-        })
+        bytes
+            .iter()
+            .any(|&b| (b < 0x20 && !(nl && b == b'\n')) || b >= 0x80 || b == b'"' || b == b'\\')
     };
     // Every byte value at every position of two 32-byte chunks and the
     // remainder after them, with clean neighbours and among newlines.
