@@ -355,3 +355,15 @@ pub struct Config {
     /// The files that were read, root first, then includes in order.
     pub files_read: Vec<PathBuf>,
 }
+
+/// Signals whose meaning to supervisord is fixed by SPEC A5: listing one in
+/// `forward_signals` is a warning and it is not forwarded.  The daemon
+/// catches these and SIGUSR1 (`daemon::signals::HANDLED`).
+pub const OWN_SIGNALS: [i32; 6] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGHUP,
+    libc::SIGUSR2,
+    libc::SIGCHLD,
+];

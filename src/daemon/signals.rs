@@ -6,16 +6,11 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The signals supervisord acts on.
-pub const HANDLED: [i32; 7] = [
-    libc::SIGTERM,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGHUP,
-    libc::SIGUSR2,
-    libc::SIGCHLD,
-    libc::SIGUSR1,
-];
+/// The signals supervisord acts on: SPEC A5's, and SIGUSR1.
+pub const HANDLED: [i32; 7] = {
+    let own = crate::config::OWN_SIGNALS;
+    [own[0], own[1], own[2], own[3], own[4], own[5], libc::SIGUSR1]
+};
 
 pub struct Signals {
     read: OwnedFd,

@@ -6,18 +6,7 @@ use super::ctx::{ABSURD_SECS, Ctx};
 use crate::config::datatypes as dt;
 use crate::config::expand::{Expansions, py_repr};
 use crate::config::source::Section;
-use crate::config::types::Launch;
-
-/// Signals whose meaning to supervisord is fixed by SPEC A5: listing one in
-/// `forward_signals` is a warning and it is not forwarded.
-const OWN_SIGNALS: &[i32] = &[
-    libc::SIGTERM,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGHUP,
-    libc::SIGUSR2,
-    libc::SIGCHLD,
-];
+use crate::config::types::{Launch, OWN_SIGNALS};
 
 /// Signals that cannot be forwarded: KILL and STOP cannot be caught, most
 /// others report a fault of the daemon itself (catching them would hide
