@@ -258,6 +258,19 @@ impl Lines {
             .truncate(self.head.len().saturating_sub(b"\"}\n".len()));
     }
 
+    /// Drop an output buffer that one burst made big (short lines with
+    /// long prefixes can take many times their input).
+    pub fn trim(&mut self) {
+        if self.out.capacity() > 1 << 20 {
+            self.out = Vec::new();
+        }
+    }
+
+    #[cfg(test)]
+    pub fn out_capacity(&self) -> usize {
+        self.out.capacity()
+    }
+
     /// The process is gone: the held-back partial line, newline-terminated.
     pub fn flush(&mut self) -> &[u8] {
         self.out.clear();
