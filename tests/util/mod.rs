@@ -49,6 +49,8 @@ pub const KEEP_VAR: &str = "SUPERVISOR_RS_KEEP_TMP";
 const TERM_GRACE: Duration = Duration::from_secs(5);
 /// Poll interval of [`wait_until`].
 const POLL: Duration = Duration::from_millis(20);
+/// How long cleanup waits for SIGKILLed processes to be gone.
+const KILL_WAIT: Duration = Duration::from_secs(5);
 /// Default timeout for one-shot commands (`-v`, `--check`, supervisorctl).
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -409,6 +411,13 @@ pub fn send_signal(pid: i32, sig: i32) -> bool {
     }
     // SAFETY: kill has no memory-safety preconditions.
     unsafe { libc::kill(pid, sig) == 0 }
+}
+
+/// `p` is still running (same pid and start time, not a zombie).
+fn still_alive(p: &ProcStat) -> bool {
+    proc_stat(p.pid).is_some_and(|now| {
+        now.starttime == p.starttime && now.state != 'Z' && now.state != 'X'
+    })
 }
 
 /// SIGKILL `p` only if it is still the same process (pid not reused).
@@ -1009,10 +1018,14 @@ impl Harness {
         for p in victims.values() {
             kill_if_same(p, libc::SIGKILL);
         }
-        // Stragglers forked between the snapshots still carry the tag.
-        for _ in 0..3 {
+        // SIGKILL takes effect when its target next runs, which on a busy
+        // machine can be a while: wait until every victim is gone, killing
+        // stragglers forked between the snapshots (they carry the tag).
+        let deadline = Instant::now() + KILL_WAIT;
+        loop {
             let left = pids_with_tag(&self.tag);
-            if left.is_empty() {
+            let victims_left = victims.values().any(still_alive);
+            if (left.is_empty() && !victims_left) || Instant::now() >= deadline {
                 break;
             }
             for p in &left {
