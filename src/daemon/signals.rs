@@ -9,7 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// The signals supervisord acts on: SPEC A5's, and SIGUSR1.
 pub const HANDLED: [i32; 7] = {
     let own = crate::config::OWN_SIGNALS;
-    [own[0], own[1], own[2], own[3], own[4], own[5], libc::SIGUSR1]
+    [
+        own[0],
+        own[1],
+        own[2],
+        own[3],
+        own[4],
+        own[5],
+        libc::SIGUSR1,
+    ]
 };
 
 pub struct Signals {

@@ -11,9 +11,6 @@ use super::syslog::SyslogWriter;
 use std::io;
 use std::path::Path;
 
-/// Line mode formats a read this much at a time (see `write`).
-const LINE_SLICE: usize = 64 * 1024;
-
 /// One child output channel's log (stdout or stderr of one process).
 #[derive(Debug)]
 pub struct ChildLog {
@@ -100,26 +97,15 @@ impl ChildLog {
         }
         let mut res = Ok(());
         if let Some(f) = self.file.as_mut() {
-            match self.lines.as_mut() {
-                // Formatted a slice at a time: a line-mode log keeps an
-                // output buffer of its own, which stays near 2.4 times
-                // the slice (64-byte JSON lines) however big the read.
-                Some(l) => {
-                    // Every slice is fed even after a failed write, so
-                    // that the held-back partial line stays the stream's.
-                    for slice in bytes.chunks(LINE_SLICE) {
-                        let out = l.feed(slice);
-                        if !out.is_empty() {
-                            let r = f.write(out);
-                            if res.is_ok() {
-                                res = r;
-                            }
-                        }
-                    }
-                    l.trim();
-                }
-                None => res = f.write(bytes),
-            }
+            res = match self.lines.as_mut() {
+                Some(l) => l.feed_with(
+                    bytes,
+                    |out| {
+                        if out.is_empty() { Ok(()) } else { f.write(out) }
+                    },
+                ),
+                None => f.write(bytes),
+            };
         }
         if let Some((w, prefix)) = self.syslog.as_mut() {
             w.send_lines(prefix, bytes);
@@ -136,8 +122,7 @@ impl ChildLog {
     pub fn flush_lines(&mut self) -> io::Result<()> {
         match (self.lines.as_mut(), self.file.as_mut()) {
             (Some(l), Some(f)) => {
-                let out = l.flush();
-                if out.is_empty() { Ok(()) } else { f.write(out) }
+                l.flush_with(|out| if out.is_empty() { Ok(()) } else { f.write(out) })
             }
             _ => Ok(()),
         }
@@ -273,32 +258,48 @@ mod tests {
     }
 
     #[test]
-    fn a_line_mode_log_keeps_no_big_buffer_after_a_burst() {
+    fn line_mode_logs_share_one_output_buffer_dropped_after_a_burst() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("j.log");
-        let mut log = ChildLog::open(Some(&p), 0, 0, None, false)
-            .unwrap()
-            .with_lines(Some(Lines::new("", Some(("web".into(), "stdout")))));
+        let json = || Some(Lines::new("", Some(("web".into(), "stdout"))));
+        let mut logs: Vec<ChildLog> = (0..3)
+            .map(|i| {
+                ChildLog::open(
+                    Some(&dir.path().join(format!("{i}.log"))),
+                    0,
+                    0,
+                    None,
+                    false,
+                )
+                .unwrap()
+                .with_lines(json())
+            })
+            .collect();
         let lines = |n: usize, len: usize| {
             let mut line = vec![b'x'; len - 1];
             line.push(b'\n');
             line.repeat(n)
         };
-        // A 1 MiB read of 64-byte lines: formatted 64 KiB at a time.
-        let read = lines(16384, 64);
-        log.write(&read).unwrap();
-        let cap = log.lines.as_ref().unwrap().out_capacity();
-        assert!(cap <= 3 * LINE_SLICE, "{cap}");
+        // 256 KiB reads of 64-byte lines: one buffer of about 600 KiB for
+        // the thread, none kept by any log.
+        let read = lines(4096, 64);
+        for log in &mut logs {
+            log.write(&read).unwrap();
+            assert_eq!(log.lines.as_ref().unwrap().out_capacity(), 0);
+        }
+        let cap = Lines::shared_out_capacity();
+        assert!((read.len() * 2..read.len() * 3).contains(&cap), "{cap}");
         // Empty lines take many times their bytes: dropped after the burst.
-        log.write(&lines(LINE_SLICE, 1)).unwrap();
-        assert_eq!(log.lines.as_ref().unwrap().out_capacity(), 0);
-        // Every line is in the file, whole.
-        let text = std::fs::read_to_string(&p).unwrap();
-        assert_eq!(text.lines().count(), 16384 + LINE_SLICE);
-        for l in text.lines() {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let m = v["message"].as_str().unwrap();
-            assert!(m.is_empty() || m.len() == 63, "{m}");
+        logs[0].write(&lines(64 * 1024, 1)).unwrap();
+        assert_eq!(Lines::shared_out_capacity(), 0);
+        // Every line is in its file, whole.
+        for (i, extra) in [(0, 64 * 1024), (1, 0), (2, 0)] {
+            let text = std::fs::read_to_string(dir.path().join(format!("{i}.log"))).unwrap();
+            assert_eq!(text.lines().count(), 4096 + extra);
+            for l in text.lines() {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let m = v["message"].as_str().unwrap();
+                assert!(m.is_empty() || m.len() == 63, "{m}");
+            }
         }
     }
 

@@ -90,6 +90,12 @@ fn cut_at(line: &[u8], max: usize) -> usize {
         .unwrap_or(max)
 }
 
+thread_local! {
+    /// The output buffer that every line-mode log of the thread formats
+    /// into (see [`Lines::feed_with`]).
+    static SHARED_OUT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// One channel's line mode: formatting and the held-back partial line.
 #[derive(Debug)]
 pub struct Lines {
@@ -163,6 +169,16 @@ impl Lines {
             self.partial = held;
             rest = rest.get(i + 1..).unwrap_or_default();
         }
+        // JSON on x86-64: one SSE2 pass finds the newlines and the bytes
+        // that need escaping together, formatting the lines on the way up
+        // to the first 16 bytes that hold such a byte; the rest below.
+        #[cfg(target_arch = "x86_64")]
+        if self.json.is_some() {
+            // SAFETY: SSE2 is part of the x86-64 baseline: every CPU that
+            // runs this code has it.
+            let done = unsafe { self.json_lines_sse2(rest) };
+            rest = rest.get(done..).unwrap_or_default();
+        }
         // The hot path: one check of the whole read, then per line only
         // the newline search and two copies (the line, then its tail joined
         // with the next line's start, which is taken back after the last
@@ -172,28 +188,13 @@ impl Lines {
             None => true,
             Some(_) => !needs_escape_but_newlines(rest),
         };
-        let tail_len = if self.json.is_some() { 3 } else { 1 };
-        let lead_len = if fast {
-            self.ready_lead();
-            let lead = self.sep.get(tail_len..).unwrap_or_default();
-            self.out.extend_from_slice(lead);
-            lead.len()
-        } else {
-            0
-        };
+        let lead_len = if fast { self.start_fast() } else { 0 };
         let mut start = 0;
         for i in memchr::memchr_iter(b'\n', rest) {
             let line = rest.get(start..i).unwrap_or_default();
             start = i + 1;
-            if fast && line.len() <= MAX_LINE {
-                self.out.extend_from_slice(line);
-                self.out.extend_from_slice(&self.sep);
-            } else if fast {
-                // Too long: not this line's start after all, it is cut.
-                self.out.truncate(self.out.len() - lead_len);
-                self.line(line);
-                let lead = self.sep.get(tail_len..).unwrap_or_default();
-                self.out.extend_from_slice(lead);
+            if fast {
+                self.fast_line(line, lead_len);
             } else {
                 self.line(line);
             }
@@ -215,6 +216,82 @@ impl Lines {
             self.partial.shrink_to(2 * MAX_LINE);
         }
         &self.out
+    }
+
+    /// Ready the hot path: `sep` built and the first line's start in
+    /// `out`, whose length is returned (taken back after the last line).
+    fn start_fast(&mut self) -> usize {
+        self.ready_lead();
+        let lead = self.sep.get(self.tail_len()..).unwrap_or_default();
+        self.out.extend_from_slice(lead);
+        lead.len()
+    }
+
+    /// `"}\n` or `\n`: what ends a line.
+    fn tail_len(&self) -> usize {
+        if self.json.is_some() { 3 } else { 1 }
+    }
+
+    /// One line on the hot path (`out` ends with its start).
+    fn fast_line(&mut self, line: &[u8], lead_len: usize) {
+        if line.len() <= MAX_LINE {
+            self.out.extend_from_slice(line);
+            self.out.extend_from_slice(&self.sep);
+        } else {
+            // Too long: not this line's start after all, it is cut.
+            self.out.truncate(self.out.len() - lead_len);
+            self.line(line);
+            let lead = self.sep.get(self.tail_len()..).unwrap_or_default();
+            self.out.extend_from_slice(lead);
+        }
+    }
+
+    /// The JSON lines of `rest` that end before its first 16-byte block
+    /// holding a byte to escape, formatted on the hot path; returns where
+    /// the others start.  Each block is compared once for newlines and for
+    /// bytes to escape: 0.28 s per GiB of 64-byte lines in a unit timing,
+    /// against 0.33 for the escape check and memchr's newline search in
+    /// two passes.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "sse2")]
+    fn json_lines_sse2(&mut self, rest: &[u8]) -> usize {
+        use std::arch::x86_64::{
+            _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
+            _mm_or_si128, _mm_set1_epi8,
+        };
+        let lead_len = self.start_fast();
+        let newline = _mm_set1_epi8(b'\n' as i8);
+        let quote = _mm_set1_epi8(b'"' as i8);
+        let backslash = _mm_set1_epi8(b'\\' as i8);
+        let space = _mm_set1_epi8(0x20);
+        let mut start = 0;
+        let mut base = 0;
+        for block in rest.chunks_exact(16) {
+            // SAFETY: `block` is 16 readable bytes; the load needs no
+            // alignment.
+            let v = unsafe { _mm_loadu_si128(block.as_ptr().cast()) };
+            let ends = _mm_cmpeq_epi8(v, newline);
+            // A signed compare: bytes from 0x80 up are negative, so they
+            // count as below 0x20 too (non-ASCII goes the careful way).
+            let control = _mm_andnot_si128(ends, _mm_cmplt_epi8(v, space));
+            let to_escape = _mm_or_si128(
+                control,
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+            );
+            if _mm_movemask_epi8(to_escape) != 0 {
+                break;
+            }
+            let mut ends = _mm_movemask_epi8(ends) as u32;
+            while ends != 0 {
+                let i = base + ends.trailing_zeros() as usize;
+                ends &= ends - 1;
+                self.fast_line(rest.get(start..i).unwrap_or_default(), lead_len);
+                start = i + 1;
+            }
+            base += 16;
+        }
+        self.out.truncate(self.out.len() - lead_len);
+        start
     }
 
     /// `sep` for this read: a line's tail (`"}` or nothing, then the
@@ -258,17 +335,59 @@ impl Lines {
             .truncate(self.head.len().saturating_sub(b"\"}\n".len()));
     }
 
-    /// Drop an output buffer that one burst made big (short lines with
-    /// long prefixes can take many times their input).
-    pub fn trim(&mut self) {
-        if self.out.capacity() > 1 << 20 {
-            self.out = Vec::new();
+    /// [`feed`](Self::feed), the formatted lines handed to `write` in the
+    /// thread's shared output buffer: one buffer for every line-mode log
+    /// of the daemon's loop, not one per process (a 256 KiB read of 64-byte
+    /// JSON lines makes 600 KiB), dropped when a burst grew it past 1 MiB
+    /// (short lines with long prefixes take many times their bytes).
+    pub fn feed_with<R>(&mut self, data: &[u8], write: impl FnOnce(&[u8]) -> R) -> R {
+        self.with_shared_out(
+            |l| {
+                l.feed(data);
+            },
+            write,
+        )
+    }
+
+    /// [`flush`](Self::flush), handed to `write` as in
+    /// [`feed_with`](Self::feed_with).
+    pub fn flush_with<R>(&mut self, write: impl FnOnce(&[u8]) -> R) -> R {
+        self.with_shared_out(
+            |l| {
+                l.flush();
+            },
+            write,
+        )
+    }
+
+    fn with_shared_out<R>(
+        &mut self,
+        format: impl FnOnce(&mut Self),
+        write: impl FnOnce(&[u8]) -> R,
+    ) -> R {
+        let mut shared = SHARED_OUT.take();
+        std::mem::swap(&mut self.out, &mut shared);
+        format(self);
+        let r = write(&self.out);
+        let mut out = std::mem::replace(&mut self.out, shared);
+        if out.capacity() > 1 << 20 {
+            out = Vec::new();
         }
+        SHARED_OUT.set(out);
+        r
     }
 
     #[cfg(test)]
     pub fn out_capacity(&self) -> usize {
         self.out.capacity()
+    }
+
+    #[cfg(test)]
+    pub fn shared_out_capacity() -> usize {
+        let out = SHARED_OUT.take();
+        let cap = out.capacity();
+        SHARED_OUT.set(out);
+        cap
     }
 
     /// The process is gone: the held-back partial line, newline-terminated.

@@ -339,3 +339,33 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn every_byte_at_every_place_of_a_block_is_formatted_as_line_by_line() {
+    // Three lines of 7, 16 or 40 bytes (within, at and across the 16-byte
+    // blocks of the JSON scan), the middle one with a byte of every value
+    // at each place (a newline among them makes two lines of it).
+    for len in [7usize, 16, 40] {
+        for pos in 0..len {
+            for v in 0..=255u8 {
+                let mut read = Vec::new();
+                for k in 0..3 {
+                    let mut line = vec![b'a'; len];
+                    if k == 1 {
+                        line[pos] = v;
+                    }
+                    read.extend_from_slice(&line);
+                    read.push(b'\n');
+                }
+                let got = json("").feed(&read).to_vec();
+                let lines: Vec<&[u8]> = read[..read.len() - 1].split(|&b| b == b'\n').collect();
+                let want = formatted_line_by_line(&mut json(""), &lines);
+                assert_eq!(
+                    without_time(&got),
+                    without_time(&want),
+                    "byte {v:#x} at {pos} of {len}"
+                );
+            }
+        }
+    }
+}

@@ -415,9 +415,8 @@ pub fn send_signal(pid: i32, sig: i32) -> bool {
 
 /// `p` is still running (same pid and start time, not a zombie).
 fn still_alive(p: &ProcStat) -> bool {
-    proc_stat(p.pid).is_some_and(|now| {
-        now.starttime == p.starttime && now.state != 'Z' && now.state != 'X'
-    })
+    proc_stat(p.pid)
+        .is_some_and(|now| now.starttime == p.starttime && now.state != 'Z' && now.state != 'X')
 }
 
 /// SIGKILL `p` only if it is still the same process (pid not reused).
