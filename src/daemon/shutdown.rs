@@ -48,6 +48,7 @@ impl Supervisor {
             held.clear();
             unstopped = unstopped_groups(&held);
         }
+        // One entry per group (a group's processes come one after another).
         unstopped.dedup();
         let Some(top) = unstopped.iter().map(|&(_, prio)| prio).max() else {
             return true;
@@ -57,8 +58,6 @@ impl Supervisor {
             .filter(|&(_, prio)| prio == top)
             .map(|(gid, _)| gid)
             .collect();
-        let mut top_groups = top_groups;
-        top_groups.dedup();
         if self.draining(top, &top_groups, now) {
             return false;
         }

@@ -98,12 +98,7 @@ impl ChildLog {
         let mut res = Ok(());
         if let Some(f) = self.file.as_mut() {
             res = match self.lines.as_mut() {
-                Some(l) => l.feed_with(
-                    bytes,
-                    |out| {
-                        if out.is_empty() { Ok(()) } else { f.write(out) }
-                    },
-                ),
+                Some(l) => l.feed_with(bytes, |out| f.write(out)),
                 None => f.write(bytes),
             };
         }
@@ -121,9 +116,7 @@ impl ChildLog {
     /// mode, newline-terminated.
     pub fn flush_lines(&mut self) -> io::Result<()> {
         match (self.lines.as_mut(), self.file.as_mut()) {
-            (Some(l), Some(f)) => {
-                l.flush_with(|out| if out.is_empty() { Ok(()) } else { f.write(out) })
-            }
+            (Some(l), Some(f)) => l.flush_with(|out| f.write(out)),
             _ => Ok(()),
         }
     }
