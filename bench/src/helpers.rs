@@ -24,6 +24,12 @@ pub fn run(args: &[String]) -> Option<i32> {
     Some(match name {
         "__crash" => crash(a(1), a(2).parse().unwrap_or(100)),
         "__write" => write(a(1), a(2).parse().unwrap_or(0), a(3).parse().unwrap_or(64)),
+        "__grow" => grow(
+            a(1).parse().unwrap_or(1.0),
+            a(2),
+            a(3).parse().unwrap_or(0),
+            a(4).parse().unwrap_or(0),
+        ),
         "__pid1child" => pid1child(Path::new(a(1)), a(2).parse().unwrap_or(0)),
         "__load" => load(
             a(1),
@@ -76,6 +82,57 @@ fn write(go: &str, bytes: u64, line_len: usize) -> i32 {
         left -= n as u64;
     }
     let _ = out.flush();
+    0
+}
+
+/// The floor of the line-mode rows: read stdin (a pipe of the daemon's
+/// size) in 256 KiB reads (the daemon's size) and write `ratio` times each read's bytes, copied and
+/// never looked at, to `path` rotated as the daemon rotates its logs
+/// (at `maxbytes`, `backups` kept): what writing a formatted log's bytes
+/// costs with no formatting at all.
+fn grow(ratio: f64, path: &str, maxbytes: u64, backups: u32) -> i32 {
+    use std::io::Read;
+    let ratio = if ratio.is_finite() { ratio.clamp(1.0, 8.0) } else { 1.0 };
+    let open = || std::fs::File::create(path);
+    let Ok(mut file) = open() else { return 1 };
+    let mut input = vec![0u8; 256 * 1024];
+    let mut output = Vec::with_capacity(input.len() * 8);
+    let mut stdin = std::io::stdin().lock();
+    // The daemon's pipe size for a line-mode log.
+    // SAFETY: fcntl on our own stdin; failure leaves the pipe as it was.
+    unsafe { libc::fcntl(0, libc::F_SETPIPE_SZ, 1 << 20) };
+    let (mut read, mut written, mut size) = (0u64, 0u64, 0u64);
+    loop {
+        let n = match stdin.read(&mut input) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return 1,
+        };
+        read += n as u64;
+        // Whole-run rounding: the bytes written so far stay at `ratio`
+        // times the bytes read.
+        let want = (read as f64 * ratio) as u64 - written;
+        output.clear();
+        while (output.len() as u64) < want {
+            let k = (want as usize - output.len()).min(n);
+            output.extend_from_slice(&input[..k]);
+        }
+        if file.write_all(&output).is_err() {
+            return 1;
+        }
+        written += want;
+        size += want;
+        if maxbytes > 0 && size >= maxbytes {
+            let _ = std::fs::remove_file(format!("{path}.{backups}"));
+            for i in (1..backups).rev() {
+                let _ = std::fs::rename(format!("{path}.{i}"), format!("{path}.{}", i + 1));
+            }
+            let _ = std::fs::rename(path, format!("{path}.1"));
+            let Ok(f) = open() else { return 1 };
+            (file, size) = (f, 0);
+        }
+    }
     0
 }
 

@@ -4,10 +4,13 @@
 
 use crate::daemon::{Env, Kind};
 use crate::report::{Figure, Target};
-use crate::scenarios::{Plan, dir_for, log_writer, progress, through_cat, timed_capture};
+use crate::scenarios::{
+    LOG_ROTATION, Plan, dir_for, log_writer, progress, through, through_cat, timed_capture,
+};
 use crate::sys;
 use std::collections::HashMap;
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The daemon has logged the writer's exit: all its output was drained to
@@ -50,8 +53,10 @@ fn with_lines_of(env: &Env, plan: &Plan, line_len: usize) -> Vec<Figure> {
     let gib = b as f64 / (1u64 << 30) as f64;
     let mut mbps: HashMap<&str, Vec<f64>> = HashMap::new();
     let mut cpu: HashMap<&str, Vec<f64>> = HashMap::new();
+    // Output bytes per input byte of each format, read off our own log.
+    let mut growth: HashMap<&str, f64> = HashMap::new();
     for rep in 0..plan.line_log_reps {
-        for who in ["prefix", "json", "cat"] {
+        for who in ["prefix", "json", "cat", "prefix floor", "json floor"] {
             progress(&format!(
                 "log lines of {line_len} bytes, {who} rep {}/{}",
                 rep + 1,
@@ -60,6 +65,16 @@ fn with_lines_of(env: &Env, plan: &Plan, line_len: usize) -> Vec<Figure> {
             let dir = dir_for(env, &format!("loglines{line_len}"), who, rep);
             let (secs, cpu_s) = if who == "cat" {
                 through_cat(env, &dir, b, line_len)
+            } else if let Some(format) = who.strip_suffix(" floor") {
+                let ratio = growth.get(format).copied().unwrap_or(1.0);
+                let mut grow = Command::new(&env.self_exe);
+                let (part, backups) = LOG_ROTATION;
+                grow.arg("__grow")
+                    .arg(ratio.to_string())
+                    .arg(dir.join("out.log"))
+                    .arg((b / part).to_string())
+                    .arg(backups.to_string());
+                through(env, &dir, b, line_len, grow, None)
             } else {
                 let prog = log_writer(env, &dir, b, line_len);
                 let prog = if who == "prefix" {
@@ -67,7 +82,11 @@ fn with_lines_of(env: &Env, plan: &Plan, line_len: usize) -> Vec<Figure> {
                 } else {
                     prog.opt("log_format", "json")
                 };
-                timed_capture(env, Kind::Ours, &dir, prog, wait_exited)
+                let run = timed_capture(env, Kind::Ours, &dir, prog, wait_exited);
+                if let Some(first) = first_line_len(&dir.join("out.log")) {
+                    growth.insert(who, first as f64 / line_len as f64);
+                }
+                run
             };
             mbps.entry(who).or_default().push(b as f64 / 1e6 / secs);
             cpu.entry(who).or_default().push(cpu_s / gib);
@@ -98,6 +117,28 @@ fn with_lines_of(env: &Env, plan: &Plan, line_len: usize) -> Vec<Figure> {
             .other(&cpu["cat"])
             .target(Target::RatioMax(2.0)),
         );
+        let floor = format!("{who} floor");
+        figs.push(
+            Figure::new(
+                format!("{what} daemon CPU, {line_len}-byte lines"),
+                "s/GiB",
+                "floor",
+            )
+            .ours(&cpu[who])
+            .other(&cpu[floor.as_str()])
+            .note(&format!(
+                "floor: {:.2}x the input bytes copied, rotated as ours, no formatting",
+                growth.get(who).copied().unwrap_or(f64::NAN)
+            )),
+        );
     }
     figs
+}
+
+/// The length of a log's first line, newline included.
+fn first_line_len(path: &Path) -> Option<usize> {
+    use std::io::Read;
+    let mut head = vec![0u8; 1 << 16];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    head[..n].iter().position(|&c| c == b'\n').map(|i| i + 1)
 }

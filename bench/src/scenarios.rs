@@ -799,10 +799,10 @@ fn respawn(env: &Env, plan: &Plan) -> Vec<Figure> {
 
 // ---------------------------------------------------------------- log capture
 
-/// Bytes in `dir/out.log` and its 10 backups.
+/// Bytes in `dir/out.log` and its backups (see [`LOG_ROTATION`]).
 fn total(dir: &Path) -> u64 {
     let mut s = sys::file_size(&dir.join("out.log"));
-    for i in 1..=10 {
+    for i in 1..=LOG_ROTATION.1 {
         s += sys::file_size(&dir.join(format!("out.log.{i}")));
     }
     s
@@ -824,6 +824,23 @@ fn wait_total(dir: &Path, b: u64) -> Option<u64> {
 /// `| cat > dir/out.log`.  Returns (seconds from "go" to the last byte in
 /// the file, cat's CPU seconds).
 pub(crate) fn through_cat(env: &Env, dir: &Path, b: u64, line_len: usize) -> (f64, f64) {
+    let file = std::fs::File::create(dir.join("out.log")).expect("out.log");
+    let mut cat = Command::new("cat");
+    cat.stdout(file);
+    through(env, dir, b, line_len, cat, Some(b))
+}
+
+/// The `__write` helper's `b` bytes through `filter`; the end is when the
+/// log files hold `out` bytes, or else when the filter has exited.
+/// Returns (seconds from "go" to then, the filter's CPU seconds).
+pub(crate) fn through(
+    env: &Env,
+    dir: &Path,
+    b: u64,
+    line_len: usize,
+    mut filter: Command,
+    out: Option<u64>,
+) -> (f64, f64) {
     let go = dir.join("go");
     let mut w = Command::new(&env.self_exe);
     w.args([
@@ -837,24 +854,23 @@ pub(crate) fn through_cat(env: &Env, dir: &Path, b: u64, line_len: usize) -> (f6
     let mut wc = w.spawn().expect("writer");
     let pipe = wc.stdout.take().expect("pipe");
     let wg = Guard::new(wc);
-    let file = std::fs::File::create(dir.join("out.log")).expect("out.log");
-    let cc = Command::new("cat")
-        .stdin(pipe)
-        .stdout(file)
-        .spawn()
-        .expect("cat");
-    let mut cg = Guard::new(cc);
+    let mut cg = Guard::new(filter.stdin(pipe).spawn().expect("filter"));
     sys::sleep(Duration::from_millis(200));
     let t0 = sys::now_ns();
     std::fs::write(&go, b"").expect("go");
-    let t1 = wait_total(dir, b).expect("cat finished");
-    let (usr, sy) = cg.wait_rusage().expect("cat rusage");
+    let t1 = out.map(|out| wait_total(dir, out).expect("filter finished"));
+    let (usr, sy) = cg.wait_rusage().expect("filter rusage");
+    let t1 = t1.unwrap_or_else(sys::now_ns);
     drop(wg);
     ((t1 - t0) as f64 / 1e9, usr + sy)
 }
 
+/// The log rows' rotation: at `b / .0` bytes of a run of `b`, `.1` backups.
+pub(crate) const LOG_ROTATION: (u64, u32) = (8, 10);
+
+
 /// The program of the log rows: the `__write` helper's `b` bytes, waiting
-/// for `dir/go`, to `dir/out.log` rotated at `b / 8` with 10 backups.
+/// for `dir/go`, to `dir/out.log` rotated as [`LOG_ROTATION`] says.
 pub(crate) fn log_writer(env: &Env, dir: &Path, b: u64, line_len: usize) -> Program {
     let writer = env.helper(&format!(
         "__write {} {b} {line_len}",
@@ -864,8 +880,8 @@ pub(crate) fn log_writer(env: &Env, dir: &Path, b: u64, line_len: usize) -> Prog
         .opt("startsecs", "0")
         .opt("autorestart", "false")
         .opt("stdout_logfile", dir.join("out.log").display().to_string())
-        .opt("stdout_logfile_maxbytes", (b / 8).to_string())
-        .opt("stdout_logfile_backups", "10")
+        .opt("stdout_logfile_maxbytes", (b / LOG_ROTATION.0).to_string())
+        .opt("stdout_logfile_backups", LOG_ROTATION.1.to_string())
 }
 
 /// Start `prog` under a daemon of `kind` in `dir`, create `dir/go` and wait
