@@ -85,14 +85,18 @@ fn write(go: &str, bytes: u64, line_len: usize) -> i32 {
     0
 }
 
-/// The floor of the line-mode rows: read stdin (a pipe of the daemon's
-/// size) in 256 KiB reads (the daemon's size) and write `ratio` times each read's bytes, copied and
-/// never looked at, to `path` rotated as the daemon rotates its logs
-/// (at `maxbytes`, `backups` kept): what writing a formatted log's bytes
-/// costs with no formatting at all.
+/// The floor of the line-mode rows: read stdin in 256 KiB reads from a
+/// 1 MiB pipe (the daemon's sizes for a line-mode log) and write `ratio`
+/// times each read's bytes, copied and never looked at, to `path` rotated
+/// as the daemon rotates its logs (at `maxbytes`, `backups` kept): what
+/// writing a formatted log's bytes costs with no formatting at all.
 fn grow(ratio: f64, path: &str, maxbytes: u64, backups: u32) -> i32 {
     use std::io::Read;
-    let ratio = if ratio.is_finite() { ratio.clamp(1.0, 8.0) } else { 1.0 };
+    let ratio = if ratio.is_finite() {
+        ratio.clamp(1.0, 8.0)
+    } else {
+        1.0
+    };
     let open = || std::fs::File::create(path);
     let Ok(mut file) = open() else { return 1 };
     let mut input = vec![0u8; 256 * 1024];

@@ -126,7 +126,7 @@ fn with_lines_of(env: &Env, plan: &Plan, line_len: usize) -> Vec<Figure> {
             )
             .ours(&cpu[who])
             .other(&cpu[floor.as_str()])
-            .note(&format!(
+            .note(format!(
                 "floor: {:.2}x the input bytes copied, rotated as ours, no formatting",
                 growth.get(who).copied().unwrap_or(f64::NAN)
             )),

@@ -868,7 +868,6 @@ pub(crate) fn through(
 /// The log rows' rotation: at `b / .0` bytes of a run of `b`, `.1` backups.
 pub(crate) const LOG_ROTATION: (u64, u32) = (8, 10);
 
-
 /// The program of the log rows: the `__write` helper's `b` bytes, waiting
 /// for `dir/go`, to `dir/out.log` rotated as [`LOG_ROTATION`] says.
 pub(crate) fn log_writer(env: &Env, dir: &Path, b: u64, line_len: usize) -> Program {
