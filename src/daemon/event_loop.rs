@@ -97,13 +97,7 @@ impl Supervisor {
                 std::thread::sleep(panic_guard::STALL);
             }
             match sig {
-                libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
-                    self.log.log(
-                        LogLevel::Warn,
-                        &format!("received {name} indicating exit request"),
-                    );
-                    self.begin_stop(Mood::Shutdown);
-                }
+                libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => self.exit_requested(&name, now),
                 libc::SIGHUP => {
                     if self.mood == Mood::Shutdown {
                         self.log.log(
@@ -141,6 +135,21 @@ impl Supervisor {
                 ),
             }
         }
+    }
+
+    /// SIGTERM, SIGINT or SIGQUIT: shut down.  The first stop signals go
+    /// out at once, before the lines saying so are written (they keep their
+    /// order and times): what the next turn would do first, minus a turn
+    /// and a log write on the way of PID 1's SIGTERM to its programs.
+    pub(in crate::daemon) fn exit_requested(&mut self, name: &str, now: Instant) {
+        self.log.hold();
+        self.log.log(
+            LogLevel::Warn,
+            &format!("received {name} indicating exit request"),
+        );
+        self.begin_stop(Mood::Shutdown);
+        self.stop_phase(now);
+        self.log.release();
     }
 
     /// Collect the pollable fds: the signal pipe, the bridge, every child
@@ -213,6 +222,7 @@ impl Supervisor {
                 Ok(Turn::Continue) => {}
                 Ok(Turn::Exit) => return,
                 Err(payload) => {
+                    self.log.release();
                     let what = panic_guard::describe(payload.as_ref());
                     self.log.log(
                         LogLevel::Critical,
@@ -281,6 +291,11 @@ impl Supervisor {
         // SAFETY: poll(2) over a valid array of `fds.len()` pollfd structs.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
         let now = self.os.now();
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            // A signal's handler interrupted the sleep: its byte is in the
+            // pipe (reading it is non-blocking), no second poll needed.
+            self.handle_signals(now);
+        }
         if n > 0 {
             let ready = |i: usize| fds.get(i).is_some_and(|f| f.revents != 0);
             if ready(0) {

@@ -187,6 +187,37 @@ fn shutdown_goes_by_priority_and_kills_each_level_after_its_own_stopwaitsecs() {
 }
 
 #[test]
+fn an_exit_signal_stops_programs_at_once_and_logs_in_order() {
+    let mut h = harness(&format!(
+        "{}{}",
+        program("first", "priority=5"),
+        program("last", "priority=10")
+    ));
+    h.run_for(Duration::from_millis(200));
+    assert_eq!(h.state("first"), Some(ProcessState::Running));
+    let now = h.now();
+    // No turn of the loop in between: the highest priority gets its
+    // SIGTERM while the signal is handled.
+    h.sup.exit_requested("SIGTERM", now);
+    let kills: Vec<(String, i32)> = h
+        .world
+        .kills()
+        .into_iter()
+        .map(|(n, s, _)| (n, s))
+        .collect();
+    assert_eq!(kills, [("last".to_string(), TERM)]);
+    assert_eq!(h.sup.mood, Mood::Shutdown);
+    let log = h.main_log();
+    let at = |s: &str| log.find(s).unwrap_or_else(|| panic!("{s:?} in {log}"));
+    let received = at("received SIGTERM indicating exit request");
+    assert!(received < at("killing last (pid"));
+    assert!(received < at("waiting for first, last to die"));
+    // The log is not left holding lines.
+    h.sup.log.log(LogLevel::Info, "a later line");
+    assert!(h.main_log().contains("a later line"));
+}
+
+#[test]
 fn reload_removes_adds_and_changes_groups_and_old_ids_find_nothing() {
     let mut h = harness(&format!("{}{}", program("keep", ""), program("gone", "")));
     h.run_for(Duration::from_millis(200));

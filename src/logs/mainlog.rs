@@ -109,6 +109,8 @@ pub struct MainLog {
     line: String,
     /// `log_format=json`: lines are JSON objects.
     json: bool,
+    /// Lines logged while held (see [`hold`](Self::hold)).
+    held: Option<Vec<EarlyLine>>,
 }
 
 impl MainLog {
@@ -131,6 +133,7 @@ impl MainLog {
             },
             line: String::new(),
             json: false,
+            held: None,
         }
     }
 
@@ -232,7 +235,33 @@ impl MainLog {
         if !self.enabled(level) {
             return;
         }
+        if let Some(held) = self.held.as_mut() {
+            held.push(EarlyLine {
+                level,
+                time: SystemTime::now(),
+                msg: msg.to_owned(),
+            });
+            return;
+        }
         self.emit(level, SystemTime::now(), msg, false);
+    }
+
+    /// Keep the lines logged from now on in memory, stamped with the time
+    /// they were logged, until [`release`](Self::release) writes them out
+    /// in order: a signal's reply (PID 1 passing SIGTERM on) goes out
+    /// before the writes of the lines about it, which may block on a slow
+    /// stdout.
+    pub fn hold(&mut self) {
+        if self.opened && self.held.is_none() {
+            self.held = Some(Vec::new());
+        }
+    }
+
+    /// Write out the held lines and stop holding.
+    pub fn release(&mut self) {
+        for e in self.held.take().unwrap_or_default() {
+            self.emit(e.level, e.time, &e.msg, false);
+        }
     }
 
     /// Whether a message at `level` would be written.  Before `open` every
@@ -436,6 +465,38 @@ mod tests {
         assert_eq!(ts[..10], now[..10]);
         assert_eq!(log.path(), Some(p.as_path()));
         assert!(log.is_rotatable());
+    }
+
+    #[test]
+    fn held_lines_wait_for_release_and_keep_their_order_and_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.log");
+        let mut log = MainLog::early();
+        open_file(&mut log, &p, 0, 0, LogLevel::Info);
+        capture_stdout(&mut log);
+        log.log(LogLevel::Info, "before");
+        log.hold();
+        log.log(LogLevel::Warn, "held 1");
+        log.log(LogLevel::Debug, "filtered out");
+        let held_at = crate::logs::log_timestamp(SystemTime::now());
+        log.hold(); // nested: one hold, one release
+        log.log(LogLevel::Info, "held 2");
+        assert_eq!(lines(&p).len(), 1, "nothing written while held");
+        assert_eq!(captured(&log.stdout).lines().count(), 1);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        log.release();
+        log.log(LogLevel::Info, "after");
+        let got: Vec<String> = lines(&p);
+        let rest: Vec<&str> = got.iter().map(|l| split_line(l).1).collect();
+        assert_eq!(
+            rest,
+            ["INFO before", "WARN held 1", "INFO held 2", "INFO after"]
+        );
+        assert_eq!(captured(&log.stdout).lines().count(), 4);
+        // Held lines carry the time they were logged, not of their write.
+        assert_eq!(split_line(&got[1]).0[..19], held_at[..19]);
+        log.release(); // not holding: nothing happens
+        assert_eq!(lines(&p).len(), 4);
     }
 
     #[test]
