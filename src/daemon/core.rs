@@ -98,6 +98,8 @@ pub struct Supervisor {
     pub(in crate::daemon) started_at: Instant,
     /// Check attempts in flight (sockets and `exec:` children).
     pub(in crate::daemon) in_flight: crate::process::probe::InFlight<ProcId>,
+    /// The due processes a turn left for the next (see `tick_due`).
+    pub(in crate::daemon) tick_left: Vec<ProcId>,
 }
 
 impl Supervisor {
@@ -145,6 +147,7 @@ impl Supervisor {
             drain: None,
             started_at: now,
             in_flight: Default::default(),
+            tick_left: Vec::new(),
         }
     }
 

@@ -217,6 +217,68 @@ fn an_exit_signal_stops_programs_at_once_and_logs_in_order() {
     assert!(h.main_log().contains("a later line"));
 }
 
+/// The names of the programs spawned so far, in order.
+fn spawned(h: &Harness) -> Vec<String> {
+    h.world
+        .calls
+        .borrow()
+        .iter()
+        .filter_map(|c| match c {
+            super::os::fake::Call::Spawn { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn spawns_yield_to_a_waiting_request_after_a_slice_and_the_rest_go_first_next() {
+    let programs: String = (0..20)
+        .map(|i| program(&format!("p{i:02}"), "autostart=true"))
+        .collect();
+    let mut h = harness(&programs);
+    h.world.spawn_cost.set(Duration::from_millis(1));
+    let bridge = super::bridge::Bridge::new().expect("bridge");
+    let (tx, rx) = std::sync::mpsc::channel();
+    bridge.handle.send(super::bridge::LoopMsg::LogPath {
+        what: super::bridge::LogWhat::Main,
+        reply: tx,
+    });
+    h.sup.bridge = Some(bridge);
+    let now = h.now();
+    h.sup.tick_due(now);
+    // 1 ms per spawn: the slice is used up after five; a request waits.
+    let first = spawned(&h);
+    assert_eq!(first.len(), 5, "{first:?}");
+    assert_eq!(h.sup.tick_left.len(), 15);
+    // Serve it; meanwhile a program started before exits and wants a
+    // restart: the ones left go first.
+    h.sup.handle_rpc(h.now());
+    assert!(rx.try_recv().is_ok(), "the request was answered");
+    h.world.exit("p00", 1);
+    h.sup.reap(h.now());
+    let now = h.now();
+    h.sup.tick_due(now);
+    let all = spawned(&h);
+    let mut expected: Vec<String> = (0..20).map(|i| format!("p{i:02}")).collect();
+    expected.push("p00".into());
+    assert_eq!(all, expected, "the ones left, then the restart");
+    assert!(h.sup.tick_left.is_empty());
+}
+
+#[test]
+fn spawns_do_not_yield_when_nothing_waits() {
+    let programs: String = (0..20)
+        .map(|i| program(&format!("p{i:02}"), "autostart=true"))
+        .collect();
+    let mut h = harness(&programs);
+    h.world.spawn_cost.set(Duration::from_millis(1));
+    h.sup.bridge = Some(super::bridge::Bridge::new().expect("bridge"));
+    let now = h.now();
+    h.sup.tick_due(now);
+    assert_eq!(spawned(&h).len(), 20);
+    assert!(h.sup.tick_left.is_empty());
+}
+
 #[test]
 fn reload_removes_adds_and_changes_groups_and_old_ids_find_nothing() {
     let mut h = harness(&format!("{}{}", program("keep", ""), program("gone", "")));

@@ -134,6 +134,9 @@ pub mod fake {
         next_pid: Cell<i32>,
         /// Spawns of these names fail.
         pub unspawnable: RefCell<Vec<String>>,
+        /// How far each spawn moves the clock (a real one blocks the loop
+        /// until the program has exec'd).
+        pub spawn_cost: Cell<Duration>,
     }
 
     impl World {
@@ -201,6 +204,7 @@ pub mod fake {
             if w.unspawnable.borrow().iter().any(|n| n == name) {
                 return Err(SpawnError::Other(format!("fake: cannot spawn {name}")));
             }
+            w.advance(w.spawn_cost.get());
             let pid = w.next_pid.get() + 1;
             w.next_pid.set(pid);
             w.calls.borrow_mut().push(Call::Spawn {
