@@ -98,8 +98,9 @@ pub struct Supervisor {
     pub(in crate::daemon) started_at: Instant,
     /// Check attempts in flight (sockets and `exec:` children).
     pub(in crate::daemon) in_flight: crate::process::probe::InFlight<ProcId>,
-    /// The due processes a turn left for the next (see `tick_due`).
-    pub(in crate::daemon) tick_left: Vec<ProcId>,
+    /// Where the next turn's due processes start, when a turn left some
+    /// (a place in `groups.processes()`, see `tick_due`).
+    pub(in crate::daemon) tick_resume: Option<usize>,
 }
 
 impl Supervisor {
@@ -147,7 +148,7 @@ impl Supervisor {
             drain: None,
             started_at: now,
             in_flight: Default::default(),
-            tick_left: Vec::new(),
+            tick_resume: None,
         }
     }
 

@@ -41,33 +41,34 @@ pub(in crate::daemon) enum Turn {
 pub(in crate::daemon) const TICK_SLICE: Duration = Duration::from_millis(5);
 
 impl Supervisor {
-    /// Run Tick for every process whose deadline has come, those the last
-    /// turn left first; once [`TICK_SLICE`] has passed, stop when a request
-    /// or a signal is waiting and leave the rest for the next turn.
+    /// Run Tick for every process whose deadline has come, from where the
+    /// last turn stopped (round robin); once [`TICK_SLICE`] has passed,
+    /// stop when a request or a signal is waiting and leave the rest for
+    /// the next turn.
     pub(in crate::daemon) fn tick_due(&mut self, now: Instant) {
         let may_start = self.may_start();
         let gate = self.dep_gate();
-        let mut due: Vec<(ProcId, bool)> = self
+        let mut due: Vec<(usize, ProcId, bool)> = self
             .groups
             .processes()
-            .filter_map(|(id, p)| {
+            .enumerate()
+            .filter_map(|(place, (id, p))| {
                 let may_start = may_start && gate.as_ref().is_none_or(|g| g.allows(&p.config));
                 p.machine
                     .next_deadline(&p.policy, may_start, now)
                     .is_some_and(|d| d <= now)
-                    .then_some((id, may_start))
+                    .then_some((place, id, may_start))
             })
             .collect();
         drop(gate);
-        if !self.tick_left.is_empty() {
-            let left: std::collections::HashSet<ProcId> =
-                std::mem::take(&mut self.tick_left).into_iter().collect();
-            // A stable sort: the left ones in their order, then the others.
-            due.sort_by_key(|(id, _)| !left.contains(id));
+        if let Some(resume) = self.tick_resume.take() {
+            // Those left last turn first, then those due again since.
+            let before = due.partition_point(|&(place, _, _)| place < resume);
+            due.rotate_left(before);
         }
-        for (i, &(id, may_start)) in due.iter().enumerate() {
+        for (i, &(place, id, may_start)) in due.iter().enumerate() {
             if i > 0 && self.os.now() >= now + TICK_SLICE && self.work_waiting() {
-                self.tick_left = due.iter().skip(i).map(|&(id, _)| id).collect();
+                self.tick_resume = Some(place);
                 return;
             }
             self.drive(id, Input::Tick { may_start }, now);
