@@ -217,19 +217,6 @@ fn an_exit_signal_stops_programs_at_once_and_logs_in_order() {
     assert!(h.main_log().contains("a later line"));
 }
 
-/// The names of the programs spawned so far, in order.
-fn spawned(h: &Harness) -> Vec<String> {
-    h.world
-        .calls
-        .borrow()
-        .iter()
-        .filter_map(|c| match c {
-            super::os::fake::Call::Spawn { name, .. } => Some(name.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn spawns_yield_to_a_waiting_request_after_a_slice_and_the_rest_go_first_next() {
     let programs: String = (0..20)
@@ -247,7 +234,7 @@ fn spawns_yield_to_a_waiting_request_after_a_slice_and_the_rest_go_first_next() 
     let now = h.now();
     h.sup.tick_due(now);
     // 1 ms per spawn: the slice is used up after five; a request waits.
-    let first = spawned(&h);
+    let first = spawn_order(&h);
     assert_eq!(first.len(), 5, "{first:?}");
     assert_eq!(h.sup.tick_resume, Some(5), "p05 goes first next turn");
     // Serve it; meanwhile a program started before exits and wants a
@@ -258,7 +245,7 @@ fn spawns_yield_to_a_waiting_request_after_a_slice_and_the_rest_go_first_next() 
     h.sup.reap(h.now());
     let now = h.now();
     h.sup.tick_due(now);
-    let all = spawned(&h);
+    let all = spawn_order(&h);
     let mut expected: Vec<String> = (0..20).map(|i| format!("p{i:02}")).collect();
     expected.push("p00".into());
     assert_eq!(all, expected, "the ones left, then the restart");
@@ -275,7 +262,7 @@ fn spawns_do_not_yield_when_nothing_waits() {
     h.sup.bridge = Some(super::bridge::Bridge::new().expect("bridge"));
     let now = h.now();
     h.sup.tick_due(now);
-    assert_eq!(spawned(&h).len(), 20);
+    assert_eq!(spawn_order(&h).len(), 20);
     assert_eq!(h.sup.tick_resume, None);
 }
 
