@@ -211,6 +211,51 @@ fn rotation_keeps_every_byte_in_order() {
     }
 }
 
+/// Regression: with `loglevel=debug` (no splicing) a channel was read
+/// 256 KiB at a time, and each read lands whole in one file, so a daemon
+/// that fell behind wrote files of maxbytes plus up to 256 KiB (seen as a
+/// 145 KB file of a 64 KB log in a loaded CI run).  Here the daemon is
+/// stopped while the program writes 160 KB into its (1 MiB) pipe.
+#[test]
+fn a_backlog_read_after_a_stall_overshoots_maxbytes_by_one_pipe_read_at_most() {
+    let mut h = Harness::new("rotation_backlog");
+    let count = 8000;
+    h.write_standard_conf(
+        "[program:x]\n\
+         command=/bin/sh -c 'sleep 2; exec /bin/sh {fixtures}/spew.sh 8000 stdout backlog'\n\
+         startsecs=0\n\
+         stdout_logfile={dir}/x.log\n\
+         stdout_logfile_maxbytes=64KB\n\
+         stdout_logfile_backups=50\n",
+    );
+    let daemon = h.start(&[]);
+    h.eventually(Duration::from_secs(10), "x spawned", || {
+        h.read("supervisord.log").contains("spawned: 'x'")
+    });
+    assert!(send_signal(daemon, libc::SIGSTOP));
+    // The program has written everything once it sleeps (spew.sh ends in
+    // `exec sleep`); the stopped daemon has read none of it.
+    let done = wait_until(Duration::from_secs(20), "x to finish writing", || {
+        descendants_of(daemon)
+            .iter()
+            .any(|p| p.comm == "sleep" && cmdline(p.pid).is_some_and(|c| c.contains("100000")))
+    });
+    assert!(send_signal(daemon, libc::SIGCONT));
+    done.unwrap_or_else(|e| panic!("{e}"));
+    let want = spew_output(count, "stdout", "backlog");
+    let set = wait_rotated_len(&h, &h.path("x.log"), want.len());
+    assert!(concat(&set) == want, "{}", first_diff(&concat(&set), &want));
+    assert!(set.len() > 2, "rotated: {} files", set.len());
+    for (p, d) in &set {
+        assert!(
+            (d.len() as u64) < 64 * 1024 + ONE_WRITE,
+            "{} has {} bytes, more than maxbytes + one write",
+            p.display(),
+            d.len()
+        );
+    }
+}
+
 #[test]
 fn rotation_keeps_only_the_configured_backups() {
     let mut h = Harness::new("rotation_backups2");

@@ -11,6 +11,11 @@ use std::os::fd::AsRawFd;
 /// At most this much of one pipe is read per loop turn, so one chatty child
 /// cannot starve the others.
 pub(in crate::daemon) const READ_BUDGET: usize = 1 << 20;
+/// The most one read of a channel not in line mode takes: each read lands
+/// whole in one log file (rotated after it), so a file ends at most this
+/// far past `maxbytes`.  Line mode reads the whole buffer (256 KiB): fewer
+/// turns per formatted byte.
+pub(in crate::daemon) const RAW_READ: usize = 64 << 10;
 /// Pipe size for channels spliced into plain log files.
 pub(in crate::daemon) const SPLICE_PIPE_SIZE: libc::c_int = 1 << 20;
 impl Supervisor {
@@ -31,7 +36,13 @@ impl Supervisor {
                 Channel::Stderr => p.stderr.as_ref(),
             };
             let Some(fd) = fd else { return };
-            let n = match nix::unistd::read(fd, &mut self.buf) {
+            let by_line = match ch {
+                Channel::Stdout => p.stdout_log.as_ref(),
+                Channel::Stderr => p.stderr_log.as_ref(),
+            }
+            .is_some_and(|log| log.by_line());
+            let len = if by_line { self.buf.len() } else { RAW_READ };
+            let n = match nix::unistd::read(fd, self.buf.get_mut(..len).unwrap_or_default()) {
                 Ok(0) => {
                     match ch {
                         Channel::Stdout => p.stdout = None,
