@@ -75,19 +75,25 @@ impl Supervisor {
         }
     }
 
-    /// Whether a signal or a message from an HTTP thread is waiting.
-    fn work_waiting(&self) -> bool {
+    /// The loop's own two fds, first in every poll: the signal pipe and
+    /// the bridge (a negative fd, when there is none, is skipped by poll:
+    /// no wake-ups from it).
+    fn own_fds(&self) -> [libc::pollfd; 2] {
         let fd = |fd: Option<RawFd>| libc::pollfd {
             fd: fd.unwrap_or(-1),
             events: libc::POLLIN,
             revents: 0,
         };
-        let mut fds = [
+        [
             fd(self.signals.as_ref().map(Signals::fd)),
             fd(self.bridge.as_ref().map(|b| b.fd())),
-        ];
-        // SAFETY: poll(2) over a valid two-entry array, no wait; a negative
-        // fd is skipped.
+        ]
+    }
+
+    /// Whether a signal or a message from an HTTP thread is waiting.
+    fn work_waiting(&self) -> bool {
+        let mut fds = self.own_fds();
+        // SAFETY: poll(2) over a valid two-entry array, no wait.
         unsafe { libc::poll(fds.as_mut_ptr(), 2, 0) > 0 }
     }
 
@@ -196,17 +202,7 @@ impl Supervisor {
     ) {
         fds.clear();
         owners.clear();
-        fds.push(libc::pollfd {
-            fd: self.signals.as_ref().map_or(-1, Signals::fd),
-            events: libc::POLLIN,
-            revents: 0,
-        });
-        // poll ignores a negative fd: no bridge, no wake-ups from it.
-        fds.push(libc::pollfd {
-            fd: self.bridge.as_ref().map_or(-1, |b| b.fd()),
-            events: libc::POLLIN,
-            revents: 0,
-        });
+        fds.extend(self.own_fds());
         {
             for (id, p) in self.groups.processes() {
                 let chans: [(Option<RawFd>, Channel); 2] = [

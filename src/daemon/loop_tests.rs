@@ -135,6 +135,15 @@ fn shutdown_kills(h: &mut Harness) -> Vec<(String, i32, Duration)> {
         .collect()
 }
 
+/// The signals sent so far, by program name, in order.
+fn kill_signals(h: &Harness) -> Vec<(String, i32)> {
+    h.world
+        .kills()
+        .into_iter()
+        .map(|(n, s, _)| (n, s))
+        .collect()
+}
+
 fn program(name: &str, extra: &str) -> String {
     format!(
         "[program:{name}]\ncommand=/bin/sleep 1000\nstartsecs=0\nstdout_logfile=NONE\nstderr_logfile=NONE\n{extra}\n\n"
@@ -199,12 +208,7 @@ fn an_exit_signal_stops_programs_at_once_and_logs_in_order() {
     // No turn of the loop in between: the highest priority gets its
     // SIGTERM while the signal is handled.
     h.sup.exit_requested("SIGTERM", now);
-    let kills: Vec<(String, i32)> = h
-        .world
-        .kills()
-        .into_iter()
-        .map(|(n, s, _)| (n, s))
-        .collect();
+    let kills = kill_signals(&h);
     assert_eq!(kills, [("last".to_string(), TERM)]);
     assert_eq!(h.sup.mood, Mood::Shutdown);
     let log = h.main_log();
@@ -440,12 +444,7 @@ fn exit_supervisor_on_any_stops_the_others_and_keeps_the_programs_status() {
     // its stop signal.
     let spawns = h.spawns();
     assert_eq!(spawns, 2);
-    let kills: Vec<(String, i32)> = h
-        .world
-        .kills()
-        .into_iter()
-        .map(|(n, s, _)| (n, s))
-        .collect();
+    let kills = kill_signals(&h);
     assert_eq!(kills, [("web".to_string(), TERM)]);
 }
 

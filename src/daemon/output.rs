@@ -31,17 +31,16 @@ impl Supervisor {
             let Some(p) = self.groups.proc_mut(id) else {
                 return;
             };
+            let len = if p.log_for(ch).is_some_and(|log| log.by_line()) {
+                self.buf.len()
+            } else {
+                RAW_READ
+            };
             let fd = match ch {
                 Channel::Stdout => p.stdout.as_ref(),
                 Channel::Stderr => p.stderr.as_ref(),
             };
             let Some(fd) = fd else { return };
-            let by_line = match ch {
-                Channel::Stdout => p.stdout_log.as_ref(),
-                Channel::Stderr => p.stderr_log.as_ref(),
-            }
-            .is_some_and(|log| log.by_line());
-            let len = if by_line { self.buf.len() } else { RAW_READ };
             let n = match nix::unistd::read(fd, self.buf.get_mut(..len).unwrap_or_default()) {
                 Ok(0) => {
                     match ch {
